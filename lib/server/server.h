@@ -1,0 +1,57 @@
+#pragma once
+
+// The gRPC server of a service: listening address and TLS, limits, health
+// (grpc.health.v1 Check and Watch), reflection, interceptors for metrics and
+// logs, /metrics, and graceful shutdown on SIGTERM/SIGINT: health goes
+// NOT_SERVING, shutdown hooks end long-lived streams, in-flight calls finish
+// up to --shutdown_grace, then the server stops.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/server.h"
+#include "lib/server/runtime.h"
+
+namespace sightline::server {
+
+class Server {
+ public:
+  explicit Server(Runtime* runtime);
+  ~Server();
+
+  // `full_name` is the proto service name ("sightline.people.v1.PeopleService"):
+  // its health status is reported and its metric series created up front.
+  void AddService(grpc::Service* service, absl::string_view full_name);
+  // Runs after health goes NOT_SERVING and before the server stops accepting
+  // calls (e.g. to end Watch streams with UNAVAILABLE so clients resume elsewhere).
+  void AddShutdownHook(std::function<void()> hook);
+
+  absl::Status Start();
+  int port() const { return port_; }
+  int metrics_port() const;
+
+  // Blocks until SIGTERM/SIGINT or RequestShutdown(), then shuts down
+  // gracefully. Returns the process exit code.
+  int Run();
+  void RequestShutdown() { shutdown_requested_.Notify(); }
+  void Shutdown();
+
+ private:
+  Runtime* runtime_;
+  std::vector<std::pair<grpc::Service*, std::string>> services_;
+  std::vector<std::function<void()>> shutdown_hooks_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool stopped_ = false;
+  absl::Notification shutdown_requested_;
+};
+
+// Logs a fatal start-up error as JSON and returns the exit code for main.
+int ExitWithError(absl::string_view what, const absl::Status& status);
+
+}  // namespace sightline::server

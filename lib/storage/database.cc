@@ -1,0 +1,536 @@
+#include "lib/storage/database.h"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <optional>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "lib/storage/schema.h"
+#include "lib/telemetry/log.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace sightline::storage {
+namespace {
+
+constexpr int kMaxAttempts = 8;
+
+bool IsRetryable(const absl::Status& s) { return s.code() == absl::StatusCode::kAborted; }
+
+// SOCI's exception, turned into a status. Connection trouble is UNAVAILABLE;
+// a lost serialization race is ABORTED (Write retries it); a unique-key clash is
+// ALREADY_EXISTS; anything else is INTERNAL.
+absl::Status MapError(const soci::soci_error& e, bool* broken) {
+  std::string msg(e.get_error_message());
+  if (msg.empty()) msg = e.what();
+  if (const auto* pe = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+    std::string state = pe->sqlstate();
+    if (state == "40001" || state == "40P01") return absl::AbortedError(msg);
+    if (state == "23505") return absl::AlreadyExistsError(msg);
+    if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
+        absl::StartsWith(state, "53")) {
+      *broken = true;
+      return absl::UnavailableError(absl::StrCat("database unavailable: ", msg));
+    }
+  }
+  if (const auto* se = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+    int rc = se->result() & 0xff;
+    if (rc == 5 || rc == 6) return absl::AbortedError(msg);  // BUSY, LOCKED
+    if (rc == 19) return absl::AlreadyExistsError(msg);      // CONSTRAINT
+    if (rc == 13) return absl::UnavailableError(absl::StrCat("disk full: ", msg));
+  }
+  if (e.get_error_category() == soci::soci_error::connection_error) {
+    *broken = true;
+    return absl::UnavailableError(absl::StrCat("database unavailable: ", msg));
+  }
+  return absl::InternalError(msg);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool PercentDecode(absl::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out->push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out->push_back(in[i]);
+    }
+  }
+  return true;
+}
+
+// libpq keyword values are single-quoted with \ and ' escaped.
+std::string Quote(absl::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+absl::Status MakeParentDirs(const std::string& path) {
+  size_t pos = 0;
+  while ((pos = path.find('/', pos + 1)) != std::string::npos) {
+    std::string dir = path.substr(0, pos);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::UnavailableError(absl::StrCat("db: cannot create ", dir));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+class Database::Metrics {
+ public:
+  Metrics(prometheus::Registry* r, absl::string_view db)
+      : db_(db),
+        duration_(prometheus::BuildHistogram()
+                      .Name("sightline_sql_duration_seconds")
+                      .Help("Time spent in SQL operations, by operation.")
+                      .Register(*r)),
+        errors_(prometheus::BuildCounter()
+                    .Name("sightline_sql_errors_total")
+                    .Help("SQL operations that failed, by operation and code.")
+                    .Register(*r)),
+        retries_(prometheus::BuildCounter()
+                     .Name("sightline_sql_retries_total")
+                     .Help("Write transactions retried after a conflict.")
+                     .Register(*r)
+                     .Add({{"db", std::string(db)}})) {}
+
+  void Observe(absl::string_view op, double seconds, const absl::Status& s) {
+    Series& series = Get(op);
+    series.duration->Observe(seconds);
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound &&
+        s.code() != absl::StatusCode::kInvalidArgument &&
+        s.code() != absl::StatusCode::kFailedPrecondition &&
+        s.code() != absl::StatusCode::kAborted &&
+        s.code() != absl::StatusCode::kAlreadyExists &&
+        s.code() != absl::StatusCode::kPermissionDenied) {
+      errors_.Add({{"db", db_}, {"op", std::string(op)},
+                   {"code", absl::StatusCodeToString(s.code())}})
+          .Increment();
+    }
+  }
+  void Retry() { retries_.Increment(); }
+
+ private:
+  struct Series {
+    prometheus::Histogram* duration;
+  };
+  Series& Get(absl::string_view op) {
+    absl::MutexLock lock(&mu_);
+    auto it = series_.find(op);
+    if (it != series_.end()) return it->second;
+    Series s;
+    s.duration = &duration_.Add(
+        {{"db", db_}, {"op", std::string(op)}},
+        prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5, 1, 2.5, 10});
+    return series_.emplace(std::string(op), s).first->second;
+  }
+
+  std::string db_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Counter& retries_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
+};
+
+int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+absl::StatusOr<std::string> PostgresConnectString(absl::string_view url) {
+  absl::string_view rest = url;
+  if (!absl::ConsumePrefix(&rest, "postgresql://") &&
+      !absl::ConsumePrefix(&rest, "postgres://")) {
+    return absl::InvalidArgumentError("db: a PostgreSQL URL starts with postgresql://");
+  }
+  std::vector<std::pair<std::string, std::string>> kv;
+  absl::string_view query;
+  size_t q = rest.find('?');
+  if (q != absl::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  absl::string_view path;
+  size_t slash = rest.find('/');
+  if (slash != absl::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  size_t at = rest.rfind('@');
+  std::string decoded;
+  if (at != absl::string_view::npos) {
+    absl::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    if (!PercentDecode(userinfo.substr(0, colon), &decoded)) {
+      return absl::InvalidArgumentError("db: bad percent-encoding in user");
+    }
+    if (!decoded.empty()) kv.push_back({"user", decoded});
+    if (colon != absl::string_view::npos) {
+      if (!PercentDecode(userinfo.substr(colon + 1), &decoded)) {
+        return absl::InvalidArgumentError("db: bad percent-encoding in password");
+      }
+      kv.push_back({"password", decoded});
+    }
+  }
+  if (!rest.empty()) {
+    absl::string_view host = rest;
+    absl::string_view port;
+    if (absl::StartsWith(host, "[")) {
+      size_t close = host.find(']');
+      if (close == absl::string_view::npos) return absl::InvalidArgumentError("db: bad host");
+      absl::string_view after = host.substr(close + 1);
+      if (absl::ConsumePrefix(&after, ":")) port = after;
+      host = host.substr(1, close - 1);
+    } else {
+      size_t colon = host.rfind(':');
+      if (colon != absl::string_view::npos) {
+        port = host.substr(colon + 1);
+        host = host.substr(0, colon);
+      }
+    }
+    int port_num = 0;
+    if (!port.empty() && (!absl::SimpleAtoi(port, &port_num) || port_num <= 0 ||
+                          port_num > 65535)) {
+      return absl::InvalidArgumentError("db: bad port");
+    }
+    if (!PercentDecode(host, &decoded)) return absl::InvalidArgumentError("db: bad host");
+    if (!decoded.empty()) kv.push_back({"host", decoded});
+    if (!port.empty()) kv.push_back({"port", std::string(port)});
+  }
+  if (!path.empty()) {
+    if (!PercentDecode(path, &decoded)) return absl::InvalidArgumentError("db: bad database name");
+    kv.push_back({"dbname", decoded});
+  }
+  if (!query.empty()) {
+    for (absl::string_view param : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+      size_t eq = param.find('=');
+      if (eq == absl::string_view::npos) {
+        return absl::InvalidArgumentError(absl::StrCat("db: bad parameter ", param));
+      }
+      std::string key, value;
+      if (!PercentDecode(param.substr(0, eq), &key) ||
+          !PercentDecode(param.substr(eq + 1), &value)) {
+        return absl::InvalidArgumentError("db: bad percent-encoding in parameters");
+      }
+      for (char c : key) {
+        if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
+          return absl::InvalidArgumentError(absl::StrCat("db: bad parameter name ", key));
+        }
+      }
+      kv.push_back({key, value});
+    }
+  }
+  std::string out;
+  for (const auto& [k, v] : kv) {
+    if (!out.empty()) out.push_back(' ');
+    absl::StrAppend(&out, k, "=", Quote(v));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  absl::string_view url = options.url;
+  if (url.empty()) return absl::InvalidArgumentError("db: must not be empty");
+  Dialect dialect;
+  std::string connect;
+  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
+    auto c = PostgresConnectString(url);
+    if (!c.ok()) return c.status();
+    dialect = Dialect::kPostgres;
+    connect = absl::StrCat(*c, " connect_timeout=5");
+  } else {
+    absl::string_view path = url;
+    if (absl::ConsumePrefix(&path, "sqlite://")) {
+      // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative.
+    } else if (absl::StrContains(path, "://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("db: unsupported scheme in ", url,
+                       " (use postgresql://... or a SQLite file path)"));
+    }
+    if (path.empty()) return absl::InvalidArgumentError("db: SQLite path is empty");
+    for (char c : path) {
+      if (c == ' ' || c == '"' || c == '\'') {
+        return absl::InvalidArgumentError("db: SQLite path must not contain spaces or quotes");
+      }
+    }
+    auto made = MakeParentDirs(std::string(path));
+    if (!made.ok()) return made;
+    dialect = Dialect::kSqlite;
+    connect = absl::StrCat("db=", path, " timeout=",
+                           absl::ToInt64Seconds(options.busy_timeout));
+  }
+  auto db = std::unique_ptr<Database>(new Database(dialect, connect, options));
+  auto s = db->Connect();
+  if (!s.ok()) return s;
+  return db;
+}
+
+Database::Database(Dialect dialect, std::string connect, DatabaseOptions options)
+    : dialect_(dialect), connect_(std::move(connect)), options_(std::move(options)) {
+  if (options_.registry != nullptr) {
+    metrics_ = std::make_unique<Metrics>(options_.registry, dialect_name());
+  }
+  if (options_.pool_size < 1) options_.pool_size = 1;
+}
+
+Database::~Database() = default;
+
+absl::string_view Database::dialect_name() const {
+  return dialect_ == Dialect::kSqlite ? "sqlite" : "postgresql";
+}
+
+absl::Status Database::Connect() {
+  auto s = Acquire();
+  if (!s.ok()) return s.status();
+  auto session = std::move(*s);
+  absl::Status st = absl::OkStatus();
+  try {
+    if (dialect_ == Dialect::kSqlite) {
+      std::string mode;
+      *session << "PRAGMA journal_mode=WAL", soci::into(mode);
+      if (absl::AsciiStrToLower(mode) != "wal") {
+        st = absl::FailedPreconditionError("db: SQLite refused WAL mode");
+      }
+    }
+    if (st.ok()) st = EnsureCoreSchema(*session, dialect_);
+  } catch (const soci::soci_error& e) {
+    bool broken = false;
+    st = MapError(e, &broken);
+  }
+  Release(std::move(session), !st.ok());
+  return st;
+}
+
+absl::StatusOr<std::unique_ptr<soci::session>> Database::Acquire() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool_mu_) {
+      return !idle_.empty() || open_ < options_.pool_size;
+    };
+    pool_mu_.Await(absl::Condition(&available));
+    if (!idle_.empty()) {
+      auto s = std::move(idle_.back());
+      idle_.pop_back();
+      return s;
+    }
+    ++open_;
+  }
+  try {
+    std::unique_ptr<soci::session> s;
+    if (dialect_ == Dialect::kSqlite) {
+      s = std::make_unique<soci::session>(*soci::factory_sqlite3(), connect_);
+      *s << "PRAGMA synchronous=FULL";
+      *s << absl::StrCat("PRAGMA busy_timeout=",
+                         absl::ToInt64Milliseconds(options_.busy_timeout));
+    } else {
+      s = std::make_unique<soci::session>(*soci::factory_postgresql(), connect_);
+    }
+    return s;
+  } catch (const soci::soci_error& e) {
+    {
+      absl::MutexLock lock(&pool_mu_);
+      --open_;
+    }
+    bool broken = false;
+    absl::Status st = MapError(e, &broken);
+    if (st.code() == absl::StatusCode::kInternal) {
+      st = absl::UnavailableError(absl::StrCat("database unavailable: ", st.message()));
+    }
+    return st;
+  }
+}
+
+void Database::Release(std::unique_ptr<soci::session> s, bool broken) {
+  absl::MutexLock lock(&pool_mu_);
+  if (broken || s == nullptr) {
+    --open_;
+    return;
+  }
+  idle_.push_back(std::move(s));
+}
+
+absl::Status Database::Read(absl::string_view op,
+                            absl::FunctionRef<absl::Status(soci::session&)> fn) {
+  auto start = std::chrono::steady_clock::now();
+  auto session = Acquire();
+  if (!session.ok()) return session.status();
+  bool broken = false;
+  absl::Status st;
+  try {
+    st = fn(**session);
+  } catch (const soci::soci_error& e) {
+    st = MapError(e, &broken);
+  }
+  if (!broken && dialect_ == Dialect::kPostgres && !(*session)->is_connected()) {
+    broken = true;
+  }
+  Release(std::move(*session), broken);
+  if (metrics_ != nullptr) {
+    metrics_->Observe(op, std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start).count(), st);
+  }
+  if (st.code() == absl::StatusCode::kInternal) {
+    telemetry::LogError("sql read failed", {{"op", op}, {"error", st.message()}});
+  }
+  return st;
+}
+
+absl::Status Database::Write(absl::string_view op, absl::FunctionRef<absl::Status(Tx&)> fn,
+                             int64_t* last_seq_out) {
+  auto start = std::chrono::steady_clock::now();
+  absl::Status st;
+  int64_t last_seq = 0;
+  std::vector<std::function<void()>> after;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    if (attempt > 0) {
+      if (metrics_ != nullptr) metrics_->Retry();
+      absl::SleepFor(absl::Milliseconds(1 << std::min(attempt, 6)));
+    }
+    // Take the writer's turn before a session, so waiting writers do not hold
+    // sessions that readers need.
+    std::optional<absl::MutexLock> serial;
+    if (dialect_ == Dialect::kSqlite) serial.emplace(&write_mu_);
+    auto session = Acquire();
+    if (!session.ok()) return session.status();
+    soci::session& sql = **session;
+    bool broken = false;
+    Tx tx(sql, dialect_);
+    bool in_tx = false;
+    try {
+      sql << (dialect_ == Dialect::kSqlite ? "BEGIN IMMEDIATE"
+                                           : "BEGIN ISOLATION LEVEL SERIALIZABLE");
+      in_tx = true;
+      st = fn(tx);
+      if (st.ok()) st = AppendEvents(tx);
+      if (st.ok()) {
+        sql << "COMMIT";
+        in_tx = false;
+      }
+    } catch (const soci::soci_error& e) {
+      st = MapError(e, &broken);
+    }
+    if (in_tx) {
+      try {
+        sql << "ROLLBACK";
+      } catch (const soci::soci_error&) {
+        broken = true;
+      }
+    }
+    serial.reset();
+    if (!broken && dialect_ == Dialect::kPostgres && !sql.is_connected()) broken = true;
+    Release(std::move(*session), broken);
+    if (st.ok()) {
+      last_seq = tx.last_seq_;
+      after = std::move(tx.after_commit_);
+      break;
+    }
+    if (!IsRetryable(st)) break;
+  }
+  if (metrics_ != nullptr) {
+    metrics_->Observe(op, std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start).count(), st);
+  }
+  if (!st.ok()) {
+    if (st.code() == absl::StatusCode::kInternal) {
+      telemetry::LogError("sql write failed", {{"op", op}, {"error", st.message()}});
+    }
+    // A conflict that outlived every retry is the caller's to retry.
+    return st;
+  }
+  if (last_seq_out != nullptr) *last_seq_out = last_seq;
+  for (auto& f : after) f();
+  if (last_seq > 0) {
+    std::vector<std::function<void(int64_t)>> listeners;
+    {
+      absl::MutexLock lock(&listeners_mu_);
+      listeners = listeners_;
+    }
+    for (auto& l : listeners) l(last_seq);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Database::AppendEvents(Tx& tx) {
+  if (tx.events_.empty()) return absl::OkStatus();
+  soci::session& sql = tx.sql();
+  const long long n = static_cast<long long>(tx.events_.size());
+  // The counter row serializes writers from here to COMMIT, so sequence order
+  // is commit order and a reader never sees seq N+1 before N.
+  sql << "UPDATE change_counter SET seq = seq + :n WHERE id = 1", soci::use(n);
+  long long last = 0;
+  sql << "SELECT seq FROM change_counter WHERE id = 1", soci::into(last);
+  long long first = last - n + 1;
+  int64_t now = NowMicros();
+  std::vector<long long> seqs;
+  std::vector<long long> times;
+  std::vector<std::string> entities, names, payloads, scopes;
+  std::vector<int> kinds;
+  seqs.reserve(n);
+  for (long long i = 0; i < n; ++i) {
+    auto& e = tx.events_[static_cast<size_t>(i)];
+    seqs.push_back(first + i);
+    times.push_back(now);
+    entities.push_back(std::move(e.entity));
+    names.push_back(std::move(e.name));
+    kinds.push_back(e.kind);
+    payloads.push_back(absl::Base64Escape(e.payload));
+    scopes.push_back(std::move(e.scope));
+  }
+  sql << "INSERT INTO change_log (seq, commit_time, entity, name, kind, payload, scope) "
+         "VALUES (:seq, :t, :entity, :name, :kind, :payload, :scope)",
+      soci::use(seqs), soci::use(times), soci::use(entities), soci::use(names),
+      soci::use(kinds), soci::use(payloads), soci::use(scopes);
+  tx.last_seq_ = last;
+  tx.events_.clear();
+  return absl::OkStatus();
+}
+
+void Database::AddCommitListener(std::function<void(int64_t)> listener) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+absl::Status Database::Exec(soci::session& sql, absl::string_view statements) {
+  for (absl::string_view stmt : absl::StrSplit(statements, ";\n")) {
+    stmt = absl::StripAsciiWhitespace(stmt);
+    absl::ConsumeSuffix(&stmt, ";");
+    if (stmt.empty()) continue;
+    sql << std::string(stmt);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sightline::storage

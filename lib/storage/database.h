@@ -1,0 +1,144 @@
+#pragma once
+
+// SQL access for every service, on SQLite (embedded default) or PostgreSQL,
+// through SOCI. Nothing above this layer sees an exception: SOCI errors become
+// absl::Status here.
+//
+// Durability: on SQLite the database runs in WAL mode with synchronous=FULL, so
+// Write() returns only after the commit is on disk. On PostgreSQL a write
+// transaction is SERIALIZABLE and retried on serialization failures.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace soci {
+class session;
+}
+namespace prometheus {
+class Registry;
+}
+
+namespace sightline::storage {
+
+enum class Dialect { kSqlite, kPostgres };
+
+struct DatabaseOptions {
+  // "postgresql://user:pass@host:port/db?sslmode=...", "sqlite:///abs/path.db",
+  // "sqlite://relative/path.db", or a plain file path (SQLite).
+  std::string url;
+  int pool_size = 8;
+  absl::Duration busy_timeout = absl::Seconds(10);
+  // For sightline_sql_* metrics; may be null.
+  prometheus::Registry* registry = nullptr;
+};
+
+// One change to a resource, appended to the change log in the transaction that
+// made it, for Watch streams.
+struct ChangeEvent {
+  std::string entity;   // "person", "team", "goal"...
+  std::string name;     // resource name
+  int kind = 0;         // service-defined (created/updated/deleted)
+  std::string payload;  // serialized resource (binary-safe)
+  std::string scope;    // service-defined, for filtering feeds (may be empty)
+};
+
+class Database;
+
+// A write transaction. Created by Database::Write for each attempt.
+class Tx {
+ public:
+  soci::session& sql() { return sql_; }
+  Dialect dialect() const { return dialect_; }
+  // Appended to the change log atomically with the rest of the transaction.
+  void Emit(ChangeEvent event) { events_.push_back(std::move(event)); }
+  // Runs after a successful commit (cache invalidation, notifications).
+  void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+  // The change-log sequence number of the last event of this transaction, once
+  // committed (0 if it emitted none).
+  int64_t last_seq() const { return last_seq_; }
+  size_t pending_events() const { return events_.size(); }
+
+ private:
+  friend class Database;
+  Tx(soci::session& sql, Dialect dialect) : sql_(sql), dialect_(dialect) {}
+  soci::session& sql_;
+  Dialect dialect_;
+  std::vector<ChangeEvent> events_;
+  std::vector<std::function<void()>> after_commit_;
+  int64_t last_seq_ = 0;
+};
+
+class Database {
+ public:
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
+  ~Database();
+
+  Dialect dialect() const { return dialect_; }
+  absl::string_view dialect_name() const;
+
+  // Runs `fn` with a pooled session outside any write transaction. `op` names the
+  // operation in metrics ("people.get"): a fixed string, never an id.
+  absl::Status Read(absl::string_view op,
+                    absl::FunctionRef<absl::Status(soci::session&)> fn);
+
+  // Runs `fn` in a write transaction and commits when it returns OK; events it
+  // emitted are appended to the change log in the same transaction. On
+  // PostgreSQL a serialization failure retries `fn` from the start (so `fn` must
+  // only touch the transaction and its own locals). After the commit, the
+  // transaction's AfterCommit hooks and then the commit listeners run.
+  // `last_seq`, when given, receives the change-log position of the last event
+  // committed (0 when the transaction emitted none).
+  absl::Status Write(absl::string_view op, absl::FunctionRef<absl::Status(Tx&)> fn,
+                     int64_t* last_seq = nullptr);
+
+  // Called with the last change-log sequence after every commit that emitted
+  // events (used to wake Watch streams at once).
+  void AddCommitListener(std::function<void(int64_t)> listener);
+
+  // Runs `statements` (separated by ";" at line ends) one by one; used by
+  // migrations.
+  static absl::Status Exec(soci::session& sql, absl::string_view statements);
+
+ private:
+  Database(Dialect dialect, std::string connect, DatabaseOptions options);
+  absl::Status Connect();
+  struct Lease;
+  absl::StatusOr<std::unique_ptr<soci::session>> Acquire();
+  void Release(std::unique_ptr<soci::session> s, bool broken);
+  absl::Status AppendEvents(Tx& tx);
+
+  class Metrics;
+  Dialect dialect_;
+  std::string connect_;
+  DatabaseOptions options_;
+  std::unique_ptr<Metrics> metrics_;
+
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<soci::session>> idle_ ABSL_GUARDED_BY(pool_mu_);
+  int open_ ABSL_GUARDED_BY(pool_mu_) = 0;
+
+  // SQLite has one writer at a time; taking turns here avoids SQLITE_BUSY.
+  absl::Mutex write_mu_;
+
+  absl::Mutex listeners_mu_;
+  std::vector<std::function<void(int64_t)>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+};
+
+// Translates a postgresql:// URL into libpq's keyword=value form (SOCI cannot
+// take URLs). INVALID_ARGUMENT naming "db" when malformed.
+absl::StatusOr<std::string> PostgresConnectString(absl::string_view url);
+
+// Current time in microseconds since the epoch, the unit every table uses.
+int64_t NowMicros();
+
+}  // namespace sightline::storage

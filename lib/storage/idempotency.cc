@@ -1,0 +1,78 @@
+#include "lib/storage/idempotency.h"
+
+#include <soci/soci.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "lib/status/status.h"
+#include "lib/storage/tokens.h"
+
+namespace sightline::storage {
+
+std::string RequestFingerprint(const google::protobuf::Message& request) {
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  const auto* field = copy->GetDescriptor()->FindFieldByName("request_id");
+  if (field != nullptr && !field->is_repeated()) {
+    copy->GetReflection()->ClearField(copy.get(), field);
+  }
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream sos(&bytes);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    copy->SerializeToCodedStream(&cos);
+  }
+  return Sha256Hex(bytes);
+}
+
+absl::StatusOr<absl::optional<std::string>> LookupIdempotent(
+    soci::session& sql, absl::string_view scope, absl::string_view request_id,
+    absl::string_view fingerprint) {
+  std::string stored_fp, response;
+  soci::indicator ind = soci::i_null;
+  sql << "SELECT fingerprint, response FROM idempotency WHERE scope = :s AND "
+         "request_id = :r",
+      soci::use(std::string(scope)), soci::use(std::string(request_id)),
+      soci::into(stored_fp, ind), soci::into(response);
+  if (!sql.got_data() || ind == soci::i_null) return absl::optional<std::string>();
+  if (stored_fp != fingerprint) {
+    return status::InvalidField(
+        "request_id", "was already used for a different request; use a new id");
+  }
+  std::string decoded;
+  if (!absl::Base64Unescape(response, &decoded)) {
+    return absl::DataLossError("idempotency: response is not base64");
+  }
+  return absl::optional<std::string>(std::move(decoded));
+}
+
+absl::Status RecordIdempotent(Tx& tx, absl::string_view scope,
+                              absl::string_view request_id,
+                              absl::string_view fingerprint,
+                              absl::string_view response) {
+  long long now = NowMicros();
+  tx.sql() << "INSERT INTO idempotency (scope, request_id, fingerprint, response, "
+              "create_time) VALUES (:s, :r, :f, :resp, :t)",
+      soci::use(std::string(scope)), soci::use(std::string(request_id)),
+      soci::use(std::string(fingerprint)), soci::use(absl::Base64Escape(response)),
+      soci::use(now);
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRequestId(absl::string_view request_id, absl::string_view field) {
+  if (request_id.size() > 128) {
+    return status::InvalidField(field, "must be at most 128 characters");
+  }
+  for (char c : request_id) {
+    if (c < 0x21 || c > 0x7e) {
+      return status::InvalidField(field, "must be printable ASCII without spaces");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sightline::storage

@@ -1,0 +1,344 @@
+#include <soci/soci.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.pb.h"
+#include "gtest/gtest.h"
+#include "lib/storage/change_log.h"
+#include "lib/storage/database.h"
+#include "lib/storage/idempotency.h"
+#include "lib/storage/schema.h"
+#include "lib/storage/tokens.h"
+#include "lib/testing/harness.h"
+#include "lib/testing/status_matchers.h"
+#include "prometheus/registry.h"
+
+namespace sightline::storage {
+namespace {
+
+using ::sightline::testing::IsOk;
+using ::sightline::testing::StatusIs;
+using ::testing::HasSubstr;
+
+// One PostgreSQL cluster for the whole binary; each test gets a database.
+class PostgresEnv : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("storage-pg");
+    pg_ = std::make_unique<testing::PostgresServer>(dir_);
+    auto st = pg_->Start();
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  void TearDown() override {
+    pg_.reset();
+    testing::RemoveTree(dir_);
+  }
+  static std::string NewDatabase() {
+    static std::atomic<int> n{0};
+    auto url = pg_->CreateDatabase(absl::StrCat("t", n++));
+    EXPECT_TRUE(url.ok()) << url.status();
+    return url.ok() ? *url : "";
+  }
+
+ private:
+  std::string dir_;
+  static std::unique_ptr<testing::PostgresServer> pg_;
+};
+std::unique_ptr<testing::PostgresServer> PostgresEnv::pg_;
+::testing::Environment* const kPgEnv = ::testing::AddGlobalTestEnvironment(new PostgresEnv);
+
+const std::vector<Migration>& TestMigrations() {
+  static const auto* m = new std::vector<Migration>{
+      {1, "items", "CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL);\n", ""},
+      {2, "items label", "ALTER TABLE items ADD COLUMN label TEXT;\n", ""},
+  };
+  return *m;
+}
+
+class DatabaseTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("storage");
+    url_ = GetParam() == Dialect::kSqlite ? dir_ + "/sub/dir/test.db"
+                                          : PostgresEnv::NewDatabase();
+    auto db = Database::Open({.url = url_, .pool_size = 4, .registry = &registry_});
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    ASSERT_THAT(Migrate(*db_, "test", TestMigrations()), IsOk());
+  }
+  void TearDown() override {
+    db_.reset();
+    testing::RemoveTree(dir_);
+  }
+
+  absl::Status Insert(const std::string& id, long long n, bool emit = true) {
+    return db_->Write("items.insert", [&](Tx& tx) {
+      tx.sql() << "INSERT INTO items (id, n) VALUES (:id, :n)", soci::use(id), soci::use(n);
+      if (emit) tx.Emit({"item", id, 1, absl::StrCat("payload-", id), ""});
+      return absl::OkStatus();
+    });
+  }
+
+  long long Count() {
+    long long c = -1;
+    EXPECT_THAT(db_->Read("items.count", [&](soci::session& sql) {
+      sql << "SELECT COUNT(*) FROM items", soci::into(c);
+      return absl::OkStatus();
+    }), IsOk());
+    return c;
+  }
+
+  prometheus::Registry registry_;
+  std::string dir_;
+  std::string url_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_P(DatabaseTest, MigrationsAreVersionedAndRerunnable) {
+  EXPECT_EQ(*SchemaVersion(*db_, "test"), 2);
+  EXPECT_EQ(*SchemaVersion(*db_, "core"), 1);
+  EXPECT_THAT(Migrate(*db_, "test", TestMigrations()), IsOk());
+  EXPECT_EQ(*SchemaVersion(*db_, "test"), 2);
+  std::vector<Migration> older(TestMigrations().begin(), TestMigrations().begin() + 1);
+  EXPECT_THAT(Migrate(*db_, "test", older),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("newer")));
+}
+
+TEST_P(DatabaseTest, WriteCommitsOnOkAndRollsBackOnError) {
+  ASSERT_THAT(Insert("a", 1), IsOk());
+  bool after_ran = false;
+  absl::Status st = db_->Write("items.bad", [&](Tx& tx) {
+    tx.sql() << "INSERT INTO items (id, n) VALUES ('b', 2)";
+    tx.Emit({"item", "b", 1, "x", ""});
+    tx.AfterCommit([&] { after_ran = true; });
+    return absl::InvalidArgumentError("refused");
+  });
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(after_ran);
+  EXPECT_EQ(Count(), 1);
+  EXPECT_EQ(*HeadSeq(*db_), 1);
+}
+
+TEST_P(DatabaseTest, UniqueViolationIsAlreadyExists) {
+  ASSERT_THAT(Insert("a", 1), IsOk());
+  EXPECT_THAT(Insert("a", 2), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_EQ(*HeadSeq(*db_), 1);
+}
+
+TEST_P(DatabaseTest, ChangeLogKeepsCommitOrderWithoutGaps) {
+  constexpr int kThreads = 4, kPerThread = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = absl::StrCat("t", t, "-", i);
+        // Two events per transaction: they must stay adjacent.
+        absl::Status st = db_->Write("items.insert2", [&](Tx& tx) {
+          long long n = i;
+          tx.sql() << "INSERT INTO items (id, n) VALUES (:id, :n)", soci::use(id),
+              soci::use(n);
+          tx.Emit({"item", id, 1, "first", ""});
+          tx.Emit({"item", id, 2, "second", ""});
+          return absl::OkStatus();
+        });
+        EXPECT_THAT(st, IsOk());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto rows = ReadChanges(*db_, 0, 10000);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), static_cast<size_t>(2 * kThreads * kPerThread));
+  for (size_t i = 0; i < rows->size(); ++i) {
+    EXPECT_EQ((*rows)[i].seq, static_cast<int64_t>(i + 1));
+    if (i % 2 == 1) {
+      EXPECT_EQ((*rows)[i].name, (*rows)[i - 1].name);
+      EXPECT_EQ((*rows)[i].payload, "second");
+    }
+  }
+  auto page = ReadChanges(*db_, 10, 5);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 5u);
+  EXPECT_EQ(page->front().seq, 11);
+}
+
+TEST_P(DatabaseTest, PayloadsAreBinarySafe) {
+  std::string binary("\0\x01\xff\n'\"", 6);
+  ASSERT_THAT(db_->Write("bin", [&](Tx& tx) {
+    tx.Emit({"item", "x", 1, binary, "scope"});
+    return absl::OkStatus();
+  }), IsOk());
+  auto rows = ReadChanges(*db_, 0, 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].payload, binary);
+  EXPECT_EQ((*rows)[0].scope, "scope");
+}
+
+TEST_P(DatabaseTest, CommitListenersAndFeedSeeEveryCommit) {
+  ChangeFeed feed(db_.get(), absl::Milliseconds(50));
+  feed.Start();
+  std::atomic<int64_t> seen{0};
+  int id = feed.Subscribe([&](int64_t head) { seen = head; });
+  ASSERT_THAT(Insert("a", 1), IsOk());
+  EXPECT_EQ(seen.load(), 1);
+  // A commit by another process (a second handle on the same database) is
+  // found by polling.
+  auto other = Database::Open({.url = url_, .pool_size = 1});
+  ASSERT_TRUE(other.ok());
+  ASSERT_THAT((*other)->Write("other", [](Tx& tx) {
+    tx.Emit({"item", "z", 1, "", ""});
+    return absl::OkStatus();
+  }), IsOk());
+  EXPECT_EQ(feed.WaitBeyond(1, absl::Seconds(10)), 2);
+  feed.Unsubscribe(id);
+  feed.Stop();
+}
+
+TEST_P(DatabaseTest, IdempotencyRecordsAnswerRetriesAndRefuseReuse) {
+  ASSERT_THAT(db_->Write("idem", [&](Tx& tx) {
+    auto found = LookupIdempotent(tx.sql(), "scope", "req-1", "fp1");
+    EXPECT_TRUE(found.ok());
+    EXPECT_FALSE(found->has_value());
+    return RecordIdempotent(tx, "scope", "req-1", "fp1", std::string("\0answer", 7));
+  }), IsOk());
+  ASSERT_THAT(db_->Read("idem.read", [&](soci::session& sql) {
+    auto same = LookupIdempotent(sql, "scope", "req-1", "fp1");
+    EXPECT_TRUE(same.ok());
+    EXPECT_EQ(same->value_or(""), std::string("\0answer", 7));
+    EXPECT_THAT(LookupIdempotent(sql, "scope", "req-1", "fp2"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("request_id")));
+    auto other_scope = LookupIdempotent(sql, "other", "req-1", "fp2");
+    EXPECT_TRUE(other_scope.ok());
+    EXPECT_FALSE(other_scope->has_value());
+    return absl::OkStatus();
+  }), IsOk());
+}
+
+TEST_P(DatabaseTest, PruneKeepsNewestChange) {
+  ASSERT_THAT(Insert("a", 1), IsOk());
+  ASSERT_THAT(Insert("b", 2), IsOk());
+  auto pruned = PruneChanges(*db_, absl::Now() + absl::Hours(1));
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_EQ(*OldestSeq(*db_), 2);
+  EXPECT_EQ(*HeadSeq(*db_), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dialects, DatabaseTest,
+                         ::testing::Values(Dialect::kSqlite, Dialect::kPostgres),
+                         [](const auto& info) {
+                           return info.param == Dialect::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST(DatabaseOpenTest, SqliteRunsInWalMode) {
+  std::string dir = testing::MakeTempDir("wal");
+  auto db = Database::Open({.url = "sqlite://" + dir + "/x.db"});
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::string mode;
+  ASSERT_THAT((*db)->Read("pragma", [&](soci::session& sql) {
+    sql << "PRAGMA journal_mode", soci::into(mode);
+    return absl::OkStatus();
+  }), IsOk());
+  EXPECT_EQ(mode, "wal");
+  int sync = -1;
+  ASSERT_THAT((*db)->Read("pragma", [&](soci::session& sql) {
+    sql << "PRAGMA synchronous", soci::into(sync);
+    return absl::OkStatus();
+  }), IsOk());
+  EXPECT_EQ(sync, 2);  // FULL: a commit is durable before Write returns
+  testing::RemoveTree(dir);
+}
+
+TEST(DatabaseOpenTest, UnreachablePostgresIsUnavailable) {
+  int port = testing::FreePort();
+  auto db = Database::Open({.url = absl::StrCat("postgresql://postgres@127.0.0.1:", port, "/x")});
+  EXPECT_THAT(db.status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(DatabaseOpenTest, BadUrlsNameTheFlag) {
+  EXPECT_THAT(Database::Open({.url = ""}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("db")));
+  EXPECT_THAT(Database::Open({.url = "mysql://x"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unsupported scheme")));
+  EXPECT_THAT(Database::Open({.url = "postgresql://h:99999/x"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("port")));
+}
+
+TEST(PostgresConnectStringTest, TranslatesUrls) {
+  EXPECT_EQ(*PostgresConnectString("postgresql://u:p%40ss@db.local:5433/app?sslmode=require"),
+            "user='u' password='p@ss' host='db.local' port='5433' dbname='app' "
+            "sslmode='require'");
+  EXPECT_EQ(*PostgresConnectString("postgres://127.0.0.1/x"), "host='127.0.0.1' dbname='x'");
+  EXPECT_EQ(*PostgresConnectString("postgresql://u:it's@h/d"),
+            "user='u' password='it\\'s' host='h' dbname='d'");
+  EXPECT_THAT(PostgresConnectString("postgresql://h/d?bad key=1").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(TokenTest, RoundTripAndTamperEvidence) {
+  TokenCodec codec("key");
+  std::string t = codec.Encode("resume", "42");
+  EXPECT_EQ(*codec.Decode("resume", t, "resume_token"), "42");
+  EXPECT_THAT(codec.Decode("page", t, "page_token"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+  std::string tampered = t;
+  tampered[2] = tampered[2] == 'A' ? 'B' : 'A';
+  EXPECT_THAT(codec.Decode("resume", tampered, "resume_token"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(TokenCodec("other").Decode("resume", t, "resume_token"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(codec.Decode("resume", "!!!", "resume_token"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(TokenTest, PageTokensAreBoundToFilters) {
+  TokenCodec codec = TokenCodec::WithRandomKey();
+  std::string t = EncodePageToken(codec, "ListPeople", "team=a", "cursor-1");
+  EXPECT_EQ(*DecodePageToken(codec, "ListPeople", "team=a", t), "cursor-1");
+  EXPECT_THAT(DecodePageToken(codec, "ListPeople", "team=b", t),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("other filters")));
+  EXPECT_THAT(DecodePageToken(codec, "ListTeams", "team=a", t),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(TokenTest, PageSizeRules) {
+  EXPECT_EQ(*PageSize(0, 100, 1000), 100);
+  EXPECT_EQ(*PageSize(5000, 100, 1000), 1000);
+  EXPECT_EQ(*PageSize(7, 100, 1000), 7);
+  EXPECT_THAT(PageSize(-1, 100, 1000).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+}
+
+TEST(TokenTest, IdsAndEtags) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = NewId();
+    EXPECT_EQ(id.size(), 16u);
+    EXPECT_EQ(id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789"), std::string::npos);
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 1000u);
+  EXPECT_EQ(Etag("people/a", 1), Etag("people/a", 1));
+  EXPECT_NE(Etag("people/a", 1), Etag("people/a", 2));
+  EXPECT_NE(Etag("people/a", 1), Etag("people/b", 1));
+}
+
+TEST(FingerprintTest, DependsOnContent) {
+  grpc::health::v1::HealthCheckRequest a, b;
+  a.set_service("x");
+  b.set_service("y");
+  EXPECT_EQ(RequestFingerprint(a), RequestFingerprint(a));
+  EXPECT_NE(RequestFingerprint(a), RequestFingerprint(b));
+  EXPECT_THAT(ValidateRequestId("ok-1", "request_id"), IsOk());
+  EXPECT_THAT(ValidateRequestId("has space", "request_id"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("request_id")));
+}
+
+}  // namespace
+}  // namespace sightline::storage

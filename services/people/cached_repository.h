@@ -1,0 +1,52 @@
+#pragma once
+
+// Read-through Redis cache in front of the SQL repository: people, teams, the
+// email -> person and HRIS key -> person lookups, and reporting chains. A sync
+// invalidates what it changed after its commit; reporting chains (which depend
+// on everyone above a person) are flushed as a namespace when any person
+// changes. When Redis is down every call goes to SQL.
+
+#include "lib/cache/cache.h"
+#include "services/people/repository.h"
+
+namespace sightline::people {
+
+class CachedPeopleRepository : public PeopleRepository {
+ public:
+  CachedPeopleRepository(PeopleRepository* inner, cache::Cache* entities, cache::Cache* chains)
+      : inner_(inner), entities_(entities), chains_(chains) {}
+
+  absl::StatusOr<Person> GetPerson(const std::string& id) override;
+  absl::StatusOr<std::vector<Person>> GetPeople(const std::vector<std::string>& ids) override;
+  absl::StatusOr<Person> FindByExternalId(const std::string& external_id) override;
+  absl::StatusOr<Person> FindByEmail(const std::string& email) override;
+  absl::StatusOr<std::vector<Person>> ListPeople(const PeopleFilter& filter,
+                                                 const Page& page) override {
+    return inner_->ListPeople(filter, page);
+  }
+  absl::StatusOr<std::vector<Person>> ListReports(const std::string& manager_id,
+                                                  bool all_levels, int status,
+                                                  const Page& page) override {
+    return inner_->ListReports(manager_id, all_levels, status, page);
+  }
+  absl::StatusOr<std::vector<Person>> ReportingChain(const std::string& id) override;
+  absl::StatusOr<Team> GetTeam(const std::string& id) override;
+  absl::StatusOr<std::vector<Team>> ListTeams(const std::string& parent_id,
+                                              const Page& page) override {
+    return inner_->ListTeams(parent_id, page);
+  }
+  absl::StatusOr<SyncApplied> Sync(
+      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner, bool dry_run,
+      const IdempotencyKey& idempotency,
+      const std::function<std::string(const SyncApplied&)>& encode) override;
+
+ private:
+  absl::StatusOr<Person> ByLookupKey(const std::string& key,
+                                     const std::function<absl::StatusOr<Person>()>& find);
+
+  PeopleRepository* inner_;
+  cache::Cache* entities_;
+  cache::Cache* chains_;
+};
+
+}  // namespace sightline::people
