@@ -99,7 +99,7 @@ absl::StatusOr<std::optional<absl::Time>> DateField(const JsonValue& object,
   if (v == nullptr) return std::nullopt;
   if (v->kind != Kind::kNumber) return Refuse("malformed token");
   double seconds = v->number;
-  // Year 5138 is far enough; beyond it absl::Seconds would lose precision.
+  // Nothing real is dated after the year 5000.
   if (!std::isfinite(seconds) || seconds < 0 || seconds > 1e11) {
     return Refuse("malformed token");
   }
@@ -288,7 +288,7 @@ absl::StatusOr<Principal> TokenVerifier::VerifyToken(absl::string_view token,
                                                      absl::Time now) const {
   if (token.empty()) return Refuse("missing bearer token");
   if (token.size() > kMaxTokenBytes) return Refuse("malformed token");
-  Digest key;
+  Digest key{};
   if (cache_ != nullptr) {
     key = cache_->Key(token);
     if (std::optional<Claims> hit = cache_->Find(key); hit.has_value()) {
