@@ -1,2 +1,109 @@
 #!/usr/bin/env bash
-echo "make run: not yet"
+# `make run`: starts redis-server and every Sightline service on loopback with
+# embedded SQLite databases under ./var, waits until each reports SERVING, and
+# prints how to call them. Ctrl-C (or SIGTERM) stops everything it started and
+# keeps ./var for the next run.
+set -euo pipefail
+
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+VAR="$ROOT/var"
+mkdir -p "$VAR/log" "$VAR/redis"
+CLI="$ROOT/$BUILD/tools/cli/sightline"
+
+# name  binary  preferred gRPC port  preferred metrics port
+SERVICES=(
+  "people $BUILD/services/people/sightline-people 50051 9451"
+)
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p=$1
+  while port_busy "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
+SECRET="$VAR/dev-jwt.secret"
+if [ ! -s "$SECRET" ]; then
+  umask 077
+  openssl rand -hex 32 > "$SECRET"
+fi
+
+PIDS=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping..."
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  echo "stopped; data kept in $VAR"
+  exit 0
+}
+trap stop_all INT TERM EXIT
+
+REDIS_PORT=$(free_port 6390)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$VAR/redis" --daemonize no > "$VAR/log/redis.log" 2>&1 &
+PIDS+=($!)
+
+declare -A ADDR METRICS
+for entry in "${SERVICES[@]}"; do
+  read -r name bin gport mport <<< "$entry"
+  gport=$(free_port "$gport")
+  mport=$(free_port "$mport")
+  "$ROOT/$bin" \
+    --grpc_address="127.0.0.1:$gport" --metrics_address="127.0.0.1:$mport" \
+    --db="$VAR/$name.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
+    --jwt_key_file="$SECRET" >> "$VAR/log/$name.log" 2>&1 &
+  PIDS+=($!)
+  ADDR[$name]="127.0.0.1:$gport"
+  METRICS[$name]="http://127.0.0.1:$mport/metrics"
+done
+
+for entry in "${SERVICES[@]}"; do
+  read -r name _ <<< "$entry"
+  ok=""
+  for _ in $(seq 1 100); do
+    if "$CLI" health "${ADDR[$name]}" > /dev/null 2>&1; then ok=1; break; fi
+    sleep 0.1
+  done
+  if [ -z "$ok" ]; then
+    echo "$name did not become SERVING; its log:" >&2
+    tail -20 "$VAR/log/$name.log" >&2
+    exit 1
+  fi
+done
+
+ADMIN_TOKEN=$("$CLI" token --key_file="$SECRET" --subject=tom.fischer@example.com \
+  --roles=hr_admin --ttl=24h)
+
+cat <<INFO
+
+Sightline is running (Ctrl-C stops it; data stays in var/).
+
+  redis     127.0.0.1:$REDIS_PORT
+INFO
+for entry in "${SERVICES[@]}"; do
+  read -r name _ <<< "$entry"
+  printf '  %-9s gRPC %s   metrics %s   log var/log/%s.log\n' \
+    "$name" "${ADDR[$name]}" "${METRICS[$name]}" "$name"
+done
+cat <<INFO
+
+A development token (hr_admin, 24 h):
+  export SIGHTLINE_TOKEN=$ADMIN_TOKEN
+
+Import the sample roster:
+  $BUILD/tools/cli/sightline import-roster ${ADDR[people]} examples/roster.csv
+
+Then look someone up:
+  $BUILD/tools/cli/sightline call ${ADDR[people]} sightline.people.v1.PeopleService/LookupPerson '{"email":"kenji.watanabe@example.com"}'
+
+INFO
+
+wait -n "${PIDS[@]}" || true
+echo "a process exited on its own; see var/log/" >&2
+stop_all
