@@ -15,6 +15,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "lib/testing/harness.h"
+#include "lib/testing/service.h"
 #include "lib/testing/status_matchers.h"
 
 namespace sightline::auth {
@@ -32,46 +33,6 @@ using ::testing::HasSubstr;
 constexpr absl::StatusCode kInvalidArgument =
     absl::StatusCode::kInvalidArgument;
 
-// A CA, a server certificate for localhost and 127.0.0.1, a client
-// certificate from the same CA, and one from a CA the server does not trust.
-constexpr char kMakeCertificates[] = R"(set -e
-cat > req.cnf <<'EOF'
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = sightline-test
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = CA:FALSE
-subjectAltName = DNS:localhost,IP:127.0.0.1
-extendedKeyUsage = serverAuth
-[client]
-basicConstraints = CA:FALSE
-extendedKeyUsage = clientAuth
-EOF
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
-ca() {
-  key "$1.key"
-  openssl req -x509 -new -config req.cnf -extensions ca -key "$1.key" \
-    -subj "/CN=$1" -days 2 -out "$1.pem"
-}
-leaf() {  # name ca extensions cn
-  key "$1.key"
-  openssl req -new -config req.cnf -key "$1.key" -subj "/CN=$4" -out "$1.csr"
-  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial \
-    -days 2 -extfile req.cnf -extensions "$3" -out "$1.pem"
-}
-ca ca
-ca other_ca
-leaf server ca server localhost
-leaf client ca client test-client
-leaf rogue other_ca client rogue-client
-)";
-
 ClientTlsConfig Client(std::string ca_file, std::string cert_file = "",
                        std::string key_file = "",
                        std::string server_name_override = "") {
@@ -83,10 +44,7 @@ class TlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(sightline::testing::MakeTempDir("auth_tls"));
-    std::ofstream(*dir_ + "/make.sh") << kMakeCertificates;
-    std::string command =
-        absl::StrCat("cd ", *dir_, " && sh make.sh > make.log 2>&1");
-    generated_ = std::system(command.c_str()) == 0;
+    generated_ = sightline::testing::MakeTestCertificates(*dir_).ok();
   }
   static void TearDownTestSuite() {
     sightline::testing::RemoveTree(*dir_);
@@ -95,7 +53,7 @@ class TlsTest : public ::testing::Test {
   }
   void SetUp() override {
     ASSERT_TRUE(generated_)
-        << sightline::testing::ReadFile(*dir_ + "/make.log");
+        << sightline::testing::ReadFile(*dir_ + "/make-certs.log");
     grpc::EnableDefaultHealthCheckService(true);
   }
   void TearDown() override {
@@ -254,7 +212,7 @@ TEST_F(TlsTest, ServerConfigErrorsNameTheFlag) {
       StatusIs(kInvalidArgument, HasSubstr("tls_key_file: no")));
   EXPECT_THAT(
       MakeServerCredentials(
-          {File("server.pem"), File("server.key"), File("make.sh")}),
+          {File("server.pem"), File("server.key"), File("make-certs.sh")}),
       StatusIs(kInvalidArgument, HasSubstr("tls_client_ca_file: no PEM")));
 }
 
