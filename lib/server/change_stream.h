@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -33,14 +33,16 @@ class StreamSet {
 
  private:
   absl::Mutex mu_;
-  std::map<void*, std::function<void(const grpc::Status&)>> streams_ ABSL_GUARDED_BY(mu_);
+  std::map<void*, std::function<void(const grpc::Status&)>> streams_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // Resume tokens are the change-log sequence, signed.
-std::string EncodeResumeToken(const storage::TokenCodec& codec, absl::string_view feed,
-                              int64_t seq);
+std::string EncodeResumeToken(const storage::TokenCodec& codec,
+                              absl::string_view feed, int64_t seq);
 absl::StatusOr<int64_t> DecodeResumeToken(const storage::TokenCodec& codec,
-                                          absl::string_view feed, absl::string_view token);
+                                          absl::string_view feed,
+                                          absl::string_view token);
 
 struct ChangeStreamDeps {
   Runtime* runtime;
@@ -58,9 +60,9 @@ class ChangeStream : public grpc::ServerWriteReactor<Response> {
   using Render = std::function<absl::StatusOr<std::optional<Response>>(
       const storage::ChangeRow& row, const std::string& resume_token)>;
 
-  static grpc::ServerWriteReactor<Response>* Start(ChangeStreamDeps deps,
-                                                   grpc::CallbackServerContext* ctx,
-                                                   std::string resume_token, Render render) {
+  static grpc::ServerWriteReactor<Response>* Start(
+      ChangeStreamDeps deps, grpc::CallbackServerContext* ctx,
+      std::string resume_token, Render render) {
     auto* s = new ChangeStream(std::move(deps), std::move(render));
     s->Begin(ctx, std::move(resume_token));
     return s;
@@ -70,7 +72,8 @@ class ChangeStream : public grpc::ServerWriteReactor<Response> {
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed"));
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed"));
       return;
     }
     PumpLocked();
@@ -78,7 +81,8 @@ class ChangeStream : public grpc::ServerWriteReactor<Response> {
 
   void OnCancel() override {
     absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by client"));
+    FinishLocked(
+        grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by client"));
   }
 
   void OnDone() override {
@@ -102,7 +106,8 @@ class ChangeStream : public grpc::ServerWriteReactor<Response> {
     }
     std::optional<int64_t> start;
     if (!resume_token.empty()) {
-      auto seq = DecodeResumeToken(deps_.runtime->tokens(), deps_.feed_name, resume_token);
+      auto seq = DecodeResumeToken(deps_.runtime->tokens(), deps_.feed_name,
+                                   resume_token);
       if (!seq.ok()) {
         absl::MutexLock lock(&mu_);
         FinishLocked(status::ToGrpc(seq.status()));
@@ -145,7 +150,8 @@ class ChangeStream : public grpc::ServerWriteReactor<Response> {
         st = oldest.status();
       } else if (*oldest > 0 && *start < *oldest - 1) {
         st = absl::OutOfRangeError(
-            "resume_token: the changes after it were pruned; read the current state "
+            "resume_token: the changes after it were pruned; read the current "
+            "state "
             "and watch from now");
       } else {
         cursor = *start;
@@ -197,8 +203,8 @@ class ChangeStream : public grpc::ServerWriteReactor<Response> {
     if (rows.ok()) {
       for (const auto& row : *rows) {
         last = row.seq;
-        auto msg = render_(row, EncodeResumeToken(deps_.runtime->tokens(), deps_.feed_name,
-                                                  row.seq));
+        auto msg = render_(row, EncodeResumeToken(deps_.runtime->tokens(),
+                                                  deps_.feed_name, row.seq));
         if (!msg.ok()) {
           st = msg.status();
           break;

@@ -12,42 +12,56 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-ABSL_FLAG(std::string, grpc_address, "", "Address the gRPC server listens on (host:port).");
+ABSL_FLAG(std::string, grpc_address, "",
+          "Address the gRPC server listens on (host:port).");
 ABSL_FLAG(std::string, metrics_address, "",
           "Address of the Prometheus /metrics endpoint; empty disables it.");
-ABSL_FLAG(std::string, db, "",
-          "Database: a SQLite file path (embedded default) or a postgresql:// URL.");
-ABSL_FLAG(std::string, redis, "", "Redis URL for the shared cache (redis://host:port); "
-                                  "empty runs without a cache.");
-ABSL_FLAG(std::string, jwt_algorithm, "HS256", "Bearer token algorithm: HS256 or RS256.");
+ABSL_FLAG(
+    std::string, db, "",
+    "Database: a SQLite file path (embedded default) or a postgresql:// URL.");
+ABSL_FLAG(std::string, redis, "",
+          "Redis URL for the shared cache (redis://host:port); "
+          "empty runs without a cache.");
+ABSL_FLAG(std::string, jwt_algorithm, "HS256",
+          "Bearer token algorithm: HS256 or RS256.");
 ABSL_FLAG(std::string, jwt_key_file, "",
           "HS256: file holding the shared secret. RS256: PEM public key file.");
-ABSL_FLAG(std::string, jwt_issuer, "", "Required `iss` of tokens (empty: not checked).");
-ABSL_FLAG(std::string, jwt_audience, "", "Required `aud` of tokens (empty: not checked).");
-ABSL_FLAG(std::string, tls_cert_file, "", "Server certificate (PEM); enables TLS.");
+ABSL_FLAG(std::string, jwt_issuer, "",
+          "Required `iss` of tokens (empty: not checked).");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "Required `aud` of tokens (empty: not checked).");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "Server certificate (PEM); enables TLS.");
 ABSL_FLAG(std::string, tls_key_file, "", "Server private key (PEM).");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
-          "CA bundle for client certificates; when set, clients must present one (mTLS).");
+          "CA bundle for client certificates; when set, clients must present "
+          "one (mTLS).");
 ABSL_FLAG(std::string, token_key_file, "",
           "Key that signs page and resume tokens; empty = random per process.");
-ABSL_FLAG(int, max_receive_message_bytes, 4 << 20, "Largest request message accepted.");
-ABSL_FLAG(int, max_send_message_bytes, 16 << 20, "Largest response message sent.");
-ABSL_FLAG(int, max_concurrent_streams, 200, "HTTP/2 streams allowed per connection.");
+ABSL_FLAG(int, max_receive_message_bytes, 4 << 20,
+          "Largest request message accepted.");
+ABSL_FLAG(int, max_send_message_bytes, 16 << 20,
+          "Largest response message sent.");
+ABSL_FLAG(int, max_concurrent_streams, 200,
+          "HTTP/2 streams allowed per connection.");
 ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(5),
           "Ping an idle client connection after this long.");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
           "Close a connection whose ping is not answered within this.");
 ABSL_FLAG(absl::Duration, keepalive_min_client_interval, absl::Seconds(10),
           "Clients pinging more often than this are disconnected.");
-ABSL_FLAG(absl::Duration, max_connection_age, absl::ZeroDuration(),
-          "Close connections older than this, so clients rebalance (0 = never).");
+ABSL_FLAG(
+    absl::Duration, max_connection_age, absl::ZeroDuration(),
+    "Close connections older than this, so clients rebalance (0 = never).");
 ABSL_FLAG(absl::Duration, max_connection_idle, absl::ZeroDuration(),
           "Close connections idle for this long (0 = never).");
-ABSL_FLAG(int, worker_threads, 16, "Threads that run handlers (blocking SQL/Redis work).");
+ABSL_FLAG(int, worker_threads, 16,
+          "Threads that run handlers (blocking SQL/Redis work).");
 ABSL_FLAG(int, max_queued_calls, 5000,
           "Calls waiting for a worker before new ones get RESOURCE_EXHAUSTED.");
-ABSL_FLAG(absl::Duration, shutdown_drain, absl::ZeroDuration(),
-          "After SIGTERM, report NOT_SERVING for this long before refusing calls.");
+ABSL_FLAG(
+    absl::Duration, shutdown_drain, absl::ZeroDuration(),
+    "After SIGTERM, report NOT_SERVING for this long before refusing calls.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "How long in-flight calls may take to finish during shutdown.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error.");
@@ -88,8 +102,8 @@ void ApplyEnvironmentOverrides() {
   }
 }
 
-absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults, int argc,
-                                        char** argv) {
+absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
+                                        int argc, char** argv) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -99,9 +113,9 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults, int arg
   static bool usage_set = false;
   if (!usage_set) {
     usage_set = true;
-    absl::SetProgramUsageMessage(
-        absl::StrCat("Sightline ", defaults.service,
-                     " service. Every flag can also be set with SIGHTLINE_<FLAG>."));
+    absl::SetProgramUsageMessage(absl::StrCat(
+        "Sightline ", defaults.service,
+        " service. Every flag can also be set with SIGHTLINE_<FLAG>."));
   }
   absl::SetFlag(&FLAGS_grpc_address, defaults.grpc_address);
   absl::SetFlag(&FLAGS_metrics_address, defaults.metrics_address);
@@ -130,7 +144,8 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults, int arg
   c.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   c.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
   c.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
-  c.keepalive_min_client_interval = absl::GetFlag(FLAGS_keepalive_min_client_interval);
+  c.keepalive_min_client_interval =
+      absl::GetFlag(FLAGS_keepalive_min_client_interval);
   c.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   c.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
   c.worker_threads = absl::GetFlag(FLAGS_worker_threads);
@@ -145,19 +160,28 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults, int arg
   };
   if (c.grpc_address.empty()) return bad("grpc_address", "must be set");
   if (c.db.empty()) return bad("db", "must be set");
-  if (c.jwt_key_file.empty()) return bad("jwt_key_file", "must be set (tokens are always verified)");
+  if (c.jwt_key_file.empty())
+    return bad("jwt_key_file", "must be set (tokens are always verified)");
   if (c.jwt_algorithm != "HS256" && c.jwt_algorithm != "RS256") {
     return bad("jwt_algorithm", "must be HS256 or RS256");
   }
-  if (c.max_receive_message_bytes < 1024) return bad("max_receive_message_bytes", "must be >= 1024");
-  if (c.max_send_message_bytes < 1024) return bad("max_send_message_bytes", "must be >= 1024");
-  if (c.max_concurrent_streams < 1) return bad("max_concurrent_streams", "must be >= 1");
-  if (c.worker_threads < 1 || c.worker_threads > 1024) return bad("worker_threads", "must be 1..1024");
+  if (c.max_receive_message_bytes < 1024)
+    return bad("max_receive_message_bytes", "must be >= 1024");
+  if (c.max_send_message_bytes < 1024)
+    return bad("max_send_message_bytes", "must be >= 1024");
+  if (c.max_concurrent_streams < 1)
+    return bad("max_concurrent_streams", "must be >= 1");
+  if (c.worker_threads < 1 || c.worker_threads > 1024)
+    return bad("worker_threads", "must be 1..1024");
   if (c.max_queued_calls < 1) return bad("max_queued_calls", "must be >= 1");
-  if (c.keepalive_time <= absl::ZeroDuration()) return bad("keepalive_time", "must be positive");
-  if (c.keepalive_timeout <= absl::ZeroDuration()) return bad("keepalive_timeout", "must be positive");
-  if (c.shutdown_grace < absl::ZeroDuration()) return bad("shutdown_grace", "must not be negative");
-  if (c.shutdown_drain < absl::ZeroDuration()) return bad("shutdown_drain", "must not be negative");
+  if (c.keepalive_time <= absl::ZeroDuration())
+    return bad("keepalive_time", "must be positive");
+  if (c.keepalive_timeout <= absl::ZeroDuration())
+    return bad("keepalive_timeout", "must be positive");
+  if (c.shutdown_grace < absl::ZeroDuration())
+    return bad("shutdown_grace", "must not be negative");
+  if (c.shutdown_drain < absl::ZeroDuration())
+    return bad("shutdown_drain", "must not be negative");
   return c;
 }
 

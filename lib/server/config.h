@@ -60,8 +60,8 @@ struct ServerConfig {
 // later thread inherits the mask), applies defaults and environment overrides,
 // parses the command line, and validates. Service-specific flags defined with
 // ABSL_FLAG elsewhere get environment overrides too.
-absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults, int argc,
-                                        char** argv);
+absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
+                                        int argc, char** argv);
 
 // Applies SIGHTLINE_<FLAG> variables to every registered flag not yet set on
 // the command line (exposed for tools and tests).

@@ -13,15 +13,17 @@ using ::sightline::testing::StatusIs;
 using ::testing::HasSubstr;
 
 absl::StatusOr<ServerConfig> Load(std::vector<std::string> args) {
-  static std::vector<std::vector<std::string>> keep;  // argv must outlive parsing
+  static std::vector<std::vector<std::string>>
+      keep;  // argv must outlive parsing
   args.insert(args.begin(), "test");
   keep.push_back(args);
   static std::vector<std::vector<char*>> ptrs;
   ptrs.emplace_back();
   for (auto& a : keep.back()) ptrs.back().push_back(a.data());
   ptrs.back().push_back(nullptr);
-  return LoadConfig({"people", "127.0.0.1:50051", "127.0.0.1:9451", "var/people.db"},
-                    static_cast<int>(ptrs.back().size() - 1), ptrs.back().data());
+  return LoadConfig(
+      {"people", "127.0.0.1:50051", "127.0.0.1:9451", "var/people.db"},
+      static_cast<int>(ptrs.back().size() - 1), ptrs.back().data());
 }
 
 TEST(ConfigTest, DefaultsEnvironmentAndFlagsInThatOrder) {
@@ -45,11 +47,14 @@ TEST(ConfigTest, DefaultsEnvironmentAndFlagsInThatOrder) {
 
 TEST(ConfigTest, InvalidValuesNameTheFlag) {
   EXPECT_THAT(Load({"--jwt_key_file=k", "--worker_threads=0"}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--worker_threads")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--worker_threads")));
   EXPECT_THAT(Load({"--jwt_key_file=k", "--jwt_algorithm=none"}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--jwt_algorithm")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--jwt_algorithm")));
   EXPECT_THAT(Load({"--jwt_key_file="}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--jwt_key_file")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--jwt_key_file")));
 }
 
 }  // namespace

@@ -6,14 +6,18 @@
 
 namespace sightline::server {
 
-absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const ServerConfig& config) {
+absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(
+    const ServerConfig& config) {
   auth::VerifierConfig vc;
   auto alg = auth::ParseAlgorithm(config.jwt_algorithm);
-  if (!alg.ok()) return absl::InvalidArgumentError(absl::StrCat("--jwt_algorithm: ", alg.status().message()));
+  if (!alg.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("--jwt_algorithm: ", alg.status().message()));
   vc.algorithm = *alg;
   auto key = auth::ReadKeyFile(config.jwt_key_file);
   if (!key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--jwt_key_file: ", key.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--jwt_key_file: ", key.status().message()));
   }
   vc.key = *key;
   vc.issuer = config.jwt_issuer;
@@ -32,28 +36,34 @@ absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(const ServerConfig& con
     }
     codec = storage::TokenCodec(*tk);
   }
-  return std::make_unique<Runtime>(config, std::move(*verifier), std::move(codec));
+  return std::make_unique<Runtime>(config, std::move(*verifier),
+                                   std::move(codec));
 }
 
-Runtime::Runtime(ServerConfig config, std::unique_ptr<auth::TokenVerifier> verifier,
+Runtime::Runtime(ServerConfig config,
+                 std::unique_ptr<auth::TokenVerifier> verifier,
                  storage::TokenCodec codec)
     : config_(std::move(config)),
       telemetry_(config_.service, "0.1.0"),
       verifier_(std::move(verifier)),
-      executor_(std::make_unique<Executor>(config_.worker_threads, config_.max_queued_calls)),
+      executor_(std::make_unique<Executor>(config_.worker_threads,
+                                           config_.max_queued_calls)),
       codec_(std::move(codec)) {
   telemetry::SetLogService(config_.service);
   telemetry::Level level;
-  if (telemetry::ParseLogLevel(config_.log_level, &level)) telemetry::SetLogLevel(level);
+  if (telemetry::ParseLogLevel(config_.log_level, &level))
+    telemetry::SetLogLevel(level);
 }
 
 Runtime::~Runtime() { executor_->Shutdown(); }
 
-absl::StatusOr<auth::Principal> Runtime::Authenticate(grpc::CallbackServerContext* ctx) {
+absl::StatusOr<auth::Principal> Runtime::Authenticate(
+    grpc::CallbackServerContext* ctx) {
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
-    return absl::UnauthenticatedError("missing bearer token (authorization metadata)");
+    return absl::UnauthenticatedError(
+        "missing bearer token (authorization metadata)");
   }
   auto principal = verifier_->VerifyAuthorization(
       absl::string_view(it->second.data(), it->second.size()), absl::Now());
@@ -67,18 +77,19 @@ absl::StatusOr<auth::Principal> Runtime::Authenticate(grpc::CallbackServerContex
 
 std::string Runtime::RequestId(grpc::CallbackServerContext* ctx) {
   std::string id;
-  telemetry_.calls().Update(ctx, [&](telemetry::CallRecord& r) { id = r.request_id; });
+  telemetry_.calls().Update(
+      ctx, [&](telemetry::CallRecord& r) { id = r.request_id; });
   return id;
 }
 
 void Runtime::RedactPrincipal(grpc::CallbackServerContext* ctx) {
-  telemetry_.calls().Update(ctx, [&](telemetry::CallRecord& r) {
-    r.redact_principal = true;
-  });
+  telemetry_.calls().Update(
+      ctx, [&](telemetry::CallRecord& r) { r.redact_principal = true; });
 }
 
 grpc::Status Runtime::Finish(const absl::Status& s) {
-  if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kUnknown ||
+  if (s.code() == absl::StatusCode::kInternal ||
+      s.code() == absl::StatusCode::kUnknown ||
       s.code() == absl::StatusCode::kDataLoss) {
     telemetry::LogError("internal error", {{"error", s.message()}});
   }
@@ -86,13 +97,15 @@ grpc::Status Runtime::Finish(const absl::Status& s) {
 }
 
 grpc::Status Runtime::Overloaded() {
-  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                      "server overloaded: too many queued calls; retry with backoff");
+  return grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      "server overloaded: too many queued calls; retry with backoff");
 }
 
 absl::Time Runtime::DeadlineOf(grpc::CallbackServerContext* ctx) {
   auto d = ctx->deadline();
-  if (d == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  if (d == std::chrono::system_clock::time_point::max())
+    return absl::InfiniteFuture();
   return absl::FromChrono(d);
 }
 

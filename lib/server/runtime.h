@@ -35,7 +35,8 @@ class Runtime {
  public:
   // Builds the verifier from the config's key file, the executor and the token
   // codec. Errors name the flag at fault.
-  static absl::StatusOr<std::unique_ptr<Runtime>> Create(const ServerConfig& config);
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(
+      const ServerConfig& config);
   // For tests: explicit parts.
   Runtime(ServerConfig config, std::unique_ptr<auth::TokenVerifier> verifier,
           storage::TokenCodec codec);
@@ -47,7 +48,8 @@ class Runtime {
   const storage::TokenCodec& tokens() const { return codec_; }
 
   // Verifies the call's bearer token and records the principal for the log.
-  absl::StatusOr<auth::Principal> Authenticate(grpc::CallbackServerContext* ctx);
+  absl::StatusOr<auth::Principal> Authenticate(
+      grpc::CallbackServerContext* ctx);
   std::string RequestId(grpc::CallbackServerContext* ctx);
   // Keeps the caller out of this call's log line (anonymous authors).
   void RedactPrincipal(grpc::CallbackServerContext* ctx);
@@ -62,21 +64,23 @@ class Runtime {
       reactor->Finish(status::ToGrpc(principal.status()));
       return reactor;
     }
-    CallContext call{ctx, std::move(*principal), RequestId(ctx), DeadlineOf(ctx)};
-    bool queued = executor_->TrySubmit(
-        [this, reactor, call = std::move(call), fn = std::move(fn)]() mutable {
-          if (call.grpc->IsCancelled()) {
-            reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-            return;
-          }
-          if (absl::Now() >= call.deadline) {
-            reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                         "deadline passed before the call ran"));
-            return;
-          }
-          absl::Status s = fn(static_cast<const CallContext&>(call));
-          reactor->Finish(Finish(s));
-        });
+    CallContext call{ctx, std::move(*principal), RequestId(ctx),
+                     DeadlineOf(ctx)};
+    bool queued = executor_->TrySubmit([this, reactor, call = std::move(call),
+                                        fn = std::move(fn)]() mutable {
+      if (call.grpc->IsCancelled()) {
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+        return;
+      }
+      if (absl::Now() >= call.deadline) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                     "deadline passed before the call ran"));
+        return;
+      }
+      absl::Status s = fn(static_cast<const CallContext&>(call));
+      reactor->Finish(Finish(s));
+    });
     if (!queued) reactor->Finish(Overloaded());
     return reactor;
   }

@@ -23,7 +23,8 @@ int Millis(absl::Duration d) {
 }
 
 telemetry::RpcType TypeOf(const google::protobuf::MethodDescriptor* m) {
-  if (m->client_streaming() && m->server_streaming()) return telemetry::RpcType::kBidiStream;
+  if (m->client_streaming() && m->server_streaming())
+    return telemetry::RpcType::kBidiStream;
   if (m->client_streaming()) return telemetry::RpcType::kClientStream;
   if (m->server_streaming()) return telemetry::RpcType::kServerStream;
   return telemetry::RpcType::kUnary;
@@ -49,7 +50,9 @@ void Server::AddShutdownHook(std::function<void()> hook) {
   shutdown_hooks_.push_back(std::move(hook));
 }
 
-int Server::metrics_port() const { return runtime_->telemetry().metrics_port(); }
+int Server::metrics_port() const {
+  return runtime_->telemetry().metrics_port();
+}
 
 absl::Status Server::Start() {
   const ServerConfig& c = runtime_->config();
@@ -62,38 +65,52 @@ absl::Status Server::Start() {
   builder.AddListeningPort(c.grpc_address, *creds, &port_);
   builder.SetMaxReceiveMessageSize(c.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(c.max_send_message_bytes);
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, c.max_concurrent_streams);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(c.keepalive_time));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Millis(c.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             c.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             Millis(c.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             Millis(c.keepalive_timeout));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             Millis(c.keepalive_min_client_interval));
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      Millis(c.keepalive_min_client_interval));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   if (c.max_connection_age > absl::ZeroDuration()) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Millis(c.max_connection_age));
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, Millis(c.shutdown_grace));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               Millis(c.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               Millis(c.shutdown_grace));
   }
   if (c.max_connection_idle > absl::ZeroDuration()) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, Millis(c.max_connection_idle));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               Millis(c.max_connection_idle));
   }
 
   auto& metrics = runtime_->telemetry().server_metrics();
   for (auto& [service, name] : services_) {
     builder.RegisterService(service);
     const auto* desc =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
-    if (desc == nullptr) return absl::InternalError(absl::StrCat("unknown service ", name));
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            name);
+    if (desc == nullptr)
+      return absl::InternalError(absl::StrCat("unknown service ", name));
     for (int i = 0; i < desc->method_count(); ++i) {
       const auto* m = desc->method(i);
       metrics.Initialize(absl::StrCat("/", name, "/", m->name()), TypeOf(m));
     }
   }
-  metrics.Initialize("/grpc.health.v1.Health/Check", telemetry::RpcType::kUnary);
-  metrics.Initialize("/grpc.health.v1.Health/Watch", telemetry::RpcType::kServerStream);
-  metrics.Initialize("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                     telemetry::RpcType::kBidiStream);
+  metrics.Initialize("/grpc.health.v1.Health/Check",
+                     telemetry::RpcType::kUnary);
+  metrics.Initialize("/grpc.health.v1.Health/Watch",
+                     telemetry::RpcType::kServerStream);
+  metrics.Initialize(
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      telemetry::RpcType::kBidiStream);
 
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      f;
   f.push_back(std::make_unique<telemetry::ServerInterceptorFactory>(
       &metrics, &runtime_->telemetry().calls(), c.log_calls));
   builder.experimental().SetInterceptorCreators(std::move(f));
@@ -111,12 +128,11 @@ absl::Status Server::Start() {
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus(true);
   for (auto& [service, name] : services_) health->SetServingStatus(name, true);
-  telemetry::LogInfo("serving",
-                     {{"grpc_port", port_},
-                      {"metrics_port", metrics_port()},
-                      {"tls", !c.tls.cert_file.empty()},
-                      {"mtls", !c.tls.client_ca_file.empty()},
-                      {"workers", c.worker_threads}});
+  telemetry::LogInfo("serving", {{"grpc_port", port_},
+                                 {"metrics_port", metrics_port()},
+                                 {"tls", !c.tls.cert_file.empty()},
+                                 {"mtls", !c.tls.client_ca_file.empty()},
+                                 {"workers", c.worker_threads}});
   return absl::OkStatus();
 }
 
@@ -129,7 +145,8 @@ int Server::Run() {
     sigaddset(&set, SIGINT);
     int sig = 0;
     if (sigwait(&set, &sig) == 0) {
-      telemetry::LogInfo("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      telemetry::LogInfo("signal received",
+                         {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       RequestShutdown();
     }
   }).detach();
@@ -145,8 +162,10 @@ void Server::Shutdown() {
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus(false);
   for (auto& [service, name] : services_) health->SetServingStatus(name, false);
-  telemetry::LogInfo("shutting down", {{"drain_ms", absl::ToInt64Milliseconds(c.shutdown_drain)},
-                                       {"grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)}});
+  telemetry::LogInfo(
+      "shutting down",
+      {{"drain_ms", absl::ToInt64Milliseconds(c.shutdown_drain)},
+       {"grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)}});
   if (c.shutdown_drain > absl::ZeroDuration()) absl::SleepFor(c.shutdown_drain);
   for (auto& hook : shutdown_hooks_) hook();
   // Refuses new calls, lets running ones finish until the deadline, then

@@ -24,11 +24,13 @@ class Server {
   explicit Server(Runtime* runtime);
   ~Server();
 
-  // `full_name` is the proto service name ("sightline.people.v1.PeopleService"):
-  // its health status is reported and its metric series created up front.
+  // `full_name` is the proto service name
+  // ("sightline.people.v1.PeopleService"): its health status is reported and
+  // its metric series created up front.
   void AddService(grpc::Service* service, absl::string_view full_name);
   // Runs after health goes NOT_SERVING and before the server stops accepting
-  // calls (e.g. to end Watch streams with UNAVAILABLE so clients resume elsewhere).
+  // calls (e.g. to end Watch streams with UNAVAILABLE so clients resume
+  // elsewhere).
   void AddShutdownHook(std::function<void()> hook);
 
   absl::Status Start();

@@ -7,7 +7,8 @@
 
 namespace sightline::storage {
 
-absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db, int64_t after_seq,
+absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db,
+                                                   int64_t after_seq,
                                                    int limit) {
   std::vector<ChangeRow> out;
   auto st = db.Read("change_log.read", [&](soci::session& sql) {
@@ -16,8 +17,9 @@ absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db, int64_t after_s
     std::string payload;
     long long after = after_seq;
     soci::statement stmt =
-        (sql.prepare << "SELECT seq, commit_time, entity, name, kind, payload, scope "
-                        "FROM change_log WHERE seq > :after ORDER BY seq LIMIT :lim",
+        (sql.prepare
+             << "SELECT seq, commit_time, entity, name, kind, payload, scope "
+                "FROM change_log WHERE seq > :after ORDER BY seq LIMIT :lim",
          soci::use(after), soci::use(limit), soci::into(seq), soci::into(t),
          soci::into(row.entity), soci::into(row.name), soci::into(row.kind),
          soci::into(payload), soci::into(row.scope));
@@ -60,16 +62,18 @@ absl::StatusOr<int64_t> OldestSeq(Database& db) {
 
 absl::StatusOr<int64_t> PruneChanges(Database& db, absl::Time cutoff) {
   long long deleted = 0;
-  auto st = db.Write("change_log.prune", [&](Tx& tx) {
-    long long micros = absl::ToUnixMicros(cutoff);
-    soci::statement stmt =
-        (tx.sql().prepare << "DELETE FROM change_log WHERE commit_time < :c AND seq < "
-                             "(SELECT MAX(seq) FROM change_log)",
-         soci::use(micros));
-    stmt.execute(true);
-    deleted = stmt.get_affected_rows();
-    return absl::OkStatus();
-  });
+  auto st =
+      db.Write("change_log.prune", [&](Tx& tx) {
+        long long micros = absl::ToUnixMicros(cutoff);
+        soci::statement stmt =
+            (tx.sql().prepare
+                 << "DELETE FROM change_log WHERE commit_time < :c AND seq < "
+                    "(SELECT MAX(seq) FROM change_log)",
+             soci::use(micros));
+        stmt.execute(true);
+        deleted = stmt.get_affected_rows();
+        return absl::OkStatus();
+      });
   if (!st.ok()) return st;
   return deleted;
 }
@@ -132,14 +136,16 @@ void ChangeFeed::PollLoop() {
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
-      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      auto stop = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), poll_interval_)) return;
     }
     auto head = HeadSeq(*db_);
     if (head.ok()) {
       Advance(*head);
     } else {
-      telemetry::LogWarn("change feed poll failed", {{"error", head.status().message()}});
+      telemetry::LogWarn("change feed poll failed",
+                         {{"error", head.status().message()}});
     }
   }
 }

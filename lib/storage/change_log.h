@@ -31,7 +31,8 @@ struct ChangeRow {
 };
 
 // Changes with seq > after_seq, in order, at most `limit`.
-absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db, int64_t after_seq,
+absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db,
+                                                   int64_t after_seq,
                                                    int limit);
 // The last committed sequence number (0 for an empty log).
 absl::StatusOr<int64_t> HeadSeq(Database& db);

@@ -30,11 +30,13 @@ namespace {
 
 constexpr int kMaxAttempts = 8;
 
-bool IsRetryable(const absl::Status& s) { return s.code() == absl::StatusCode::kAborted; }
+bool IsRetryable(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kAborted;
+}
 
 // SOCI's exception, turned into a status. Connection trouble is UNAVAILABLE;
-// a lost serialization race is ABORTED (Write retries it); a unique-key clash is
-// ALREADY_EXISTS; anything else is INTERNAL.
+// a lost serialization race is ABORTED (Write retries it); a unique-key clash
+// is ALREADY_EXISTS; anything else is INTERNAL.
 absl::Status MapError(const soci::soci_error& e, bool* broken) {
   std::string msg(e.get_error_message());
   if (msg.empty()) msg = e.what();
@@ -45,14 +47,16 @@ absl::Status MapError(const soci::soci_error& e, bool* broken) {
     if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
         absl::StartsWith(state, "53")) {
       *broken = true;
-      return absl::UnavailableError(absl::StrCat("database unavailable: ", msg));
+      return absl::UnavailableError(
+          absl::StrCat("database unavailable: ", msg));
     }
   }
   if (const auto* se = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
     int rc = se->result() & 0xff;
     if (rc == 5 || rc == 6) return absl::AbortedError(msg);  // BUSY, LOCKED
     if (rc == 19) return absl::AlreadyExistsError(msg);      // CONSTRAINT
-    if (rc == 13) return absl::UnavailableError(absl::StrCat("disk full: ", msg));
+    if (rc == 13)
+      return absl::UnavailableError(absl::StrCat("disk full: ", msg));
   }
   if (e.get_error_category() == soci::soci_error::connection_error) {
     *broken = true;
@@ -135,8 +139,10 @@ class Database::Metrics {
         s.code() != absl::StatusCode::kAborted &&
         s.code() != absl::StatusCode::kAlreadyExists &&
         s.code() != absl::StatusCode::kPermissionDenied) {
-      errors_.Add({{"db", db_}, {"op", std::string(op)},
-                   {"code", absl::StatusCodeToString(s.code())}})
+      errors_
+          .Add({{"db", db_},
+                {"op", std::string(op)},
+                {"code", absl::StatusCodeToString(s.code())}})
           .Increment();
     }
   }
@@ -151,11 +157,11 @@ class Database::Metrics {
     auto it = series_.find(op);
     if (it != series_.end()) return it->second;
     Series s;
-    s.duration = &duration_.Add(
-        {{"db", db_}, {"op", std::string(op)}},
-        prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                0.5, 1, 2.5, 10});
+    s.duration =
+        &duration_.Add({{"db", db_}, {"op", std::string(op)}},
+                       prometheus::Histogram::BucketBoundaries{
+                           0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                           0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10});
     return series_.emplace(std::string(op), s).first->second;
   }
 
@@ -173,7 +179,8 @@ absl::StatusOr<std::string> PostgresConnectString(absl::string_view url) {
   absl::string_view rest = url;
   if (!absl::ConsumePrefix(&rest, "postgresql://") &&
       !absl::ConsumePrefix(&rest, "postgres://")) {
-    return absl::InvalidArgumentError("db: a PostgreSQL URL starts with postgresql://");
+    return absl::InvalidArgumentError(
+        "db: a PostgreSQL URL starts with postgresql://");
   }
   std::vector<std::pair<std::string, std::string>> kv;
   absl::string_view query;
@@ -200,7 +207,8 @@ absl::StatusOr<std::string> PostgresConnectString(absl::string_view url) {
     if (!decoded.empty()) kv.push_back({"user", decoded});
     if (colon != absl::string_view::npos) {
       if (!PercentDecode(userinfo.substr(colon + 1), &decoded)) {
-        return absl::InvalidArgumentError("db: bad percent-encoding in password");
+        return absl::InvalidArgumentError(
+            "db: bad percent-encoding in password");
       }
       kv.push_back({"password", decoded});
     }
@@ -210,7 +218,8 @@ absl::StatusOr<std::string> PostgresConnectString(absl::string_view url) {
     absl::string_view port;
     if (absl::StartsWith(host, "[")) {
       size_t close = host.find(']');
-      if (close == absl::string_view::npos) return absl::InvalidArgumentError("db: bad host");
+      if (close == absl::string_view::npos)
+        return absl::InvalidArgumentError("db: bad host");
       absl::string_view after = host.substr(close + 1);
       if (absl::ConsumePrefix(&after, ":")) port = after;
       host = host.substr(1, close - 1);
@@ -226,28 +235,34 @@ absl::StatusOr<std::string> PostgresConnectString(absl::string_view url) {
                           port_num > 65535)) {
       return absl::InvalidArgumentError("db: bad port");
     }
-    if (!PercentDecode(host, &decoded)) return absl::InvalidArgumentError("db: bad host");
+    if (!PercentDecode(host, &decoded))
+      return absl::InvalidArgumentError("db: bad host");
     if (!decoded.empty()) kv.push_back({"host", decoded});
     if (!port.empty()) kv.push_back({"port", std::string(port)});
   }
   if (!path.empty()) {
-    if (!PercentDecode(path, &decoded)) return absl::InvalidArgumentError("db: bad database name");
+    if (!PercentDecode(path, &decoded))
+      return absl::InvalidArgumentError("db: bad database name");
     kv.push_back({"dbname", decoded});
   }
   if (!query.empty()) {
-    for (absl::string_view param : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    for (absl::string_view param :
+         absl::StrSplit(query, '&', absl::SkipEmpty())) {
       size_t eq = param.find('=');
       if (eq == absl::string_view::npos) {
-        return absl::InvalidArgumentError(absl::StrCat("db: bad parameter ", param));
+        return absl::InvalidArgumentError(
+            absl::StrCat("db: bad parameter ", param));
       }
       std::string key, value;
       if (!PercentDecode(param.substr(0, eq), &key) ||
           !PercentDecode(param.substr(eq + 1), &value)) {
-        return absl::InvalidArgumentError("db: bad percent-encoding in parameters");
+        return absl::InvalidArgumentError(
+            "db: bad percent-encoding in parameters");
       }
       for (char c : key) {
         if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
-          return absl::InvalidArgumentError(absl::StrCat("db: bad parameter name ", key));
+          return absl::InvalidArgumentError(
+              absl::StrCat("db: bad parameter name ", key));
         }
       }
       kv.push_back({key, value});
@@ -261,12 +276,14 @@ absl::StatusOr<std::string> PostgresConnectString(absl::string_view url) {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(
+    const DatabaseOptions& options) {
   absl::string_view url = options.url;
   if (url.empty()) return absl::InvalidArgumentError("db: must not be empty");
   Dialect dialect;
   std::string connect;
-  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
+  if (absl::StartsWith(url, "postgresql://") ||
+      absl::StartsWith(url, "postgres://")) {
     auto c = PostgresConnectString(url);
     if (!c.ok()) return c.status();
     dialect = Dialect::kPostgres;
@@ -274,23 +291,26 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
   } else {
     absl::string_view path = url;
     if (absl::ConsumePrefix(&path, "sqlite://")) {
-      // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative.
+      // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is
+      // relative.
     } else if (absl::StrContains(path, "://")) {
       return absl::InvalidArgumentError(
           absl::StrCat("db: unsupported scheme in ", url,
                        " (use postgresql://... or a SQLite file path)"));
     }
-    if (path.empty()) return absl::InvalidArgumentError("db: SQLite path is empty");
+    if (path.empty())
+      return absl::InvalidArgumentError("db: SQLite path is empty");
     for (char c : path) {
       if (c == ' ' || c == '"' || c == '\'') {
-        return absl::InvalidArgumentError("db: SQLite path must not contain spaces or quotes");
+        return absl::InvalidArgumentError(
+            "db: SQLite path must not contain spaces or quotes");
       }
     }
     auto made = MakeParentDirs(std::string(path));
     if (!made.ok()) return made;
     dialect = Dialect::kSqlite;
-    connect = absl::StrCat("db=", path, " timeout=",
-                           absl::ToInt64Seconds(options.busy_timeout));
+    connect = absl::StrCat(
+        "db=", path, " timeout=", absl::ToInt64Seconds(options.busy_timeout));
   }
   auto db = std::unique_ptr<Database>(new Database(dialect, connect, options));
   auto s = db->Connect();
@@ -298,8 +318,11 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
   return db;
 }
 
-Database::Database(Dialect dialect, std::string connect, DatabaseOptions options)
-    : dialect_(dialect), connect_(std::move(connect)), options_(std::move(options)) {
+Database::Database(Dialect dialect, std::string connect,
+                   DatabaseOptions options)
+    : dialect_(dialect),
+      connect_(std::move(connect)),
+      options_(std::move(options)) {
   if (options_.registry != nullptr) {
     metrics_ = std::make_unique<Metrics>(options_.registry, dialect_name());
   }
@@ -356,7 +379,8 @@ absl::StatusOr<std::unique_ptr<soci::session>> Database::Acquire() {
       *s << absl::StrCat("PRAGMA busy_timeout=",
                          absl::ToInt64Milliseconds(options_.busy_timeout));
     } else {
-      s = std::make_unique<soci::session>(*soci::factory_postgresql(), connect_);
+      s = std::make_unique<soci::session>(*soci::factory_postgresql(),
+                                          connect_);
     }
     return s;
   } catch (const soci::soci_error& e) {
@@ -367,7 +391,8 @@ absl::StatusOr<std::unique_ptr<soci::session>> Database::Acquire() {
     bool broken = false;
     absl::Status st = MapError(e, &broken);
     if (st.code() == absl::StatusCode::kInternal) {
-      st = absl::UnavailableError(absl::StrCat("database unavailable: ", st.message()));
+      st = absl::UnavailableError(
+          absl::StrCat("database unavailable: ", st.message()));
     }
     return st;
   }
@@ -382,8 +407,8 @@ void Database::Release(std::unique_ptr<soci::session> s, bool broken) {
   idle_.push_back(std::move(s));
 }
 
-absl::Status Database::Read(absl::string_view op,
-                            absl::FunctionRef<absl::Status(soci::session&)> fn) {
+absl::Status Database::Read(
+    absl::string_view op, absl::FunctionRef<absl::Status(soci::session&)> fn) {
   auto start = std::chrono::steady_clock::now();
   auto session = Acquire();
   if (!session.ok()) return session.status();
@@ -394,21 +419,27 @@ absl::Status Database::Read(absl::string_view op,
   } catch (const soci::soci_error& e) {
     st = MapError(e, &broken);
   }
-  if (!broken && dialect_ == Dialect::kPostgres && !(*session)->is_connected()) {
+  if (!broken && dialect_ == Dialect::kPostgres &&
+      !(*session)->is_connected()) {
     broken = true;
   }
   Release(std::move(*session), broken);
   if (metrics_ != nullptr) {
-    metrics_->Observe(op, std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start).count(), st);
+    metrics_->Observe(
+        op,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count(),
+        st);
   }
   if (st.code() == absl::StatusCode::kInternal) {
-    telemetry::LogError("sql read failed", {{"op", op}, {"error", st.message()}});
+    telemetry::LogError("sql read failed",
+                        {{"op", op}, {"error", st.message()}});
   }
   return st;
 }
 
-absl::Status Database::Write(absl::string_view op, absl::FunctionRef<absl::Status(Tx&)> fn,
+absl::Status Database::Write(absl::string_view op,
+                             absl::FunctionRef<absl::Status(Tx&)> fn,
                              int64_t* last_seq_out) {
   auto start = std::chrono::steady_clock::now();
   absl::Status st;
@@ -430,11 +461,16 @@ absl::Status Database::Write(absl::string_view op, absl::FunctionRef<absl::Statu
     Tx tx(sql, dialect_);
     bool in_tx = false;
     try {
-      sql << (dialect_ == Dialect::kSqlite ? "BEGIN IMMEDIATE"
-                                           : "BEGIN ISOLATION LEVEL SERIALIZABLE");
+      sql << (dialect_ == Dialect::kSqlite
+                  ? "BEGIN IMMEDIATE"
+                  : "BEGIN ISOLATION LEVEL SERIALIZABLE");
       in_tx = true;
       st = fn(tx);
       if (st.ok()) st = AppendEvents(tx);
+      for (auto& hook : tx.before_commit_) {
+        if (!st.ok()) break;
+        st = hook(tx);
+      }
       if (st.ok()) {
         sql << "COMMIT";
         in_tx = false;
@@ -450,7 +486,8 @@ absl::Status Database::Write(absl::string_view op, absl::FunctionRef<absl::Statu
       }
     }
     serial.reset();
-    if (!broken && dialect_ == Dialect::kPostgres && !sql.is_connected()) broken = true;
+    if (!broken && dialect_ == Dialect::kPostgres && !sql.is_connected())
+      broken = true;
     Release(std::move(*session), broken);
     if (st.ok()) {
       last_seq = tx.last_seq_;
@@ -460,12 +497,16 @@ absl::Status Database::Write(absl::string_view op, absl::FunctionRef<absl::Statu
     if (!IsRetryable(st)) break;
   }
   if (metrics_ != nullptr) {
-    metrics_->Observe(op, std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start).count(), st);
+    metrics_->Observe(
+        op,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count(),
+        st);
   }
   if (!st.ok()) {
     if (st.code() == absl::StatusCode::kInternal) {
-      telemetry::LogError("sql write failed", {{"op", op}, {"error", st.message()}});
+      telemetry::LogError("sql write failed",
+                          {{"op", op}, {"error", st.message()}});
     }
     // A conflict that outlived every retry is the caller's to retry.
     return st;
@@ -509,7 +550,8 @@ absl::Status Database::AppendEvents(Tx& tx) {
     payloads.push_back(absl::Base64Escape(e.payload));
     scopes.push_back(std::move(e.scope));
   }
-  sql << "INSERT INTO change_log (seq, commit_time, entity, name, kind, payload, scope) "
+  sql << "INSERT INTO change_log (seq, commit_time, entity, name, kind, "
+         "payload, scope) "
          "VALUES (:seq, :t, :entity, :name, :kind, :payload, :scope)",
       soci::use(seqs), soci::use(times), soci::use(entities), soci::use(names),
       soci::use(kinds), soci::use(payloads), soci::use(scopes);

@@ -62,7 +62,14 @@ class Tx {
   // Appended to the change log atomically with the rest of the transaction.
   void Emit(ChangeEvent event) { events_.push_back(std::move(event)); }
   // Runs after a successful commit (cache invalidation, notifications).
-  void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+  void AfterCommit(std::function<void()> fn) {
+    after_commit_.push_back(std::move(fn));
+  }
+  // Runs inside the transaction after its events were appended (so last_seq()
+  // is known) and before COMMIT; an error rolls everything back.
+  void BeforeCommit(std::function<absl::Status(Tx&)> fn) {
+    before_commit_.push_back(std::move(fn));
+  }
   // The change-log sequence number of the last event of this transaction, once
   // committed (0 if it emitted none).
   int64_t last_seq() const { return last_seq_; }
@@ -75,30 +82,33 @@ class Tx {
   Dialect dialect_;
   std::vector<ChangeEvent> events_;
   std::vector<std::function<void()>> after_commit_;
+  std::vector<std::function<absl::Status(Tx&)>> before_commit_;
   int64_t last_seq_ = 0;
 };
 
 class Database {
  public:
-  static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
+  static absl::StatusOr<std::unique_ptr<Database>> Open(
+      const DatabaseOptions& options);
   ~Database();
 
   Dialect dialect() const { return dialect_; }
   absl::string_view dialect_name() const;
 
-  // Runs `fn` with a pooled session outside any write transaction. `op` names the
-  // operation in metrics ("people.get"): a fixed string, never an id.
+  // Runs `fn` with a pooled session outside any write transaction. `op` names
+  // the operation in metrics ("people.get"): a fixed string, never an id.
   absl::Status Read(absl::string_view op,
                     absl::FunctionRef<absl::Status(soci::session&)> fn);
 
   // Runs `fn` in a write transaction and commits when it returns OK; events it
   // emitted are appended to the change log in the same transaction. On
-  // PostgreSQL a serialization failure retries `fn` from the start (so `fn` must
-  // only touch the transaction and its own locals). After the commit, the
+  // PostgreSQL a serialization failure retries `fn` from the start (so `fn`
+  // must only touch the transaction and its own locals). After the commit, the
   // transaction's AfterCommit hooks and then the commit listeners run.
   // `last_seq`, when given, receives the change-log position of the last event
   // committed (0 when the transaction emitted none).
-  absl::Status Write(absl::string_view op, absl::FunctionRef<absl::Status(Tx&)> fn,
+  absl::Status Write(absl::string_view op,
+                     absl::FunctionRef<absl::Status(Tx&)> fn,
                      int64_t* last_seq = nullptr);
 
   // Called with the last change-log sequence after every commit that emitted
@@ -131,7 +141,8 @@ class Database {
   absl::Mutex write_mu_;
 
   absl::Mutex listeners_mu_;
-  std::vector<std::function<void(int64_t)>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  std::vector<std::function<void(int64_t)>> listeners_
+      ABSL_GUARDED_BY(listeners_mu_);
 };
 
 // Translates a postgresql:// URL into libpq's keyword=value form (SOCI cannot

@@ -32,13 +32,17 @@ std::string RequestFingerprint(const google::protobuf::Message& request) {
 absl::StatusOr<absl::optional<std::string>> LookupIdempotent(
     soci::session& sql, absl::string_view scope, absl::string_view request_id,
     absl::string_view fingerprint) {
+  // SOCI runs the statement when its own temporary dies, after any temporaries
+  // bound here would be gone: bind named locals only.
+  const std::string scope_s(scope), request_s(request_id);
   std::string stored_fp, response;
   soci::indicator ind = soci::i_null;
   sql << "SELECT fingerprint, response FROM idempotency WHERE scope = :s AND "
          "request_id = :r",
-      soci::use(std::string(scope)), soci::use(std::string(request_id)),
-      soci::into(stored_fp, ind), soci::into(response);
-  if (!sql.got_data() || ind == soci::i_null) return absl::optional<std::string>();
+      soci::use(scope_s), soci::use(request_s), soci::into(stored_fp, ind),
+      soci::into(response);
+  if (!sql.got_data() || ind == soci::i_null)
+    return absl::optional<std::string>();
   if (stored_fp != fingerprint) {
     return status::InvalidField(
         "request_id", "was already used for a different request; use a new id");
@@ -55,21 +59,25 @@ absl::Status RecordIdempotent(Tx& tx, absl::string_view scope,
                               absl::string_view fingerprint,
                               absl::string_view response) {
   long long now = NowMicros();
-  tx.sql() << "INSERT INTO idempotency (scope, request_id, fingerprint, response, "
-              "create_time) VALUES (:s, :r, :f, :resp, :t)",
-      soci::use(std::string(scope)), soci::use(std::string(request_id)),
-      soci::use(std::string(fingerprint)), soci::use(absl::Base64Escape(response)),
-      soci::use(now);
+  const std::string scope_s(scope), request_s(request_id), fp_s(fingerprint);
+  const std::string encoded = absl::Base64Escape(response);
+  tx.sql()
+      << "INSERT INTO idempotency (scope, request_id, fingerprint, response, "
+         "create_time) VALUES (:s, :r, :f, :resp, :t)",
+      soci::use(scope_s), soci::use(request_s), soci::use(fp_s),
+      soci::use(encoded), soci::use(now);
   return absl::OkStatus();
 }
 
-absl::Status ValidateRequestId(absl::string_view request_id, absl::string_view field) {
+absl::Status ValidateRequestId(absl::string_view request_id,
+                               absl::string_view field) {
   if (request_id.size() > 128) {
     return status::InvalidField(field, "must be at most 128 characters");
   }
   for (char c : request_id) {
     if (c < 0x21 || c > 0x7e) {
-      return status::InvalidField(field, "must be printable ASCII without spaces");
+      return status::InvalidField(field,
+                                  "must be printable ASCII without spaces");
     }
   }
   return absl::OkStatus();

@@ -37,6 +37,7 @@ absl::Status RecordIdempotent(Tx& tx, absl::string_view scope,
                               absl::string_view response);
 
 // request_id rules: 1..128 printable ASCII characters.
-absl::Status ValidateRequestId(absl::string_view request_id, absl::string_view field);
+absl::Status ValidateRequestId(absl::string_view request_id,
+                               absl::string_view field);
 
 }  // namespace sightline::storage

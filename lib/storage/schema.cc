@@ -43,7 +43,8 @@ CREATE INDEX idempotency_time ON idempotency (create_time);
 
 }  // namespace
 
-absl::Status RunMigrations(soci::session& sql, Dialect dialect, absl::string_view track,
+absl::Status RunMigrations(soci::session& sql, Dialect dialect,
+                           absl::string_view track,
                            const std::vector<Migration>& migrations) {
   sql << "CREATE TABLE IF NOT EXISTS schema_migrations ("
          " track TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,"
@@ -76,16 +77,19 @@ absl::Status RunMigrations(soci::session& sql, Dialect dialect, absl::string_vie
     for (const Migration& m : migrations) {
       if (m.version <= current) continue;
       const std::string& text =
-          dialect == Dialect::kPostgres && !m.postgres.empty() ? m.postgres : m.sqlite;
+          dialect == Dialect::kPostgres && !m.postgres.empty() ? m.postgres
+                                                               : m.sqlite;
       auto st = Database::Exec(sql, text);
       if (!st.ok()) {
         sql << "ROLLBACK";
         return st;
       }
       long long now = NowMicros();
-      sql << "INSERT INTO schema_migrations (track, version, name, applied_time) "
+      sql << "INSERT INTO schema_migrations (track, version, name, "
+             "applied_time) "
              "VALUES (:t, :v, :n, :a)",
-          soci::use(track_s), soci::use(m.version), soci::use(m.name), soci::use(now);
+          soci::use(track_s), soci::use(m.version), soci::use(m.name),
+          soci::use(now);
     }
     sql << "COMMIT";
   } catch (...) {
@@ -113,8 +117,10 @@ absl::StatusOr<int> SchemaVersion(Database& db, absl::string_view track) {
   int version = 0;
   auto st = db.Read("schema_version", [&](soci::session& sql) {
     soci::indicator ind = soci::i_ok;
+    const std::string track_s(
+        track);  // bound by reference: must outlive the statement
     sql << "SELECT MAX(version) FROM schema_migrations WHERE track = :t",
-        soci::use(std::string(track)), soci::into(version, ind);
+        soci::use(track_s), soci::into(version, ind);
     if (ind == soci::i_null) version = 0;
     return absl::OkStatus();
   });

@@ -24,7 +24,8 @@ struct Migration {
   std::string postgres;
 };
 
-absl::Status RunMigrations(soci::session& sql, Dialect dialect, absl::string_view track,
+absl::Status RunMigrations(soci::session& sql, Dialect dialect,
+                           absl::string_view track,
                            const std::vector<Migration>& migrations);
 
 // The core track; run by Database::Open.

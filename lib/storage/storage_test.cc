@@ -50,11 +50,13 @@ class PostgresEnv : public ::testing::Environment {
   static std::unique_ptr<testing::PostgresServer> pg_;
 };
 std::unique_ptr<testing::PostgresServer> PostgresEnv::pg_;
-::testing::Environment* const kPgEnv = ::testing::AddGlobalTestEnvironment(new PostgresEnv);
+::testing::Environment* const kPgEnv =
+    ::testing::AddGlobalTestEnvironment(new PostgresEnv);
 
 const std::vector<Migration>& TestMigrations() {
   static const auto* m = new std::vector<Migration>{
-      {1, "items", "CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL);\n", ""},
+      {1, "items",
+       "CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL);\n", ""},
       {2, "items label", "ALTER TABLE items ADD COLUMN label TEXT;\n", ""},
   };
   return *m;
@@ -66,7 +68,8 @@ class DatabaseTest : public ::testing::TestWithParam<Dialect> {
     dir_ = testing::MakeTempDir("storage");
     url_ = GetParam() == Dialect::kSqlite ? dir_ + "/sub/dir/test.db"
                                           : PostgresEnv::NewDatabase();
-    auto db = Database::Open({.url = url_, .pool_size = 4, .registry = &registry_});
+    auto db =
+        Database::Open({.url = url_, .pool_size = 4, .registry = &registry_});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     ASSERT_THAT(Migrate(*db_, "test", TestMigrations()), IsOk());
@@ -78,7 +81,8 @@ class DatabaseTest : public ::testing::TestWithParam<Dialect> {
 
   absl::Status Insert(const std::string& id, long long n, bool emit = true) {
     return db_->Write("items.insert", [&](Tx& tx) {
-      tx.sql() << "INSERT INTO items (id, n) VALUES (:id, :n)", soci::use(id), soci::use(n);
+      tx.sql() << "INSERT INTO items (id, n) VALUES (:id, :n)", soci::use(id),
+          soci::use(n);
       if (emit) tx.Emit({"item", id, 1, absl::StrCat("payload-", id), ""});
       return absl::OkStatus();
     });
@@ -86,10 +90,12 @@ class DatabaseTest : public ::testing::TestWithParam<Dialect> {
 
   long long Count() {
     long long c = -1;
-    EXPECT_THAT(db_->Read("items.count", [&](soci::session& sql) {
-      sql << "SELECT COUNT(*) FROM items", soci::into(c);
-      return absl::OkStatus();
-    }), IsOk());
+    EXPECT_THAT(db_->Read("items.count",
+                          [&](soci::session& sql) {
+                            sql << "SELECT COUNT(*) FROM items", soci::into(c);
+                            return absl::OkStatus();
+                          }),
+                IsOk());
     return c;
   }
 
@@ -104,9 +110,11 @@ TEST_P(DatabaseTest, MigrationsAreVersionedAndRerunnable) {
   EXPECT_EQ(*SchemaVersion(*db_, "core"), 1);
   EXPECT_THAT(Migrate(*db_, "test", TestMigrations()), IsOk());
   EXPECT_EQ(*SchemaVersion(*db_, "test"), 2);
-  std::vector<Migration> older(TestMigrations().begin(), TestMigrations().begin() + 1);
-  EXPECT_THAT(Migrate(*db_, "test", older),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("newer")));
+  std::vector<Migration> older(TestMigrations().begin(),
+                               TestMigrations().begin() + 1);
+  EXPECT_THAT(
+      Migrate(*db_, "test", older),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("newer")));
 }
 
 TEST_P(DatabaseTest, WriteCommitsOnOkAndRollsBackOnError) {
@@ -140,8 +148,8 @@ TEST_P(DatabaseTest, ChangeLogKeepsCommitOrderWithoutGaps) {
         // Two events per transaction: they must stay adjacent.
         absl::Status st = db_->Write("items.insert2", [&](Tx& tx) {
           long long n = i;
-          tx.sql() << "INSERT INTO items (id, n) VALUES (:id, :n)", soci::use(id),
-              soci::use(n);
+          tx.sql() << "INSERT INTO items (id, n) VALUES (:id, :n)",
+              soci::use(id), soci::use(n);
           tx.Emit({"item", id, 1, "first", ""});
           tx.Emit({"item", id, 2, "second", ""});
           return absl::OkStatus();
@@ -169,10 +177,12 @@ TEST_P(DatabaseTest, ChangeLogKeepsCommitOrderWithoutGaps) {
 
 TEST_P(DatabaseTest, PayloadsAreBinarySafe) {
   std::string binary("\0\x01\xff\n'\"", 6);
-  ASSERT_THAT(db_->Write("bin", [&](Tx& tx) {
-    tx.Emit({"item", "x", 1, binary, "scope"});
-    return absl::OkStatus();
-  }), IsOk());
+  ASSERT_THAT(db_->Write("bin",
+                         [&](Tx& tx) {
+                           tx.Emit({"item", "x", 1, binary, "scope"});
+                           return absl::OkStatus();
+                         }),
+              IsOk());
   auto rows = ReadChanges(*db_, 0, 10);
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
@@ -191,33 +201,44 @@ TEST_P(DatabaseTest, CommitListenersAndFeedSeeEveryCommit) {
   // found by polling.
   auto other = Database::Open({.url = url_, .pool_size = 1});
   ASSERT_TRUE(other.ok());
-  ASSERT_THAT((*other)->Write("other", [](Tx& tx) {
-    tx.Emit({"item", "z", 1, "", ""});
-    return absl::OkStatus();
-  }), IsOk());
+  ASSERT_THAT((*other)->Write("other",
+                              [](Tx& tx) {
+                                tx.Emit({"item", "z", 1, "", ""});
+                                return absl::OkStatus();
+                              }),
+              IsOk());
   EXPECT_EQ(feed.WaitBeyond(1, absl::Seconds(10)), 2);
   feed.Unsubscribe(id);
   feed.Stop();
 }
 
 TEST_P(DatabaseTest, IdempotencyRecordsAnswerRetriesAndRefuseReuse) {
-  ASSERT_THAT(db_->Write("idem", [&](Tx& tx) {
-    auto found = LookupIdempotent(tx.sql(), "scope", "req-1", "fp1");
-    EXPECT_TRUE(found.ok());
-    EXPECT_FALSE(found->has_value());
-    return RecordIdempotent(tx, "scope", "req-1", "fp1", std::string("\0answer", 7));
-  }), IsOk());
-  ASSERT_THAT(db_->Read("idem.read", [&](soci::session& sql) {
-    auto same = LookupIdempotent(sql, "scope", "req-1", "fp1");
-    EXPECT_TRUE(same.ok());
-    EXPECT_EQ(same->value_or(""), std::string("\0answer", 7));
-    EXPECT_THAT(LookupIdempotent(sql, "scope", "req-1", "fp2"),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("request_id")));
-    auto other_scope = LookupIdempotent(sql, "other", "req-1", "fp2");
-    EXPECT_TRUE(other_scope.ok());
-    EXPECT_FALSE(other_scope->has_value());
-    return absl::OkStatus();
-  }), IsOk());
+  ASSERT_THAT(db_->Write("idem",
+                         [&](Tx& tx) {
+                           auto found = LookupIdempotent(tx.sql(), "scope",
+                                                         "req-1", "fp1");
+                           EXPECT_TRUE(found.ok());
+                           EXPECT_FALSE(found->has_value());
+                           return RecordIdempotent(tx, "scope", "req-1", "fp1",
+                                                   std::string("\0answer", 7));
+                         }),
+              IsOk());
+  ASSERT_THAT(
+      db_->Read("idem.read",
+                [&](soci::session& sql) {
+                  auto same = LookupIdempotent(sql, "scope", "req-1", "fp1");
+                  EXPECT_TRUE(same.ok());
+                  EXPECT_EQ(same->value_or(""), std::string("\0answer", 7));
+                  EXPECT_THAT(LookupIdempotent(sql, "scope", "req-1", "fp2"),
+                              StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("request_id")));
+                  auto other_scope =
+                      LookupIdempotent(sql, "other", "req-1", "fp2");
+                  EXPECT_TRUE(other_scope.ok());
+                  EXPECT_FALSE(other_scope->has_value());
+                  return absl::OkStatus();
+                }),
+      IsOk());
 }
 
 TEST_P(DatabaseTest, PruneKeepsNewestChange) {
@@ -231,9 +252,11 @@ TEST_P(DatabaseTest, PruneKeepsNewestChange) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dialects, DatabaseTest,
-                         ::testing::Values(Dialect::kSqlite, Dialect::kPostgres),
+                         ::testing::Values(Dialect::kSqlite,
+                                           Dialect::kPostgres),
                          [](const auto& info) {
-                           return info.param == Dialect::kSqlite ? "Sqlite" : "Postgres";
+                           return info.param == Dialect::kSqlite ? "Sqlite"
+                                                                 : "Postgres";
                          });
 
 TEST(DatabaseOpenTest, SqliteRunsInWalMode) {
@@ -241,23 +264,28 @@ TEST(DatabaseOpenTest, SqliteRunsInWalMode) {
   auto db = Database::Open({.url = "sqlite://" + dir + "/x.db"});
   ASSERT_TRUE(db.ok()) << db.status();
   std::string mode;
-  ASSERT_THAT((*db)->Read("pragma", [&](soci::session& sql) {
-    sql << "PRAGMA journal_mode", soci::into(mode);
-    return absl::OkStatus();
-  }), IsOk());
+  ASSERT_THAT((*db)->Read("pragma",
+                          [&](soci::session& sql) {
+                            sql << "PRAGMA journal_mode", soci::into(mode);
+                            return absl::OkStatus();
+                          }),
+              IsOk());
   EXPECT_EQ(mode, "wal");
   int sync = -1;
-  ASSERT_THAT((*db)->Read("pragma", [&](soci::session& sql) {
-    sql << "PRAGMA synchronous", soci::into(sync);
-    return absl::OkStatus();
-  }), IsOk());
+  ASSERT_THAT((*db)->Read("pragma",
+                          [&](soci::session& sql) {
+                            sql << "PRAGMA synchronous", soci::into(sync);
+                            return absl::OkStatus();
+                          }),
+              IsOk());
   EXPECT_EQ(sync, 2);  // FULL: a commit is durable before Write returns
   testing::RemoveTree(dir);
 }
 
 TEST(DatabaseOpenTest, UnreachablePostgresIsUnavailable) {
   int port = testing::FreePort();
-  auto db = Database::Open({.url = absl::StrCat("postgresql://postgres@127.0.0.1:", port, "/x")});
+  auto db = Database::Open(
+      {.url = absl::StrCat("postgresql://postgres@127.0.0.1:", port, "/x")});
   EXPECT_THAT(db.status(), StatusIs(absl::StatusCode::kUnavailable));
 }
 
@@ -265,16 +293,19 @@ TEST(DatabaseOpenTest, BadUrlsNameTheFlag) {
   EXPECT_THAT(Database::Open({.url = ""}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("db")));
   EXPECT_THAT(Database::Open({.url = "mysql://x"}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unsupported scheme")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unsupported scheme")));
   EXPECT_THAT(Database::Open({.url = "postgresql://h:99999/x"}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("port")));
 }
 
 TEST(PostgresConnectStringTest, TranslatesUrls) {
-  EXPECT_EQ(*PostgresConnectString("postgresql://u:p%40ss@db.local:5433/app?sslmode=require"),
+  EXPECT_EQ(*PostgresConnectString(
+                "postgresql://u:p%40ss@db.local:5433/app?sslmode=require"),
             "user='u' password='p@ss' host='db.local' port='5433' dbname='app' "
             "sslmode='require'");
-  EXPECT_EQ(*PostgresConnectString("postgres://127.0.0.1/x"), "host='127.0.0.1' dbname='x'");
+  EXPECT_EQ(*PostgresConnectString("postgres://127.0.0.1/x"),
+            "host='127.0.0.1' dbname='x'");
   EXPECT_EQ(*PostgresConnectString("postgresql://u:it's@h/d"),
             "user='u' password='it\\'s' host='h' dbname='d'");
   EXPECT_THAT(PostgresConnectString("postgresql://h/d?bad key=1").status(),
@@ -285,8 +316,9 @@ TEST(TokenTest, RoundTripAndTamperEvidence) {
   TokenCodec codec("key");
   std::string t = codec.Encode("resume", "42");
   EXPECT_EQ(*codec.Decode("resume", t, "resume_token"), "42");
-  EXPECT_THAT(codec.Decode("page", t, "page_token"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+  EXPECT_THAT(
+      codec.Decode("page", t, "page_token"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   std::string tampered = t;
   tampered[2] = tampered[2] == 'A' ? 'B' : 'A';
   EXPECT_THAT(codec.Decode("resume", tampered, "resume_token"),
@@ -301,8 +333,9 @@ TEST(TokenTest, PageTokensAreBoundToFilters) {
   TokenCodec codec = TokenCodec::WithRandomKey();
   std::string t = EncodePageToken(codec, "ListPeople", "team=a", "cursor-1");
   EXPECT_EQ(*DecodePageToken(codec, "ListPeople", "team=a", t), "cursor-1");
-  EXPECT_THAT(DecodePageToken(codec, "ListPeople", "team=b", t),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("other filters")));
+  EXPECT_THAT(
+      DecodePageToken(codec, "ListPeople", "team=b", t),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("other filters")));
   EXPECT_THAT(DecodePageToken(codec, "ListTeams", "team=a", t),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -311,8 +344,9 @@ TEST(TokenTest, PageSizeRules) {
   EXPECT_EQ(*PageSize(0, 100, 1000), 100);
   EXPECT_EQ(*PageSize(5000, 100, 1000), 1000);
   EXPECT_EQ(*PageSize(7, 100, 1000), 7);
-  EXPECT_THAT(PageSize(-1, 100, 1000).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
+  EXPECT_THAT(
+      PageSize(-1, 100, 1000).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
 }
 
 TEST(TokenTest, IdsAndEtags) {
@@ -320,7 +354,8 @@ TEST(TokenTest, IdsAndEtags) {
   for (int i = 0; i < 1000; ++i) {
     std::string id = NewId();
     EXPECT_EQ(id.size(), 16u);
-    EXPECT_EQ(id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789"), std::string::npos);
+    EXPECT_EQ(id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789"),
+              std::string::npos);
     ids.insert(id);
   }
   EXPECT_EQ(ids.size(), 1000u);
@@ -336,8 +371,9 @@ TEST(FingerprintTest, DependsOnContent) {
   EXPECT_EQ(RequestFingerprint(a), RequestFingerprint(a));
   EXPECT_NE(RequestFingerprint(a), RequestFingerprint(b));
   EXPECT_THAT(ValidateRequestId("ok-1", "request_id"), IsOk());
-  EXPECT_THAT(ValidateRequestId("has space", "request_id"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("request_id")));
+  EXPECT_THAT(
+      ValidateRequestId("has space", "request_id"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("request_id")));
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ constexpr size_t kMacBytes = 16;
 
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()),
+                 static_cast<int>(n)) != 1) {
     // No entropy is an impossible state on a working system: fail loudly.
     throw std::runtime_error("RAND_bytes failed");
   }
@@ -30,7 +31,8 @@ std::string RandomBytes(size_t n) {
 
 std::string Sha256Hex(absl::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
@@ -39,13 +41,15 @@ std::string HmacSha256(absl::string_view key, absl::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
+       &len);
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 TokenCodec TokenCodec::WithRandomKey() { return TokenCodec(RandomBytes(32)); }
 
-std::string TokenCodec::Encode(absl::string_view kind, absl::string_view payload) const {
+std::string TokenCodec::Encode(absl::string_view kind,
+                               absl::string_view payload) const {
   std::string body = absl::StrCat(kind, "\n", payload);
   std::string mac = HmacSha256(key_, body).substr(0, kMacBytes);
   std::string out;
@@ -75,16 +79,19 @@ absl::StatusOr<std::string> TokenCodec::Decode(absl::string_view kind,
 }
 
 std::string EncodePageToken(const TokenCodec& codec, absl::string_view method,
-                            absl::string_view filters, absl::string_view cursor) {
-  return codec.Encode(absl::StrCat("page:", method),
-                      absl::StrCat(Sha256Hex(filters).substr(0, 16), "\n", cursor));
+                            absl::string_view filters,
+                            absl::string_view cursor) {
+  return codec.Encode(
+      absl::StrCat("page:", method),
+      absl::StrCat(Sha256Hex(filters).substr(0, 16), "\n", cursor));
 }
 
 absl::StatusOr<std::string> DecodePageToken(const TokenCodec& codec,
                                             absl::string_view method,
                                             absl::string_view filters,
                                             absl::string_view token) {
-  auto payload = codec.Decode(absl::StrCat("page:", method), token, "page_token");
+  auto payload =
+      codec.Decode(absl::StrCat("page:", method), token, "page_token");
   if (!payload.ok()) return payload.status();
   std::string want = absl::StrCat(Sha256Hex(filters).substr(0, 16), "\n");
   if (payload->compare(0, want.size(), want) != 0) {
@@ -95,7 +102,8 @@ absl::StatusOr<std::string> DecodePageToken(const TokenCodec& codec,
 }
 
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
-  if (requested < 0) return status::InvalidField("page_size", "must not be negative");
+  if (requested < 0)
+    return status::InvalidField("page_size", "must not be negative");
   if (requested == 0) return default_size;
   return requested > max_size ? max_size : requested;
 }
@@ -114,8 +122,8 @@ std::string NewId() {
 }
 
 std::string Etag(absl::string_view name, int64_t revision) {
-  return absl::StrCat("\"", Sha256Hex(absl::StrCat(name, "#", revision)).substr(0, 16),
-                      "\"");
+  return absl::StrCat(
+      "\"", Sha256Hex(absl::StrCat(name, "#", revision)).substr(0, 16), "\"");
 }
 
 }  // namespace sightline::storage

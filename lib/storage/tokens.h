@@ -12,8 +12,8 @@
 namespace sightline::storage {
 
 // Tokens are base64url(kind "\n" payload || HMAC-SHA256[0..16)): opaque to
-// clients, and a token that was altered, forged, or minted for another method or
-// another filter is refused with INVALID_ARGUMENT naming the field.
+// clients, and a token that was altered, forged, or minted for another method
+// or another filter is refused with INVALID_ARGUMENT naming the field.
 class TokenCodec {
  public:
   explicit TokenCodec(std::string key) : key_(std::move(key)) {}
@@ -22,17 +22,19 @@ class TokenCodec {
   static TokenCodec WithRandomKey();
 
   std::string Encode(absl::string_view kind, absl::string_view payload) const;
-  absl::StatusOr<std::string> Decode(absl::string_view kind, absl::string_view token,
+  absl::StatusOr<std::string> Decode(absl::string_view kind,
+                                     absl::string_view token,
                                      absl::string_view field) const;
 
  private:
   std::string key_;
 };
 
-// Page tokens: the cursor (last key of the previous page) bound to the request's
-// filters, so a token cannot be replayed with other filters.
+// Page tokens: the cursor (last key of the previous page) bound to the
+// request's filters, so a token cannot be replayed with other filters.
 std::string EncodePageToken(const TokenCodec& codec, absl::string_view method,
-                            absl::string_view filters, absl::string_view cursor);
+                            absl::string_view filters,
+                            absl::string_view cursor);
 absl::StatusOr<std::string> DecodePageToken(const TokenCodec& codec,
                                             absl::string_view method,
                                             absl::string_view filters,

@@ -22,7 +22,8 @@ const prometheus::Histogram::BucketBoundaries& HandlingBuckets() {
   return *b;
 }
 
-void SplitMethod(absl::string_view full, std::string* service, std::string* method) {
+void SplitMethod(absl::string_view full, std::string* service,
+                 std::string* method) {
   if (!full.empty() && full[0] == '/') full.remove_prefix(1);
   size_t slash = full.find('/');
   if (slash == absl::string_view::npos) {
@@ -37,11 +38,16 @@ void SplitMethod(absl::string_view full, std::string* service, std::string* meth
 template <typename T>
 RpcType TypeOf(T t) {
   switch (t) {
-    case T::UNARY: return RpcType::kUnary;
-    case T::CLIENT_STREAMING: return RpcType::kClientStream;
-    case T::SERVER_STREAMING: return RpcType::kServerStream;
-    case T::BIDI_STREAMING: return RpcType::kBidiStream;
-    default: return RpcType::kUnary;
+    case T::UNARY:
+      return RpcType::kUnary;
+    case T::CLIENT_STREAMING:
+      return RpcType::kClientStream;
+    case T::SERVER_STREAMING:
+      return RpcType::kServerStream;
+    case T::BIDI_STREAMING:
+      return RpcType::kBidiStream;
+    default:
+      return RpcType::kUnary;
   }
 }
 
@@ -62,9 +68,12 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
     registry_->Register(info_->server_context(), &record_);
   }
 
-  ~ServerInterceptor() override { registry_->Unregister(info_->server_context()); }
+  ~ServerInterceptor() override {
+    registry_->Unregister(info_->server_context());
+  }
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       metrics_->started->Increment();
@@ -72,8 +81,8 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
       std::string id;
       if (md != nullptr) {
         auto it = md->find("x-request-id");
-        if (it != md->end() && IsValidRequestId(
-                                   absl::string_view(it->second.data(), it->second.size()))) {
+        if (it != md->end() && IsValidRequestId(absl::string_view(
+                                   it->second.data(), it->second.size()))) {
           id = std::string(it->second.data(), it->second.size());
         }
       }
@@ -108,16 +117,17 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
 
  private:
   void Finish(const grpc::Status& status) {
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start_)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count();
     int code = static_cast<int>(status.error_code());
     if (code < 0 || code > 16) code = 2;
     metrics_->handled[code]->Increment();
     metrics_->handling->Observe(seconds);
     if (!log_calls_) return;
     CallRecord record;
-    registry_->Update(info_->server_context(), [&](CallRecord& r) { record = r; });
+    registry_->Update(info_->server_context(),
+                      [&](CallRecord& r) { record = r; });
     Level level = Level::kInfo;
     if (code == static_cast<int>(grpc::StatusCode::INTERNAL) ||
         code == static_cast<int>(grpc::StatusCode::UNKNOWN) ||
@@ -128,8 +138,8 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
         {"method", info_->method()},
         {"code", status::GoCodeName(static_cast<grpc::StatusCode>(code))},
         {"duration_ms", seconds * 1000.0},
-        {"principal", record.redact_principal ? std::string("redacted")
-                                              : record.principal},
+        {"principal",
+         record.redact_principal ? std::string("redacted") : record.principal},
         {"request_id", record.request_id},
     };
     if (code != 0) fields.push_back({"error", status.error_message()});
@@ -149,7 +159,8 @@ class ClientInterceptor : public grpc::experimental::Interceptor {
   explicit ClientInterceptor(MethodMetrics* m)
       : metrics_(m), start_(std::chrono::steady_clock::now()) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       metrics_->started->Increment();
@@ -184,15 +195,20 @@ class ClientInterceptor : public grpc::experimental::Interceptor {
 
 absl::string_view RpcTypeName(RpcType t) {
   switch (t) {
-    case RpcType::kUnary: return "unary";
-    case RpcType::kClientStream: return "client_stream";
-    case RpcType::kServerStream: return "server_stream";
-    case RpcType::kBidiStream: return "bidi_stream";
+    case RpcType::kUnary:
+      return "unary";
+    case RpcType::kClientStream:
+      return "client_stream";
+    case RpcType::kServerStream:
+      return "server_stream";
+    case RpcType::kBidiStream:
+      return "bidi_stream";
   }
   return "unary";
 }
 
-void CallRegistry::Register(const grpc::ServerContextBase* ctx, CallRecord* record) {
+void CallRegistry::Register(const grpc::ServerContextBase* ctx,
+                            CallRecord* record) {
   Shard& s = shard(ctx);
   absl::MutexLock lock(&s.mu);
   s.calls[ctx] = record;
@@ -221,27 +237,28 @@ RpcMetrics::RpcMetrics(Side side, prometheus::Registry* registry)
                              : "Total number of RPCs completed by the client, "
                                "regardless of success or failure.")
                    .Register(*registry)),
-      msg_received_(
-          prometheus::BuildCounter()
-              .Name(side == Side::kServer ? "grpc_server_msg_received_total"
-                                          : "grpc_client_msg_received_total")
-              .Help("Total number of RPC stream messages received.")
-              .Register(*registry)),
+      msg_received_(prometheus::BuildCounter()
+                        .Name(side == Side::kServer
+                                  ? "grpc_server_msg_received_total"
+                                  : "grpc_client_msg_received_total")
+                        .Help("Total number of RPC stream messages received.")
+                        .Register(*registry)),
       msg_sent_(prometheus::BuildCounter()
                     .Name(side == Side::kServer ? "grpc_server_msg_sent_total"
                                                 : "grpc_client_msg_sent_total")
                     .Help("Total number of gRPC stream messages sent.")
                     .Register(*registry)),
-      handling_(prometheus::BuildHistogram()
-                    .Name(side == Side::kServer ? "grpc_server_handling_seconds"
-                                                : "grpc_client_handling_seconds")
-                    .Help(side == Side::kServer
-                              ? "Histogram of response latency (seconds) of gRPC "
-                                "that had been application-level handled by the "
-                                "server."
-                              : "Histogram of response latency (seconds) of the "
-                                "gRPC until it is finished by the application.")
-                    .Register(*registry)) {}
+      handling_(
+          prometheus::BuildHistogram()
+              .Name(side == Side::kServer ? "grpc_server_handling_seconds"
+                                          : "grpc_client_handling_seconds")
+              .Help(side == Side::kServer
+                        ? "Histogram of response latency (seconds) of gRPC "
+                          "that had been application-level handled by the "
+                          "server."
+                        : "Histogram of response latency (seconds) of the "
+                          "gRPC until it is finished by the application.")
+              .Register(*registry)) {}
 
 void RpcMetrics::Initialize(absl::string_view full_method, RpcType type) {
   Get(full_method, type);
@@ -258,8 +275,9 @@ MethodMetrics* RpcMetrics::Create(absl::string_view full_method, RpcType type) {
   auto m = std::make_unique<MethodMetrics>();
   m->type = std::string(RpcTypeName(type));
   SplitMethod(full_method, &m->service, &m->method);
-  std::map<std::string, std::string> labels = {
-      {"grpc_type", m->type}, {"grpc_service", m->service}, {"grpc_method", m->method}};
+  std::map<std::string, std::string> labels = {{"grpc_type", m->type},
+                                               {"grpc_service", m->service},
+                                               {"grpc_method", m->method}};
   m->started = &started_.Add(labels);
   m->msg_received = &msg_received_.Add(labels);
   m->msg_sent = &msg_sent_.Add(labels);
@@ -275,13 +293,15 @@ MethodMetrics* RpcMetrics::Create(absl::string_view full_method, RpcType type) {
   return raw;
 }
 
-grpc::experimental::Interceptor* ServerInterceptorFactory::CreateServerInterceptor(
+grpc::experimental::Interceptor*
+ServerInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
   MethodMetrics* m = metrics_->Get(info->method(), TypeOf(info->type()));
   return new ServerInterceptor(info, m, registry_, log_calls_);
 }
 
-grpc::experimental::Interceptor* ClientInterceptorFactory::CreateClientInterceptor(
+grpc::experimental::Interceptor*
+ClientInterceptorFactory::CreateClientInterceptor(
     grpc::experimental::ClientRpcInfo* info) {
   if (info->method() == nullptr) return nullptr;
   MethodMetrics* m = metrics_->Get(info->method(), TypeOf(info->type()));

@@ -20,10 +20,14 @@ constexpr size_t kFlushBytes = 64 * 1024;
 
 absl::string_view LevelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -109,11 +113,21 @@ LogValue::LogValue(double v)
 void AppendJsonEscaped(absl::string_view s, std::string* out) {
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20) {
           absl::StrAppend(out, absl::StrFormat("\\u%04x", c));
@@ -124,17 +138,24 @@ void AppendJsonEscaped(absl::string_view s, std::string* out) {
   }
 }
 
-void SetLogService(absl::string_view service) { Sink::Get().set_service(service); }
+void SetLogService(absl::string_view service) {
+  Sink::Get().set_service(service);
+}
 
 void SetLogLevel(Level level) { g_level.store(static_cast<int>(level)); }
 
 bool ParseLogLevel(absl::string_view text, Level* level) {
   std::string t = absl::AsciiStrToLower(text);
-  if (t == "debug") *level = Level::kDebug;
-  else if (t == "info") *level = Level::kInfo;
-  else if (t == "warn" || t == "warning") *level = Level::kWarn;
-  else if (t == "error") *level = Level::kError;
-  else return false;
+  if (t == "debug")
+    *level = Level::kDebug;
+  else if (t == "info")
+    *level = Level::kInfo;
+  else if (t == "warn" || t == "warning")
+    *level = Level::kWarn;
+  else if (t == "error")
+    *level = Level::kError;
+  else
+    return false;
   return true;
 }
 
@@ -173,6 +194,8 @@ void Log(Level level, absl::string_view message, const LogFields& fields) {
 
 void FlushLogs() { Sink::Get().Flush(); }
 
-void CaptureLogsForTest(std::vector<std::string>* sink) { Sink::Get().Capture(sink); }
+void CaptureLogsForTest(std::vector<std::string>* sink) {
+  Sink::Get().Capture(sink);
+}
 
 }  // namespace sightline::telemetry

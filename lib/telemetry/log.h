@@ -18,14 +18,14 @@ enum class Level { kDebug, kInfo, kWarn, kError };
 // A value in a log line: strings are quoted and escaped, numbers are not.
 class LogValue {
  public:
-  LogValue(absl::string_view s) : text_(s), quoted_(true) {}  // NOLINT
-  LogValue(const std::string& s) : text_(s), quoted_(true) {}  // NOLINT
-  LogValue(const char* s) : text_(s), quoted_(true) {}         // NOLINT
-  LogValue(int64_t v) : text_(std::to_string(v)), quoted_(false) {}  // NOLINT
-  LogValue(int v) : text_(std::to_string(v)), quoted_(false) {}      // NOLINT
+  LogValue(absl::string_view s) : text_(s), quoted_(true) {}          // NOLINT
+  LogValue(const std::string& s) : text_(s), quoted_(true) {}         // NOLINT
+  LogValue(const char* s) : text_(s), quoted_(true) {}                // NOLINT
+  LogValue(int64_t v) : text_(std::to_string(v)), quoted_(false) {}   // NOLINT
+  LogValue(int v) : text_(std::to_string(v)), quoted_(false) {}       // NOLINT
   LogValue(uint64_t v) : text_(std::to_string(v)), quoted_(false) {}  // NOLINT
-  LogValue(double v);  // NOLINT
-  LogValue(bool v) : text_(v ? "true" : "false"), quoted_(false) {}  // NOLINT
+  LogValue(double v);                                                 // NOLINT
+  LogValue(bool v) : text_(v ? "true" : "false"), quoted_(false) {}   // NOLINT
 
   const std::string& text() const { return text_; }
   bool quoted() const { return quoted_; }
@@ -46,9 +46,15 @@ void SetLogLevel(Level level);
 bool ParseLogLevel(absl::string_view text, Level* level);
 
 void Log(Level level, absl::string_view message, const LogFields& fields = {});
-inline void LogInfo(absl::string_view m, const LogFields& f = {}) { Log(Level::kInfo, m, f); }
-inline void LogWarn(absl::string_view m, const LogFields& f = {}) { Log(Level::kWarn, m, f); }
-inline void LogError(absl::string_view m, const LogFields& f = {}) { Log(Level::kError, m, f); }
+inline void LogInfo(absl::string_view m, const LogFields& f = {}) {
+  Log(Level::kInfo, m, f);
+}
+inline void LogWarn(absl::string_view m, const LogFields& f = {}) {
+  Log(Level::kWarn, m, f);
+}
+inline void LogError(absl::string_view m, const LogFields& f = {}) {
+  Log(Level::kError, m, f);
+}
 
 // Writes whatever is buffered; called on shutdown.
 void FlushLogs();

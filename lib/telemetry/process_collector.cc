@@ -109,9 +109,9 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
     m.counter.value = (s.utime_ticks + s.stime_ticks) / ticks;
     cpu.metric.push_back(m);
     out.push_back(std::move(cpu));
-    out.push_back(Gauge("process_resident_memory_bytes",
-                        "Resident memory size in bytes.",
-                        s.rss_pages * static_cast<double>(sysconf(_SC_PAGESIZE))));
+    out.push_back(
+        Gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+              s.rss_pages * static_cast<double>(sysconf(_SC_PAGESIZE))));
     out.push_back(Gauge("process_virtual_memory_bytes",
                         "Virtual memory size in bytes.", s.vsize));
     out.push_back(Gauge("sightline_process_threads",
@@ -120,14 +120,17 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   out.push_back(Gauge("process_start_time_seconds",
                       "Start time of the process since unix epoch in seconds.",
                       start_time_seconds_));
-  out.push_back(Gauge("process_open_fds", "Number of open file descriptors.", OpenFds()));
+  out.push_back(
+      Gauge("process_open_fds", "Number of open file descriptors.", OpenFds()));
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    out.push_back(Gauge("process_max_fds", "Maximum number of open file descriptors.",
+    out.push_back(Gauge("process_max_fds",
+                        "Maximum number of open file descriptors.",
                         static_cast<double>(rl.rlim_cur)));
   }
-  prometheus::MetricFamily info = Gauge(
-      "sightline_build_info", "Which Sightline service and version is running.", 1);
+  prometheus::MetricFamily info =
+      Gauge("sightline_build_info",
+            "Which Sightline service and version is running.", 1);
   info.metric[0].label = {{"service", service_}, {"version", version_}};
   out.push_back(std::move(info));
   return out;

@@ -1,8 +1,9 @@
 #pragma once
 
-// The standard process_* metrics (CPU, memory, file descriptors, start time) that
-// Prometheus client libraries export and dashboards expect, read from /proc at
-// scrape time, plus sightline_process_threads and sightline_build_info.
+// The standard process_* metrics (CPU, memory, file descriptors, start time)
+// that Prometheus client libraries export and dashboards expect, read from
+// /proc at scrape time, plus sightline_process_threads and
+// sightline_build_info.
 
 #include <string>
 #include <vector>
@@ -23,7 +24,8 @@ class ProcessCollector : public prometheus::Collectable {
   double start_time_seconds_;
 };
 
-// Resident set size of this process in bytes (0 if unknown); for tests and benches.
+// Resident set size of this process in bytes (0 if unknown); for tests and
+// benches.
 long ResidentMemoryBytes();
 
 }  // namespace sightline::telemetry

@@ -43,8 +43,8 @@ absl::Status Telemetry::StartExposer(const std::string& address) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics_address: cannot listen on ", address, ": ", e.what()));
+    return absl::UnavailableError(absl::StrCat(
+        "metrics_address: cannot listen on ", address, ": ", e.what()));
   }
   exposer_->RegisterCollectable(combined_);
   return absl::OkStatus();

@@ -1,7 +1,7 @@
 #pragma once
 
-// Owns the Prometheus registry of a process and the /metrics endpoint on its own
-// port, plus the gRPC metric families both sides of every call report into.
+// Owns the Prometheus registry of a process and the /metrics endpoint on its
+// own port, plus the gRPC metric families both sides of every call report into.
 
 #include <memory>
 #include <string>

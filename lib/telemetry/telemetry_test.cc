@@ -9,10 +9,10 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
-#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "lib/telemetry/log.h"
@@ -29,18 +29,26 @@ class TelemetryTest : public ::testing::Test {
     CaptureLogsForTest(&logs_);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    // A server needs one service of its own before gRPC adds the health service.
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    // A server needs one service of its own before gRPC adds the health
+    // service.
     builder.RegisterCallbackGenericService(&generic_);
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        f;
     f.push_back(std::make_unique<ServerInterceptorFactory>(
         &telemetry_.server_metrics(), &telemetry_.calls(), /*log_calls=*/true));
     builder.experimental().SetInterceptorCreators(std::move(f));
-    telemetry_.server_metrics().Initialize("/grpc.health.v1.Health/Check", RpcType::kUnary);
+    telemetry_.server_metrics().Initialize("/grpc.health.v1.Health/Check",
+                                           RpcType::kUnary);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> c;
-    c.push_back(std::make_unique<ClientInterceptorFactory>(&telemetry_.client_metrics()));
+    std::vector<
+        std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+        c;
+    c.push_back(std::make_unique<ClientInterceptorFactory>(
+        &telemetry_.client_metrics()));
     channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(
         absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(),
         grpc::ChannelArguments(), std::move(c));
@@ -70,39 +78,64 @@ class TelemetryTest : public ::testing::Test {
 
 TEST_F(TelemetryTest, SeriesExistBeforeAnyCall) {
   std::string text = telemetry_.Scrape();
-  EXPECT_THAT(text, HasSubstr("grpc_server_started_total{grpc_method=\"Check\","
-                              "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 0"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "grpc_server_started_total{grpc_method=\"Check\","
+          "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 0"));
   EXPECT_THAT(text, HasSubstr("grpc_code=\"PermissionDenied\""));
   EXPECT_THAT(text, HasSubstr("process_resident_memory_bytes"));
-  EXPECT_THAT(text, HasSubstr("sightline_build_info{service=\"test\",version=\"0.0.0\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("sightline_build_info{service=\"test\",version=\"0.0.0\"} 1"));
 }
 
 TEST_F(TelemetryTest, CountsServerAndClientCallsWithGoCodeNames) {
   ASSERT_TRUE(Check("").ok());
   EXPECT_EQ(Check("no.such.Service").error_code(), grpc::StatusCode::NOT_FOUND);
   std::string text = telemetry_.Scrape();
-  EXPECT_THAT(text, HasSubstr("grpc_server_started_total{grpc_method=\"Check\","
-                              "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
-  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\","
-                              "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 1"));
-  EXPECT_THAT(text, HasSubstr("grpc_server_handled_total{grpc_code=\"NotFound\",grpc_method="
-                              "\"Check\",grpc_service=\"grpc.health.v1.Health\",grpc_type="
-                              "\"unary\"} 1"));
-  EXPECT_THAT(text, HasSubstr("grpc_server_msg_received_total{grpc_method=\"Check\","
-                              "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
-  EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_count{grpc_method=\"Check\","
-                              "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
-  EXPECT_THAT(text, HasSubstr("grpc_client_handled_total{grpc_code=\"NotFound\",grpc_method="
-                              "\"Check\",grpc_service=\"grpc.health.v1.Health\",grpc_type="
-                              "\"unary\"} 1"));
-  EXPECT_THAT(text, HasSubstr("grpc_client_started_total{grpc_method=\"Check\","
-                              "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "grpc_server_started_total{grpc_method=\"Check\","
+          "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Check\","
+          "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("grpc_server_handled_total{grpc_code=\"NotFound\",grpc_method="
+                "\"Check\",grpc_service=\"grpc.health.v1.Health\",grpc_type="
+                "\"unary\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "grpc_server_msg_received_total{grpc_method=\"Check\","
+          "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "grpc_server_handling_seconds_count{grpc_method=\"Check\","
+          "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("grpc_client_handled_total{grpc_code=\"NotFound\",grpc_method="
+                "\"Check\",grpc_service=\"grpc.health.v1.Health\",grpc_type="
+                "\"unary\"} 1"));
+  EXPECT_THAT(
+      text,
+      HasSubstr(
+          "grpc_client_started_total{grpc_method=\"Check\","
+          "grpc_service=\"grpc.health.v1.Health\",grpc_type=\"unary\"} 2"));
 }
 
 TEST_F(TelemetryTest, HealthCallsAreCountedButNotLogged) {
   ASSERT_TRUE(Check("").ok());
   FlushLogs();
-  for (const auto& line : logs_) EXPECT_THAT(line, Not(HasSubstr("grpc.health")));
+  for (const auto& line : logs_)
+    EXPECT_THAT(line, Not(HasSubstr("grpc.health")));
 }
 
 TEST_F(TelemetryTest, PromtoolAcceptsTheExposition) {

@@ -92,7 +92,8 @@ int FreePort() {
   addr.sin_family = AF_INET;
   addr.sin_port = 0;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (fd < 0 ||
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     if (fd >= 0) close(fd);
     return 0;
   }
@@ -131,7 +132,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) {
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(
+    ProcessOptions options) {
   if (options.argv.empty()) return absl::InvalidArgumentError("empty argv");
   std::optional<User> user;
   if (!options.run_as.empty() && geteuid() == 0) {
@@ -139,7 +141,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     if (!u.ok()) return u.status();
     user = *u;
   }
-  int log_fd = open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int log_fd = open(options.log_path.c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return Errno(absl::StrCat("open ", options.log_path));
   if (user.has_value() && fchown(log_fd, user->uid, user->gid) != 0) {
     close(log_fd);
@@ -154,7 +157,8 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     std::string key = kv.substr(0, kv.find('='));
     if (options.env.count(key) == 0) env_strings.push_back(kv);
   }
-  for (const auto& [k, v] : options.env) env_strings.push_back(absl::StrCat(k, "=", v));
+  for (const auto& [k, v] : options.env)
+    env_strings.push_back(absl::StrCat(k, "=", v));
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -174,9 +178,11 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     dup2(log_fd, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    if (!options.working_dir.empty() && chdir(options.working_dir.c_str()) != 0) _exit(126);
+    if (!options.working_dir.empty() && chdir(options.working_dir.c_str()) != 0)
+      _exit(126);
     if (user.has_value()) {
-      if (setgroups(0, nullptr) != 0 || setgid(user->gid) != 0 || setuid(user->uid) != 0) {
+      if (setgroups(0, nullptr) != 0 || setgid(user->gid) != 0 ||
+          setuid(user->uid) != 0) {
         _exit(126);
       }
     }
@@ -216,7 +222,8 @@ absl::Status Process::Signal(int sig) {
 absl::StatusOr<int> Process::Wait(absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (Running()) {
-    if (absl::Now() > deadline) return absl::DeadlineExceededError("still running");
+    if (absl::Now() > deadline)
+      return absl::DeadlineExceededError("still running");
     absl::SleepFor(absl::Milliseconds(10));
   }
   return wait_status_;
@@ -235,12 +242,23 @@ int Process::Stop(absl::Duration grace) {
 }
 
 absl::Status RedisServer::Start(int port) {
-  if (process_ != nullptr) return absl::FailedPreconditionError("already started");
+  if (process_ != nullptr)
+    return absl::FailedPreconditionError("already started");
   port_ = port != 0 ? port : FreePort();
   ProcessOptions o;
-  o.argv = {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-            "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_,
-            "--daemonize", "no"};
+  o.argv = {"/usr/bin/redis-server",
+            "--port",
+            std::to_string(port_),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir_,
+            "--daemonize",
+            "no"};
   o.log_path = dir_ + "/redis.log";
   auto p = Process::Start(o);
   if (!p.ok()) return p.status();
@@ -249,7 +267,8 @@ absl::Status RedisServer::Start(int port) {
   while (absl::Now() < deadline) {
     if (!process_->Running()) {
       process_.reset();
-      return absl::InternalError("redis-server exited: " + ReadFile(o.log_path));
+      return absl::InternalError("redis-server exited: " +
+                                 ReadFile(o.log_path));
     }
     if (RedisAnswersPing(port_)) return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(20));
@@ -278,10 +297,12 @@ std::string RedisServer::url() const {
 }
 
 absl::Status PostgresServer::Start() {
-  if (process_ != nullptr) return absl::FailedPreconditionError("already started");
+  if (process_ != nullptr)
+    return absl::FailedPreconditionError("already started");
   const bool root = geteuid() == 0;
   std::string data = dir_ + "/pg";
-  if (mkdir(data.c_str(), 0700) != 0 && errno != EEXIST) return Errno("mkdir pg");
+  if (mkdir(data.c_str(), 0700) != 0 && errno != EEXIST)
+    return Errno("mkdir pg");
   if (root) {
     auto u = LookupUser("postgres");
     if (!u.ok()) return u.status();
@@ -290,8 +311,17 @@ absl::Status PostgresServer::Start() {
   std::string run_as = root ? "postgres" : "";
   {
     ProcessOptions o;
-    o.argv = {std::string(kPgBin) + "/initdb", "-D", data, "-A", "trust", "-U",
-              "postgres", "--no-sync", "-E", "UTF8", "--locale=C"};
+    o.argv = {std::string(kPgBin) + "/initdb",
+              "-D",
+              data,
+              "-A",
+              "trust",
+              "-U",
+              "postgres",
+              "--no-sync",
+              "-E",
+              "UTF8",
+              "--locale=C"};
     o.log_path = dir_ + "/initdb.log";
     o.run_as = run_as;
     auto p = Process::Start(o);
@@ -303,10 +333,22 @@ absl::Status PostgresServer::Start() {
   }
   port_ = FreePort();
   ProcessOptions o;
-  o.argv = {std::string(kPgBin) + "/postgres", "-D", data, "-p",
-            std::to_string(port_), "-k", data, "-c",
-            "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-            "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+  o.argv = {std::string(kPgBin) + "/postgres",
+            "-D",
+            data,
+            "-p",
+            std::to_string(port_),
+            "-k",
+            data,
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
             "max_connections=200"};
   o.log_path = dir_ + "/postgres.log";
   o.run_as = run_as;
@@ -314,8 +356,8 @@ absl::Status PostgresServer::Start() {
   if (!p.ok()) return p.status();
   process_ = std::move(*p);
   absl::Time deadline = absl::Now() + absl::Seconds(60);
-  std::string conninfo =
-      absl::StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=postgres");
+  std::string conninfo = absl::StrCat("host=127.0.0.1 port=", port_,
+                                      " user=postgres dbname=postgres");
   while (absl::Now() < deadline) {
     if (!process_->Running()) {
       process_.reset();
@@ -340,9 +382,10 @@ void PostgresServer::Stop() {
   process_.reset();
 }
 
-absl::StatusOr<std::string> PostgresServer::CreateDatabase(absl::string_view name) {
-  std::string conninfo =
-      absl::StrCat("host=127.0.0.1 port=", port_, " user=postgres dbname=postgres");
+absl::StatusOr<std::string> PostgresServer::CreateDatabase(
+    absl::string_view name) {
+  std::string conninfo = absl::StrCat("host=127.0.0.1 port=", port_,
+                                      " user=postgres dbname=postgres");
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string err = PQerrorMessage(c);
@@ -361,26 +404,33 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase(absl::string_view nam
 
 absl::Status WaitForServing(const std::string& address, absl::Duration timeout,
                             Process* process) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  auto stub = grpc::health::v1::Health::NewStub(channel);
   absl::Time deadline = absl::Now() + timeout;
   std::string last = "no answer";
   while (absl::Now() < deadline) {
     if (process != nullptr && !process->Running()) {
       return absl::InternalError("process exited: " + process->Log());
     }
+    // A fresh channel with its own subchannel each time: a shared one would sit
+    // in reconnect backoff for seconds after the first refused connection.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(
+        address, grpc::InsecureChannelCredentials(), args));
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(500));
     grpc::health::v1::HealthCheckRequest req;
     grpc::health::v1::HealthCheckResponse resp;
     grpc::Status s = stub->Check(&ctx, req, &resp);
-    if (s.ok() && resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+    if (s.ok() &&
+        resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
       return absl::OkStatus();
     }
     last = s.ok() ? "NOT_SERVING" : s.error_message();
     absl::SleepFor(absl::Milliseconds(25));
   }
-  return absl::DeadlineExceededError(absl::StrCat(address, " not SERVING: ", last));
+  return absl::DeadlineExceededError(
+      absl::StrCat(address, " not SERVING: ", last));
 }
 
 std::string BinaryPath(absl::string_view env_var) {

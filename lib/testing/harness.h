@@ -1,8 +1,9 @@
 #pragma once
 
-// Real processes for cross-process tests: the service binaries, redis-server and
-// PostgreSQL, each on a loopback port the test chose, each stopped by its pid.
-// Children get SIGKILL if the test process dies, so nothing outlives a crash.
+// Real processes for cross-process tests: the service binaries, redis-server
+// and PostgreSQL, each on a loopback port the test chose, each stopped by its
+// pid. Children get SIGKILL if the test process dies, so nothing outlives a
+// crash.
 
 #include <sys/types.h>
 
@@ -86,8 +87,8 @@ class RedisServer {
   std::unique_ptr<Process> process_;
 };
 
-// A throwaway PostgreSQL cluster (initdb + postgres in the foreground, run as the
-// postgres user when the test is root), fsync off: fine for tests only.
+// A throwaway PostgreSQL cluster (initdb + postgres in the foreground, run as
+// the postgres user when the test is root), fsync off: fine for tests only.
 class PostgresServer {
  public:
   explicit PostgresServer(std::string dir) : dir_(std::move(dir)) {}
@@ -108,8 +109,8 @@ class PostgresServer {
 absl::Status WaitForServing(const std::string& address, absl::Duration timeout,
                             Process* process = nullptr);
 
-// Absolute path of a binary built by this project, from the environment variable
-// `env_var` (set by CMake for each test), or an error naming it.
+// Absolute path of a binary built by this project, from the environment
+// variable `env_var` (set by CMake for each test), or an error naming it.
 std::string BinaryPath(absl::string_view env_var);
 
 }  // namespace sightline::testing

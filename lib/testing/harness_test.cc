@@ -19,7 +19,8 @@ TEST(HarnessTest, ProcessStopsByPidAndReportsExit) {
   auto p = Process::Start(o);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_TRUE((*p)->Running());
-  for (int i = 0; i < 500 && (*p)->Log().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 500 && (*p)->Log().empty(); ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   int st = (*p)->Stop(absl::Seconds(5));
   EXPECT_TRUE(WIFSIGNALED(st));
   EXPECT_EQ(WTERMSIG(st), SIGTERM);

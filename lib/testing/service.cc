@@ -64,9 +64,11 @@ leaf rogue other_ca client rogue-client
 
 absl::Status MakeTestCertificates(const std::string& dir) {
   std::ofstream(dir + "/make-certs.sh") << kMakeCertificates;
-  std::string command = absl::StrCat("cd '", dir, "' && sh make-certs.sh > make-certs.log 2>&1");
+  std::string command =
+      absl::StrCat("cd '", dir, "' && sh make-certs.sh > make-certs.log 2>&1");
   if (std::system(command.c_str()) != 0) {
-    return absl::InternalError("openssl failed: " + ReadFile(dir + "/make-certs.log"));
+    return absl::InternalError("openssl failed: " +
+                               ReadFile(dir + "/make-certs.log"));
   }
   return absl::OkStatus();
 }
@@ -74,7 +76,8 @@ absl::Status MakeTestCertificates(const std::string& dir) {
 absl::StatusOr<std::unique_ptr<ServiceProcess>> ServiceProcess::Start(
     const std::string& dir, const std::string& name, const std::string& binary,
     std::vector<std::string> args, bool wait) {
-  if (binary.empty()) return absl::FailedPreconditionError("no binary path for " + name);
+  if (binary.empty())
+    return absl::FailedPreconditionError("no binary path for " + name);
   std::unique_ptr<ServiceProcess> s(new ServiceProcess());
   s->name_ = name;
   s->binary_ = binary;
@@ -152,7 +155,8 @@ TestTokens::TestTokens(const std::string& dir)
   std::ofstream(secret_file_) << secret_ << "\n";
 }
 
-std::string TestTokens::Mint(const std::string& subject, std::vector<auth::Role> roles,
+std::string TestTokens::Mint(const std::string& subject,
+                             std::vector<auth::Role> roles,
                              absl::Duration ttl) const {
   auth::MintOptions o;
   o.key = secret_;
@@ -173,7 +177,8 @@ std::string TestTokens::Expired(const std::string& subject) const {
   return t.ok() ? *t : "";
 }
 
-std::string TestTokens::SignedWithOtherSecret(const std::string& subject) const {
+std::string TestTokens::SignedWithOtherSecret(
+    const std::string& subject) const {
   auth::MintOptions o;
   o.key = absl::BytesToHexString(storage::RandomBytes(32));
   o.subject = subject;
@@ -182,15 +187,17 @@ std::string TestTokens::SignedWithOtherSecret(const std::string& subject) const 
   return t.ok() ? *t : "";
 }
 
-void Authorize(grpc::ClientContext* ctx, const std::string& token, absl::Duration timeout) {
-  if (!token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+void Authorize(grpc::ClientContext* ctx, const std::string& token,
+               absl::Duration timeout) {
+  if (!token.empty())
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
 double MetricValue(const std::string& exposition, const std::string& series) {
   for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
-    if (line.size() > series.size() && line.substr(0, series.size()) == series &&
-        line[series.size()] == ' ') {
+    if (line.size() > series.size() &&
+        line.substr(0, series.size()) == series && line[series.size()] == ' ') {
       double v = -1;
       if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
     }

@@ -28,8 +28,9 @@ class ServiceProcess {
   // ports plus `args`, logging to dir/<name>.log, and waits until SERVING
   // (unless `wait` is false, e.g. for TLS servers).
   static absl::StatusOr<std::unique_ptr<ServiceProcess>> Start(
-      const std::string& dir, const std::string& name, const std::string& binary,
-      std::vector<std::string> args, bool wait = true);
+      const std::string& dir, const std::string& name,
+      const std::string& binary, std::vector<std::string> args,
+      bool wait = true);
 
   std::string address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
   int grpc_port() const { return grpc_port_; }

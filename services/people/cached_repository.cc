@@ -9,8 +9,12 @@ namespace {
 
 std::string PersonKey(absl::string_view id) { return absl::StrCat("p:", id); }
 std::string TeamKey(absl::string_view id) { return absl::StrCat("t:", id); }
-std::string EmailKey(absl::string_view email) { return absl::StrCat("e:", email); }
-std::string ExternalKey(absl::string_view ext) { return absl::StrCat("x:", ext); }
+std::string EmailKey(absl::string_view email) {
+  return absl::StrCat("e:", email);
+}
+std::string ExternalKey(absl::string_view ext) {
+  return absl::StrCat("x:", ext);
+}
 std::string ChainKey(absl::string_view id) { return absl::StrCat("c:", id); }
 
 absl::Status Corrupt(absl::string_view what) {
@@ -19,12 +23,14 @@ absl::Status Corrupt(absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<Person> CachedPeopleRepository::GetPerson(const std::string& id) {
-  auto bytes = entities_->GetOrLoad(PersonKey(id), [&]() -> absl::StatusOr<std::string> {
-    auto p = inner_->GetPerson(id);
-    if (!p.ok()) return p.status();
-    return EncodePerson(*p);
-  });
+absl::StatusOr<Person> CachedPeopleRepository::GetPerson(
+    const std::string& id) {
+  auto bytes =
+      entities_->GetOrLoad(PersonKey(id), [&]() -> absl::StatusOr<std::string> {
+        auto p = inner_->GetPerson(id);
+        if (!p.ok()) return p.status();
+        return EncodePerson(*p);
+      });
   if (!bytes.ok()) return bytes.status();
   Person p;
   if (!DecodePerson(*bytes, &p)) return Corrupt("person");
@@ -47,7 +53,8 @@ absl::StatusOr<std::vector<Person>> CachedPeopleRepository::GetPeople(
 }
 
 absl::StatusOr<Person> CachedPeopleRepository::ByLookupKey(
-    const std::string& key, const std::function<absl::StatusOr<Person>()>& find) {
+    const std::string& key,
+    const std::function<absl::StatusOr<Person>()>& find) {
   auto id = entities_->GetOrLoad(key, [&]() -> absl::StatusOr<std::string> {
     auto p = find();
     if (!p.ok()) return p.status();
@@ -57,32 +64,38 @@ absl::StatusOr<Person> CachedPeopleRepository::ByLookupKey(
   return GetPerson(*id);
 }
 
-absl::StatusOr<Person> CachedPeopleRepository::FindByExternalId(const std::string& external_id) {
+absl::StatusOr<Person> CachedPeopleRepository::FindByExternalId(
+    const std::string& external_id) {
   return ByLookupKey(ExternalKey(external_id),
                      [&] { return inner_->FindByExternalId(external_id); });
 }
 
-absl::StatusOr<Person> CachedPeopleRepository::FindByEmail(const std::string& email) {
-  return ByLookupKey(EmailKey(email), [&] { return inner_->FindByEmail(email); });
+absl::StatusOr<Person> CachedPeopleRepository::FindByEmail(
+    const std::string& email) {
+  return ByLookupKey(EmailKey(email),
+                     [&] { return inner_->FindByEmail(email); });
 }
 
 absl::StatusOr<std::vector<Person>> CachedPeopleRepository::ReportingChain(
     const std::string& id) {
-  auto bytes = chains_->GetOrLoad(ChainKey(id), [&]() -> absl::StatusOr<std::string> {
-    auto chain = inner_->ReportingChain(id);
-    if (!chain.ok()) return chain.status();
-    store::PersonList list;
-    for (const auto& p : *chain) {
-      if (!list.add_people()->ParseFromString(EncodePerson(p))) return Corrupt("chain");
-    }
-    return list.SerializeAsString();
-  });
+  auto bytes =
+      chains_->GetOrLoad(ChainKey(id), [&]() -> absl::StatusOr<std::string> {
+        auto chain = inner_->ReportingChain(id);
+        if (!chain.ok()) return chain.status();
+        store::PersonList list;
+        for (const auto& p : *chain) {
+          if (!list.add_people()->ParseFromString(EncodePerson(p)))
+            return Corrupt("chain");
+        }
+        return list.SerializeAsString();
+      });
   if (!bytes.ok()) return bytes.status();
   store::PersonList list;
   if (!list.ParseFromString(*bytes)) return Corrupt("chain");
   std::vector<Person> out(static_cast<size_t>(list.people_size()));
   for (int i = 0; i < list.people_size(); ++i) {
-    if (!DecodePerson(list.people(i).SerializeAsString(), &out[static_cast<size_t>(i)])) {
+    if (!DecodePerson(list.people(i).SerializeAsString(),
+                      &out[static_cast<size_t>(i)])) {
       return Corrupt("chain");
     }
   }
@@ -90,11 +103,12 @@ absl::StatusOr<std::vector<Person>> CachedPeopleRepository::ReportingChain(
 }
 
 absl::StatusOr<Team> CachedPeopleRepository::GetTeam(const std::string& id) {
-  auto bytes = entities_->GetOrLoad(TeamKey(id), [&]() -> absl::StatusOr<std::string> {
-    auto t = inner_->GetTeam(id);
-    if (!t.ok()) return t.status();
-    return EncodeTeam(*t);
-  });
+  auto bytes =
+      entities_->GetOrLoad(TeamKey(id), [&]() -> absl::StatusOr<std::string> {
+        auto t = inner_->GetTeam(id);
+        if (!t.ok()) return t.status();
+        return EncodeTeam(*t);
+      });
   if (!bytes.ok()) return bytes.status();
   Team t;
   if (!DecodeTeam(*bytes, &t)) return Corrupt("team");
@@ -102,20 +116,23 @@ absl::StatusOr<Team> CachedPeopleRepository::GetTeam(const std::string& id) {
 }
 
 absl::StatusOr<SyncApplied> CachedPeopleRepository::Sync(
-    const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner, bool dry_run,
-    const IdempotencyKey& idempotency,
+    const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
+    bool dry_run, const IdempotencyKey& idempotency,
     const std::function<std::string(const SyncApplied&)>& encode) {
   auto result = inner_->Sync(planner, dry_run, idempotency, encode);
-  if (!result.ok() || dry_run || result->replayed || result->plan.empty()) return result;
+  if (!result.ok() || dry_run || result->replayed || result->plan.empty())
+    return result;
   // After the commit: drop what changed.
   const SyncPlan& plan = result->plan;
   std::vector<std::string> keys;
-  keys.reserve(plan.update_people.size() + plan.update_teams.size() + plan.old_emails.size());
+  keys.reserve(plan.update_people.size() + plan.update_teams.size() +
+               plan.old_emails.size());
   for (const auto& p : plan.update_people) keys.push_back(PersonKey(p.id));
   for (const auto& t : plan.update_teams) keys.push_back(TeamKey(t.id));
   for (const auto& e : plan.old_emails) keys.push_back(EmailKey(e));
   if (!keys.empty()) entities_->Invalidate(keys);
-  if (!plan.create_people.empty() || !plan.update_people.empty()) chains_->InvalidateAll();
+  if (!plan.create_people.empty() || !plan.update_people.empty())
+    chains_->InvalidateAll();
   return result;
 }
 

@@ -13,12 +13,15 @@ namespace sightline::people {
 
 class CachedPeopleRepository : public PeopleRepository {
  public:
-  CachedPeopleRepository(PeopleRepository* inner, cache::Cache* entities, cache::Cache* chains)
+  CachedPeopleRepository(PeopleRepository* inner, cache::Cache* entities,
+                         cache::Cache* chains)
       : inner_(inner), entities_(entities), chains_(chains) {}
 
   absl::StatusOr<Person> GetPerson(const std::string& id) override;
-  absl::StatusOr<std::vector<Person>> GetPeople(const std::vector<std::string>& ids) override;
-  absl::StatusOr<Person> FindByExternalId(const std::string& external_id) override;
+  absl::StatusOr<std::vector<Person>> GetPeople(
+      const std::vector<std::string>& ids) override;
+  absl::StatusOr<Person> FindByExternalId(
+      const std::string& external_id) override;
   absl::StatusOr<Person> FindByEmail(const std::string& email) override;
   absl::StatusOr<std::vector<Person>> ListPeople(const PeopleFilter& filter,
                                                  const Page& page) override {
@@ -29,20 +32,22 @@ class CachedPeopleRepository : public PeopleRepository {
                                                   const Page& page) override {
     return inner_->ListReports(manager_id, all_levels, status, page);
   }
-  absl::StatusOr<std::vector<Person>> ReportingChain(const std::string& id) override;
+  absl::StatusOr<std::vector<Person>> ReportingChain(
+      const std::string& id) override;
   absl::StatusOr<Team> GetTeam(const std::string& id) override;
   absl::StatusOr<std::vector<Team>> ListTeams(const std::string& parent_id,
                                               const Page& page) override {
     return inner_->ListTeams(parent_id, page);
   }
   absl::StatusOr<SyncApplied> Sync(
-      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner, bool dry_run,
-      const IdempotencyKey& idempotency,
+      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
+      bool dry_run, const IdempotencyKey& idempotency,
       const std::function<std::string(const SyncApplied&)>& encode) override;
 
  private:
-  absl::StatusOr<Person> ByLookupKey(const std::string& key,
-                                     const std::function<absl::StatusOr<Person>()>& find);
+  absl::StatusOr<Person> ByLookupKey(
+      const std::string& key,
+      const std::function<absl::StatusOr<Person>()>& find);
 
   PeopleRepository* inner_;
   cache::Cache* entities_;

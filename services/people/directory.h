@@ -29,10 +29,11 @@ class Directory {
 
   // Plans (and unless dry_run, applies) a sync. `today` is the default
   // effective date (YYYY-MM-DD).
-  absl::StatusOr<SyncApplied> Sync(const auth::Principal& principal, const SyncInput& input,
-                                   const IdempotencyKey& idempotency,
-                                   const std::function<std::string(const SyncApplied&)>& encode,
-                                   int64_t now_micros, const std::string& today);
+  absl::StatusOr<SyncApplied> Sync(
+      const auth::Principal& principal, const SyncInput& input,
+      const IdempotencyKey& idempotency,
+      const std::function<std::string(const SyncApplied&)>& encode,
+      int64_t now_micros, const std::string& today);
 
  private:
   PeopleRepository* repo_;

@@ -29,25 +29,32 @@ bool IsIdChar(char c) {
          absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '-';
 }
 
-absl::StatusOr<std::string> ParseName(absl::string_view name, absl::string_view prefix,
-                                      absl::string_view field, absl::string_view shape) {
+absl::StatusOr<std::string> ParseName(absl::string_view name,
+                                      absl::string_view prefix,
+                                      absl::string_view field,
+                                      absl::string_view shape) {
   absl::string_view id = name;
   if (name.empty()) return status::InvalidField(field, "must not be empty");
   if (!absl::ConsumePrefix(&id, prefix) || id.empty() || id.size() > 63) {
     return status::InvalidField(field, absl::StrCat("must look like ", shape));
   }
   for (char c : id) {
-    if (!IsIdChar(c)) return status::InvalidField(field, absl::StrCat("must look like ", shape));
+    if (!IsIdChar(c))
+      return status::InvalidField(field,
+                                  absl::StrCat("must look like ", shape));
   }
   return std::string(id);
 }
 
-absl::StatusOr<std::string> OptionalPersonName(absl::string_view name, absl::string_view field) {
+absl::StatusOr<std::string> OptionalPersonName(absl::string_view name,
+                                               absl::string_view field) {
   if (name.empty()) return std::string();
   return ParsePersonName(name, field);
 }
 
-google::protobuf::Timestamp Micros(int64_t us) { return TimeUtil::MicrosecondsToTimestamp(us); }
+google::protobuf::Timestamp Micros(int64_t us) {
+  return TimeUtil::MicrosecondsToTimestamp(us);
+}
 
 std::string Today() {
   return absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone());
@@ -59,7 +66,8 @@ struct Paging {
   int size = 0;
 };
 
-absl::StatusOr<Paging> StartPage(const server::Runtime& rt, absl::string_view method,
+absl::StatusOr<Paging> StartPage(const server::Runtime& rt,
+                                 absl::string_view method,
                                  absl::string_view filters, int page_size,
                                  const std::string& token) {
   auto size = storage::PageSize(page_size, kDefaultPageSize, kMaxPageSize);
@@ -77,17 +85,22 @@ absl::StatusOr<Paging> StartPage(const server::Runtime& rt, absl::string_view me
 
 template <typename T>
 std::string FinishPage(const server::Runtime& rt, absl::string_view method,
-                       absl::string_view filters, const Paging& p, std::vector<T>* rows) {
+                       absl::string_view filters, const Paging& p,
+                       std::vector<T>* rows) {
   if (static_cast<int>(rows->size()) <= p.size) return "";
   rows->resize(static_cast<size_t>(p.size));
-  return storage::EncodePageToken(rt.tokens(), method, filters, rows->back().id);
+  return storage::EncodePageToken(rt.tokens(), method, filters,
+                                  rows->back().id);
 }
 
 v1::SyncPeopleResponse::Change::Kind ToProto(ChangeAction a) {
   switch (a) {
-    case ChangeAction::kCreated: return v1::SyncPeopleResponse::Change::CREATED;
-    case ChangeAction::kUpdated: return v1::SyncPeopleResponse::Change::UPDATED;
-    case ChangeAction::kTerminated: return v1::SyncPeopleResponse::Change::TERMINATED;
+    case ChangeAction::kCreated:
+      return v1::SyncPeopleResponse::Change::CREATED;
+    case ChangeAction::kUpdated:
+      return v1::SyncPeopleResponse::Change::UPDATED;
+    case ChangeAction::kTerminated:
+      return v1::SyncPeopleResponse::Change::TERMINATED;
   }
   return v1::SyncPeopleResponse::Change::KIND_UNSPECIFIED;
 }
@@ -137,18 +150,21 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
   absl::Status Take() {
     if (msg_.item_case() == v1::SyncPeopleRequest::kOptions) {
       if (have_options_ || records_ > 0) {
-        return status::InvalidField("options", "must be sent once, in the first message");
+        return status::InvalidField("options",
+                                    "must be sent once, in the first message");
       }
       have_options_ = true;
       options_ = msg_.options();
       return absl::OkStatus();
     }
     if (!have_options_) {
-      return status::InvalidField("options", "the first message must carry the sync options");
+      return status::InvalidField(
+          "options", "the first message must carry the sync options");
     }
     if (++records_ > kMaxSyncRecords) {
-      return status::InvalidField("records", absl::StrCat("at most ", kMaxSyncRecords,
-                                                          " records per sync"));
+      return status::InvalidField(
+          "records",
+          absl::StrCat("at most ", kMaxSyncRecords, " records per sync"));
     }
     int index = records_ - 1;
     if (msg_.item_case() == v1::SyncPeopleRequest::kPerson) {
@@ -186,17 +202,24 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
 
   void Run() {
     if (!have_options_) {
-      Finish(status::ToGrpc(status::InvalidField("options", "the stream carried no options")));
+      Finish(status::ToGrpc(
+          status::InvalidField("options", "the stream carried no options")));
       return;
     }
     switch (options_.mode()) {
-      case v1::SyncOptions::FULL: input_.mode = SyncMode::kFull; break;
-      case v1::SyncOptions::INCREMENTAL: input_.mode = SyncMode::kIncremental; break;
+      case v1::SyncOptions::FULL:
+        input_.mode = SyncMode::kFull;
+        break;
+      case v1::SyncOptions::INCREMENTAL:
+        input_.mode = SyncMode::kIncremental;
+        break;
       default:
-        Finish(status::ToGrpc(status::InvalidField("options.mode", "must be FULL or INCREMENTAL")));
+        Finish(status::ToGrpc(status::InvalidField(
+            "options.mode", "must be FULL or INCREMENTAL")));
         return;
     }
-    if (auto st = storage::ValidateRequestId(options_.request_id(), "options.request_id");
+    if (auto st = storage::ValidateRequestId(options_.request_id(),
+                                             "options.request_id");
         !st.ok()) {
       Finish(status::ToGrpc(st));
       return;
@@ -205,7 +228,8 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
     input_.allow_mass_termination = options_.allow_mass_termination();
     input_.effective_date = options_.effective_date();
     auto* rt = handler_->runtime();
-    if (!rt->executor().TrySubmit([this] { Apply(); })) Finish(server::Runtime::Overloaded());
+    if (!rt->executor().TrySubmit([this] { Apply(); }))
+      Finish(server::Runtime::Overloaded());
   }
 
   void Apply() {
@@ -216,14 +240,16 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
       // The fingerprint covers the options and every record, in order.
       std::string all = options_.SerializeAsString();
       for (const auto& p : input_.people) {
-        absl::StrAppend(&all, "|p", p.index, ":", p.external_id, ",", p.email, ",",
-                        p.display_name, ",", p.title, ",", p.team_external_id, ",",
-                        p.manager_external_id, ",", p.status, ",", p.start_date, ",",
-                        p.end_date, ",", absl::StrJoin(p.roles, ";"));
+        absl::StrAppend(&all, "|p", p.index, ":", p.external_id, ",", p.email,
+                        ",", p.display_name, ",", p.title, ",",
+                        p.team_external_id, ",", p.manager_external_id, ",",
+                        p.status, ",", p.start_date, ",", p.end_date, ",",
+                        absl::StrJoin(p.roles, ";"));
       }
       for (const auto& t : input_.teams) {
-        absl::StrAppend(&all, "|t", t.index, ":", t.external_id, ",", t.display_name, ",",
-                        t.parent_external_id, ",", t.lead_external_id);
+        absl::StrAppend(&all, "|t", t.index, ":", t.external_id, ",",
+                        t.display_name, ",", t.parent_external_id, ",",
+                        t.lead_external_id);
       }
       key.fingerprint = storage::Sha256Hex(all);
     }
@@ -252,7 +278,8 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
     Finish(handler_->runtime()->Finish(st));
   }
 
-  void Fill(const SyncApplied& applied, bool dry_run, v1::SyncPeopleResponse* r) {
+  void Fill(const SyncApplied& applied, bool dry_run,
+            v1::SyncPeopleResponse* r) {
     const SyncPlan& plan = applied.plan;
     r->set_applied(!dry_run);
     ToProto(plan.people, r->mutable_people());
@@ -271,9 +298,10 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
         fc->set_new_value(f.new_value);
       }
     }
-    int64_t seq = applied.last_seq > 0 ? applied.last_seq : handler_->watch().feed->head();
-    r->set_resume_token(server::EncodeResumeToken(handler_->runtime()->tokens(),
-                                                  handler_->watch().feed_name, seq));
+    int64_t seq = applied.last_seq > 0 ? applied.last_seq
+                                       : handler_->watch().feed->head();
+    r->set_resume_token(server::EncodeResumeToken(
+        handler_->runtime()->tokens(), handler_->watch().feed_name, seq));
   }
 
   PeopleHandler* handler_;
@@ -289,11 +317,13 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
 
 }  // namespace
 
-absl::StatusOr<std::string> ParsePersonName(absl::string_view name, absl::string_view field) {
+absl::StatusOr<std::string> ParsePersonName(absl::string_view name,
+                                            absl::string_view field) {
   return ParseName(name, "people/", field, "people/{person}");
 }
 
-absl::StatusOr<std::string> ParseTeamName(absl::string_view name, absl::string_view field) {
+absl::StatusOr<std::string> ParseTeamName(absl::string_view name,
+                                          absl::string_view field) {
   return ParseName(name, "teams/", field, "teams/{team}");
 }
 
@@ -304,7 +334,8 @@ void ToProto(const Person& p, v1::Person* out) {
   out->set_display_name(p.display_name);
   out->set_title(p.title);
   if (!p.team_id.empty()) out->set_team(absl::StrCat("teams/", p.team_id));
-  if (!p.manager_id.empty()) out->set_manager(absl::StrCat("people/", p.manager_id));
+  if (!p.manager_id.empty())
+    out->set_manager(absl::StrCat("people/", p.manager_id));
   out->set_status(static_cast<v1::Person::Status>(static_cast<int>(p.status)));
   out->set_start_date(p.start_date);
   out->set_end_date(p.end_date);
@@ -318,7 +349,8 @@ void ToProto(const Team& t, v1::Team* out) {
   out->set_name(absl::StrCat("teams/", t.id));
   out->set_external_id(t.external_id);
   out->set_display_name(t.display_name);
-  if (!t.parent_id.empty()) out->set_parent(absl::StrCat("teams/", t.parent_id));
+  if (!t.parent_id.empty())
+    out->set_parent(absl::StrCat("teams/", t.parent_id));
   if (!t.lead_id.empty()) out->set_lead(absl::StrCat("people/", t.lead_id));
   out->set_etag(storage::Etag(out->name(), t.revision));
   *out->mutable_create_time() = Micros(t.create_time);
@@ -329,189 +361,221 @@ PeopleHandler::PeopleHandler(server::Runtime* runtime, Directory* directory,
                              server::ChangeStreamDeps watch)
     : runtime_(runtime), directory_(directory), watch_(std::move(watch)) {}
 
-grpc::ServerUnaryReactor* PeopleHandler::GetPerson(grpc::CallbackServerContext* ctx,
-                                                   const v1::GetPersonRequest* req,
-                                                   v1::Person* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    auto id = ParsePersonName(req->name(), "name");
-    if (!id.ok()) return id.status();
-    auto p = directory_->repo().GetPerson(*id);
-    if (!p.ok()) return p.status();
-    ToProto(*p, resp);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* PeopleHandler::GetPerson(
+    grpc::CallbackServerContext* ctx, const v1::GetPersonRequest* req,
+    v1::Person* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        auto id = ParsePersonName(req->name(), "name");
+        if (!id.ok()) return id.status();
+        auto p = directory_->repo().GetPerson(*id);
+        if (!p.ok()) return p.status();
+        ToProto(*p, resp);
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerUnaryReactor* PeopleHandler::BatchGetPeople(grpc::CallbackServerContext* ctx,
-                                                        const v1::BatchGetPeopleRequest* req,
-                                                        v1::BatchGetPeopleResponse* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    if (req->names_size() > kMaxBatchGet) {
-      return status::InvalidField("names", absl::StrCat("at most ", kMaxBatchGet, " names"));
-    }
-    std::vector<std::string> ids;
-    status::FieldErrors errors;
-    for (int i = 0; i < req->names_size(); ++i) {
-      auto id = ParsePersonName(req->names(i), absl::StrCat("names[", i, "]"));
-      if (!id.ok()) {
-        auto v = status::FieldViolations(id.status());
-        errors.Add(v.empty() ? absl::StrCat("names[", i, "]") : v[0].field,
-                   v.empty() ? "invalid" : v[0].description);
-        continue;
-      }
-      ids.push_back(*id);
-    }
-    if (!errors.empty()) return errors.Build();
-    auto people = directory_->repo().GetPeople(ids);
-    if (!people.ok()) return people.status();
-    if (people->size() != ids.size()) {
-      absl::flat_hash_set<std::string> found;
-      for (const auto& p : *people) found.insert(p.id);
-      for (const auto& id : ids) {
-        if (!found.contains(id)) return absl::NotFoundError(absl::StrCat("people/", id, " does not exist"));
-      }
-    }
-    for (const auto& p : *people) ToProto(p, resp->add_people());
-    return absl::OkStatus();
-  });
-}
-
-grpc::ServerUnaryReactor* PeopleHandler::ListPeople(grpc::CallbackServerContext* ctx,
-                                                    const v1::ListPeopleRequest* req,
-                                                    v1::ListPeopleResponse* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    PeopleFilter f;
-    if (!req->team().empty()) {
-      auto team = ParseTeamName(req->team(), "team");
-      if (!team.ok()) return team.status();
-      f.team_id = *team;
-    }
-    auto manager = OptionalPersonName(req->manager(), "manager");
-    if (!manager.ok()) return manager.status();
-    f.manager_id = *manager;
-    if (!v1::Person::Status_IsValid(req->status())) {
-      return status::InvalidField("status", "is not a person status");
-    }
-    f.status = req->status();
-    std::string filters = absl::StrCat(f.team_id, "|", f.manager_id, "|", f.status);
-    auto paging = StartPage(*runtime_, "ListPeople", filters, req->page_size(), req->page_token());
-    if (!paging.ok()) return paging.status();
-    auto people = directory_->repo().ListPeople(f, paging->page);
-    if (!people.ok()) return people.status();
-    resp->set_next_page_token(FinishPage(*runtime_, "ListPeople", filters, *paging, &*people));
-    for (const auto& p : *people) ToProto(p, resp->add_people());
-    return absl::OkStatus();
-  });
-}
-
-grpc::ServerUnaryReactor* PeopleHandler::LookupPerson(grpc::CallbackServerContext* ctx,
-                                                      const v1::LookupPersonRequest* req,
-                                                      v1::Person* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    absl::StatusOr<Person> p;
-    switch (req->key_case()) {
-      case v1::LookupPersonRequest::kExternalId:
-        if (req->external_id().empty() || req->external_id().size() > 128) {
-          return status::InvalidField("external_id", "must be 1..128 characters");
+grpc::ServerUnaryReactor* PeopleHandler::BatchGetPeople(
+    grpc::CallbackServerContext* ctx, const v1::BatchGetPeopleRequest* req,
+    v1::BatchGetPeopleResponse* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        if (req->names_size() > kMaxBatchGet) {
+          return status::InvalidField(
+              "names", absl::StrCat("at most ", kMaxBatchGet, " names"));
         }
-        p = directory_->repo().FindByExternalId(req->external_id());
-        break;
-      case v1::LookupPersonRequest::kEmail: {
-        std::string email = NormalizeEmail(req->email());
-        if (!IsValidEmail(email)) return status::InvalidField("email", "is not a valid email address");
-        p = directory_->repo().FindByEmail(email);
-        break;
-      }
-      default:
-        return status::InvalidField("key", "set external_id or email");
-    }
-    if (!p.ok()) {
-      if (p.status().code() == absl::StatusCode::kNotFound) {
-        return absl::NotFoundError("no person has this key");
-      }
-      return p.status();
-    }
-    ToProto(*p, resp);
-    return absl::OkStatus();
-  });
+        std::vector<std::string> ids;
+        status::FieldErrors errors;
+        for (int i = 0; i < req->names_size(); ++i) {
+          auto id =
+              ParsePersonName(req->names(i), absl::StrCat("names[", i, "]"));
+          if (!id.ok()) {
+            auto v = status::FieldViolations(id.status());
+            errors.Add(v.empty() ? absl::StrCat("names[", i, "]") : v[0].field,
+                       v.empty() ? "invalid" : v[0].description);
+            continue;
+          }
+          ids.push_back(*id);
+        }
+        if (!errors.empty()) return errors.Build();
+        auto people = directory_->repo().GetPeople(ids);
+        if (!people.ok()) return people.status();
+        if (people->size() != ids.size()) {
+          absl::flat_hash_set<std::string> found;
+          for (const auto& p : *people) found.insert(p.id);
+          for (const auto& id : ids) {
+            if (!found.contains(id))
+              return absl::NotFoundError(
+                  absl::StrCat("people/", id, " does not exist"));
+          }
+        }
+        for (const auto& p : *people) ToProto(p, resp->add_people());
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerUnaryReactor* PeopleHandler::GetTeam(grpc::CallbackServerContext* ctx,
-                                                 const v1::GetTeamRequest* req, v1::Team* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    auto id = ParseTeamName(req->name(), "name");
-    if (!id.ok()) return id.status();
-    auto t = directory_->repo().GetTeam(*id);
-    if (!t.ok()) return t.status();
-    ToProto(*t, resp);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* PeopleHandler::ListPeople(
+    grpc::CallbackServerContext* ctx, const v1::ListPeopleRequest* req,
+    v1::ListPeopleResponse* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        PeopleFilter f;
+        if (!req->team().empty()) {
+          auto team = ParseTeamName(req->team(), "team");
+          if (!team.ok()) return team.status();
+          f.team_id = *team;
+        }
+        auto manager = OptionalPersonName(req->manager(), "manager");
+        if (!manager.ok()) return manager.status();
+        f.manager_id = *manager;
+        if (!v1::Person::Status_IsValid(req->status())) {
+          return status::InvalidField("status", "is not a person status");
+        }
+        f.status = req->status();
+        std::string filters =
+            absl::StrCat(f.team_id, "|", f.manager_id, "|", f.status);
+        auto paging = StartPage(*runtime_, "ListPeople", filters,
+                                req->page_size(), req->page_token());
+        if (!paging.ok()) return paging.status();
+        auto people = directory_->repo().ListPeople(f, paging->page);
+        if (!people.ok()) return people.status();
+        resp->set_next_page_token(
+            FinishPage(*runtime_, "ListPeople", filters, *paging, &*people));
+        for (const auto& p : *people) ToProto(p, resp->add_people());
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerUnaryReactor* PeopleHandler::ListTeams(grpc::CallbackServerContext* ctx,
-                                                   const v1::ListTeamsRequest* req,
-                                                   v1::ListTeamsResponse* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    std::string parent;
-    if (!req->parent().empty()) {
-      auto id = ParseTeamName(req->parent(), "parent");
-      if (!id.ok()) return id.status();
-      parent = *id;
-    }
-    auto paging = StartPage(*runtime_, "ListTeams", parent, req->page_size(), req->page_token());
-    if (!paging.ok()) return paging.status();
-    auto teams = directory_->repo().ListTeams(parent, paging->page);
-    if (!teams.ok()) return teams.status();
-    resp->set_next_page_token(FinishPage(*runtime_, "ListTeams", parent, *paging, &*teams));
-    for (const auto& t : *teams) ToProto(t, resp->add_teams());
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* PeopleHandler::LookupPerson(
+    grpc::CallbackServerContext* ctx, const v1::LookupPersonRequest* req,
+    v1::Person* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        absl::StatusOr<Person> p;
+        switch (req->key_case()) {
+          case v1::LookupPersonRequest::kExternalId:
+            if (req->external_id().empty() || req->external_id().size() > 128) {
+              return status::InvalidField("external_id",
+                                          "must be 1..128 characters");
+            }
+            p = directory_->repo().FindByExternalId(req->external_id());
+            break;
+          case v1::LookupPersonRequest::kEmail: {
+            std::string email = NormalizeEmail(req->email());
+            if (!IsValidEmail(email))
+              return status::InvalidField("email",
+                                          "is not a valid email address");
+            p = directory_->repo().FindByEmail(email);
+            break;
+          }
+          default:
+            return status::InvalidField("key", "set external_id or email");
+        }
+        if (!p.ok()) {
+          if (p.status().code() == absl::StatusCode::kNotFound) {
+            return absl::NotFoundError("no person has this key");
+          }
+          return p.status();
+        }
+        ToProto(*p, resp);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* PeopleHandler::GetTeam(
+    grpc::CallbackServerContext* ctx, const v1::GetTeamRequest* req,
+    v1::Team* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        auto id = ParseTeamName(req->name(), "name");
+        if (!id.ok()) return id.status();
+        auto t = directory_->repo().GetTeam(*id);
+        if (!t.ok()) return t.status();
+        ToProto(*t, resp);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* PeopleHandler::ListTeams(
+    grpc::CallbackServerContext* ctx, const v1::ListTeamsRequest* req,
+    v1::ListTeamsResponse* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        std::string parent;
+        if (!req->parent().empty()) {
+          auto id = ParseTeamName(req->parent(), "parent");
+          if (!id.ok()) return id.status();
+          parent = *id;
+        }
+        auto paging = StartPage(*runtime_, "ListTeams", parent,
+                                req->page_size(), req->page_token());
+        if (!paging.ok()) return paging.status();
+        auto teams = directory_->repo().ListTeams(parent, paging->page);
+        if (!teams.ok()) return teams.status();
+        resp->set_next_page_token(
+            FinishPage(*runtime_, "ListTeams", parent, *paging, &*teams));
+        for (const auto& t : *teams) ToProto(t, resp->add_teams());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* PeopleHandler::GetReportingChain(
     grpc::CallbackServerContext* ctx, const v1::GetReportingChainRequest* req,
     v1::GetReportingChainResponse* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    auto id = ParsePersonName(req->name(), "name");
-    if (!id.ok()) return id.status();
-    auto chain = directory_->repo().ReportingChain(*id);
-    if (!chain.ok()) return chain.status();
-    for (const auto& p : *chain) ToProto(p, resp->add_managers());
-    return absl::OkStatus();
-  });
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        auto id = ParsePersonName(req->name(), "name");
+        if (!id.ok()) return id.status();
+        auto chain = directory_->repo().ReportingChain(*id);
+        if (!chain.ok()) return chain.status();
+        for (const auto& p : *chain) ToProto(p, resp->add_managers());
+        return absl::OkStatus();
+      });
 }
 
-grpc::ServerUnaryReactor* PeopleHandler::ListReports(grpc::CallbackServerContext* ctx,
-                                                     const v1::ListReportsRequest* req,
-                                                     v1::ListReportsResponse* resp) {
-  return runtime_->Unary(ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    auto id = ParsePersonName(req->name(), "name");
-    if (!id.ok()) return id.status();
-    if (!v1::Person::Status_IsValid(req->status())) {
-      return status::InvalidField("status", "is not a person status");
-    }
-    std::string filters = absl::StrCat(*id, "|", req->all_levels(), "|", req->status());
-    auto paging = StartPage(*runtime_, "ListReports", filters, req->page_size(), req->page_token());
-    if (!paging.ok()) return paging.status();
-    if (req->page_token().empty()) {
-      auto manager = directory_->repo().GetPerson(*id);
-      if (!manager.ok()) return manager.status();
-    }
-    auto people = directory_->repo().ListReports(*id, req->all_levels(), req->status(),
-                                                 paging->page);
-    if (!people.ok()) return people.status();
-    resp->set_next_page_token(FinishPage(*runtime_, "ListReports", filters, *paging, &*people));
-    for (const auto& p : *people) ToProto(p, resp->add_people());
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* PeopleHandler::ListReports(
+    grpc::CallbackServerContext* ctx, const v1::ListReportsRequest* req,
+    v1::ListReportsResponse* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
+          return st;
+        auto id = ParsePersonName(req->name(), "name");
+        if (!id.ok()) return id.status();
+        if (!v1::Person::Status_IsValid(req->status())) {
+          return status::InvalidField("status", "is not a person status");
+        }
+        std::string filters =
+            absl::StrCat(*id, "|", req->all_levels(), "|", req->status());
+        auto paging = StartPage(*runtime_, "ListReports", filters,
+                                req->page_size(), req->page_token());
+        if (!paging.ok()) return paging.status();
+        if (req->page_token().empty()) {
+          auto manager = directory_->repo().GetPerson(*id);
+          if (!manager.ok()) return manager.status();
+        }
+        auto people = directory_->repo().ListReports(
+            *id, req->all_levels(), req->status(), paging->page);
+        if (!people.ok()) return people.status();
+        resp->set_next_page_token(
+            FinishPage(*runtime_, "ListReports", filters, *paging, &*people));
+        for (const auto& p : *people) ToProto(p, resp->add_people());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<v1::WatchPeopleResponse>* PeopleHandler::WatchPeople(
@@ -519,24 +583,27 @@ grpc::ServerWriteReactor<v1::WatchPeopleResponse>* PeopleHandler::WatchPeople(
   auto render = [](const storage::ChangeRow& row, const std::string& token)
       -> absl::StatusOr<std::optional<v1::WatchPeopleResponse>> {
     v1::WatchPeopleResponse out;
-    out.set_change_type(static_cast<v1::WatchPeopleResponse::ChangeType>(row.kind));
+    out.set_change_type(
+        static_cast<v1::WatchPeopleResponse::ChangeType>(row.kind));
     *out.mutable_commit_time() = Micros(row.commit_time_micros);
     out.set_resume_token(token);
     if (row.entity == kPersonEntity) {
       Person p;
-      if (!DecodePerson(row.payload, &p)) return absl::DataLossError("change payload");
+      if (!DecodePerson(row.payload, &p))
+        return absl::DataLossError("change payload");
       ToProto(p, out.mutable_person());
     } else if (row.entity == kTeamEntity) {
       Team t;
-      if (!DecodeTeam(row.payload, &t)) return absl::DataLossError("change payload");
+      if (!DecodeTeam(row.payload, &t))
+        return absl::DataLossError("change payload");
       ToProto(t, out.mutable_team());
     } else {
       return std::optional<v1::WatchPeopleResponse>();
     }
     return std::optional<v1::WatchPeopleResponse>(std::move(out));
   };
-  return server::ChangeStream<v1::WatchPeopleResponse>::Start(watch_, ctx, req->resume_token(),
-                                                              render);
+  return server::ChangeStream<v1::WatchPeopleResponse>::Start(
+      watch_, ctx, req->resume_token(), render);
 }
 
 grpc::ServerReadReactor<v1::SyncPeopleRequest>* PeopleHandler::SyncPeople(

@@ -12,14 +12,15 @@ namespace sightline::people {
 
 class PeopleHandler : public v1::PeopleService::CallbackService {
  public:
-  PeopleHandler(server::Runtime* runtime, Directory* directory, server::ChangeStreamDeps watch);
+  PeopleHandler(server::Runtime* runtime, Directory* directory,
+                server::ChangeStreamDeps watch);
 
   grpc::ServerUnaryReactor* GetPerson(grpc::CallbackServerContext* ctx,
                                       const v1::GetPersonRequest* req,
                                       v1::Person* resp) override;
-  grpc::ServerUnaryReactor* BatchGetPeople(grpc::CallbackServerContext* ctx,
-                                           const v1::BatchGetPeopleRequest* req,
-                                           v1::BatchGetPeopleResponse* resp) override;
+  grpc::ServerUnaryReactor* BatchGetPeople(
+      grpc::CallbackServerContext* ctx, const v1::BatchGetPeopleRequest* req,
+      v1::BatchGetPeopleResponse* resp) override;
   grpc::ServerUnaryReactor* ListPeople(grpc::CallbackServerContext* ctx,
                                        const v1::ListPeopleRequest* req,
                                        v1::ListPeopleResponse* resp) override;
@@ -27,18 +28,20 @@ class PeopleHandler : public v1::PeopleService::CallbackService {
                                          const v1::LookupPersonRequest* req,
                                          v1::Person* resp) override;
   grpc::ServerUnaryReactor* GetTeam(grpc::CallbackServerContext* ctx,
-                                    const v1::GetTeamRequest* req, v1::Team* resp) override;
+                                    const v1::GetTeamRequest* req,
+                                    v1::Team* resp) override;
   grpc::ServerUnaryReactor* ListTeams(grpc::CallbackServerContext* ctx,
                                       const v1::ListTeamsRequest* req,
                                       v1::ListTeamsResponse* resp) override;
-  grpc::ServerUnaryReactor* GetReportingChain(grpc::CallbackServerContext* ctx,
-                                              const v1::GetReportingChainRequest* req,
-                                              v1::GetReportingChainResponse* resp) override;
+  grpc::ServerUnaryReactor* GetReportingChain(
+      grpc::CallbackServerContext* ctx, const v1::GetReportingChainRequest* req,
+      v1::GetReportingChainResponse* resp) override;
   grpc::ServerUnaryReactor* ListReports(grpc::CallbackServerContext* ctx,
                                         const v1::ListReportsRequest* req,
                                         v1::ListReportsResponse* resp) override;
   grpc::ServerWriteReactor<v1::WatchPeopleResponse>* WatchPeople(
-      grpc::CallbackServerContext* ctx, const v1::WatchPeopleRequest* req) override;
+      grpc::CallbackServerContext* ctx,
+      const v1::WatchPeopleRequest* req) override;
   grpc::ServerReadReactor<v1::SyncPeopleRequest>* SyncPeople(
       grpc::CallbackServerContext* ctx, v1::SyncPeopleResponse* resp) override;
 
@@ -57,7 +60,9 @@ class PeopleHandler : public v1::PeopleService::CallbackService {
 void ToProto(const Person& p, v1::Person* out);
 void ToProto(const Team& t, v1::Team* out);
 // "people/{person}" -> id; INVALID_ARGUMENT naming `field` otherwise.
-absl::StatusOr<std::string> ParsePersonName(absl::string_view name, absl::string_view field);
-absl::StatusOr<std::string> ParseTeamName(absl::string_view name, absl::string_view field);
+absl::StatusOr<std::string> ParsePersonName(absl::string_view name,
+                                            absl::string_view field);
+absl::StatusOr<std::string> ParseTeamName(absl::string_view name,
+                                          absl::string_view field);
 
 }  // namespace sightline::people

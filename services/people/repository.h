@@ -16,9 +16,10 @@ namespace sightline::people {
 
 struct SyncApplied {
   SyncPlan plan;
-  int64_t last_seq = 0;     // change-log position after the sync (0: no change)
-  std::string response;     // stored answer when an idempotency record matched
-  bool replayed = false;    // true: `response` is the first answer to this request_id
+  int64_t last_seq = 0;  // change-log position after the sync (0: no change)
+  std::string response;  // stored answer when an idempotency record matched
+  bool replayed =
+      false;  // true: `response` is the first answer to this request_id
 };
 
 struct IdempotencyKey {
@@ -33,27 +34,30 @@ class PeopleRepository {
 
   virtual absl::StatusOr<Person> GetPerson(const std::string& id) = 0;
   // The people found, in the order asked; missing ids are left out.
-  virtual absl::StatusOr<std::vector<Person>> GetPeople(const std::vector<std::string>& ids) = 0;
-  virtual absl::StatusOr<Person> FindByExternalId(const std::string& external_id) = 0;
+  virtual absl::StatusOr<std::vector<Person>> GetPeople(
+      const std::vector<std::string>& ids) = 0;
+  virtual absl::StatusOr<Person> FindByExternalId(
+      const std::string& external_id) = 0;
   virtual absl::StatusOr<Person> FindByEmail(const std::string& email) = 0;
-  virtual absl::StatusOr<std::vector<Person>> ListPeople(const PeopleFilter& filter,
-                                                         const Page& page) = 0;
-  virtual absl::StatusOr<std::vector<Person>> ListReports(const std::string& manager_id,
-                                                          bool all_levels, int status,
-                                                          const Page& page) = 0;
+  virtual absl::StatusOr<std::vector<Person>> ListPeople(
+      const PeopleFilter& filter, const Page& page) = 0;
+  virtual absl::StatusOr<std::vector<Person>> ListReports(
+      const std::string& manager_id, bool all_levels, int status,
+      const Page& page) = 0;
   // The managers above a person, nearest first.
-  virtual absl::StatusOr<std::vector<Person>> ReportingChain(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<Person>> ReportingChain(
+      const std::string& id) = 0;
   virtual absl::StatusOr<Team> GetTeam(const std::string& id) = 0;
-  virtual absl::StatusOr<std::vector<Team>> ListTeams(const std::string& parent_id,
-                                                      const Page& page) = 0;
+  virtual absl::StatusOr<std::vector<Team>> ListTeams(
+      const std::string& parent_id, const Page& page) = 0;
 
-  // Reads the whole directory and plans a sync on it with `planner`, then, unless
-  // `dry_run`, applies the plan, all in one transaction. With a request_id, a
-  // retry returns the first answer (`replayed`), and `encode` turns the result
-  // into the answer to store.
+  // Reads the whole directory and plans a sync on it with `planner`, then,
+  // unless `dry_run`, applies the plan, all in one transaction. With a
+  // request_id, a retry returns the first answer (`replayed`), and `encode`
+  // turns the result into the answer to store.
   virtual absl::StatusOr<SyncApplied> Sync(
-      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner, bool dry_run,
-      const IdempotencyKey& idempotency,
+      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
+      bool dry_run, const IdempotencyKey& idempotency,
       const std::function<std::string(const SyncApplied&)>& encode) = 0;
 };
 

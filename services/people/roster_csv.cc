@@ -28,8 +28,8 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text) {
         int start_line = line;
         for (;;) {
           if (i >= n) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("line ", start_line, ": a quoted field is never closed"));
+            return absl::InvalidArgumentError(absl::StrCat(
+                "line ", start_line, ": a quoted field is never closed"));
           }
           char c = text[i++];
           if (c == '"') {
@@ -44,8 +44,8 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text) {
           field.push_back(c);
         }
         if (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          return absl::InvalidArgumentError(
-              absl::StrCat("line ", line, ": unexpected text after a closing quote"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "line ", line, ": unexpected text after a closing quote"));
         }
       } else {
         while (i < n && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
@@ -63,7 +63,9 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text) {
       record_done = true;
     }
     // Blank lines carry no record.
-    if (rec.fields.size() == 1 && absl::StripAsciiWhitespace(rec.fields[0]).empty()) continue;
+    if (rec.fields.size() == 1 &&
+        absl::StripAsciiWhitespace(rec.fields[0]).empty())
+      continue;
     out.push_back(std::move(rec));
   }
   return out;
@@ -78,19 +80,23 @@ absl::Status RosterColumns::Override(absl::string_view mapping) {
   std::string field(absl::StripAsciiWhitespace(mapping.substr(0, eq)));
   std::string column(absl::StripAsciiWhitespace(mapping.substr(eq + 1)));
   std::map<std::string, std::string*> fields = {
-      {"employee_id", &employee_id},   {"email", &email},
-      {"first_name", &first_name},     {"last_name", &last_name},
-      {"title", &title},               {"department", &department},
+      {"employee_id", &employee_id},
+      {"email", &email},
+      {"first_name", &first_name},
+      {"last_name", &last_name},
+      {"title", &title},
+      {"department", &department},
       {"manager_employee_id", &manager_employee_id},
-      {"status", &status},             {"hire_date", &hire_date},
+      {"status", &status},
+      {"hire_date", &hire_date},
       {"termination_date", &termination_date}};
   auto it = fields.find(field);
   if (it == fields.end()) {
     std::vector<std::string> names;
     for (const auto& [k, v] : fields) names.push_back(k);
-    return absl::InvalidArgumentError(absl::StrCat("--map: unknown field '", field,
-                                                   "' (one of ", absl::StrJoin(names, ", "),
-                                                   ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--map: unknown field '", field, "' (one of ",
+                     absl::StrJoin(names, ", "), ")"));
   }
   *it->second = column;
   return absl::OkStatus();
@@ -103,25 +109,31 @@ int ParseRosterStatus(absl::string_view text) {
   }
   if (s.empty() || s == "active" || s == "a" || s == "employed") return 1;
   if (s == "on_leave" || s == "leave" || s == "l" || s == "loa") return 2;
-  if (s == "terminated" || s == "t" || s == "inactive" || s == "former" || s == "left") return 3;
+  if (s == "terminated" || s == "t" || s == "inactive" || s == "former" ||
+      s == "left")
+    return 3;
   return -1;
 }
 
-absl::StatusOr<Roster> ReadRoster(absl::string_view csv, const RosterColumns& c) {
+absl::StatusOr<Roster> ReadRoster(absl::string_view csv,
+                                  const RosterColumns& c) {
   auto records = ParseCsv(csv);
   if (!records.ok()) return records.status();
-  if (records->empty()) return absl::InvalidArgumentError("the file has no header row");
+  if (records->empty())
+    return absl::InvalidArgumentError("the file has no header row");
   const CsvRecord& header = records->front();
   absl::flat_hash_map<std::string, int> index;
   for (size_t i = 0; i < header.fields.size(); ++i) {
-    index[std::string(absl::StripAsciiWhitespace(header.fields[i]))] = static_cast<int>(i);
+    index[std::string(absl::StripAsciiWhitespace(header.fields[i]))] =
+        static_cast<int>(i);
   }
   auto col = [&](const std::string& name) {
     auto it = index.find(name);
     return it == index.end() ? -1 : it->second;
   };
   std::vector<std::string> missing;
-  for (const std::string* required : {&c.employee_id, &c.email, &c.first_name, &c.last_name}) {
+  for (const std::string* required :
+       {&c.employee_id, &c.email, &c.first_name, &c.last_name}) {
     if (col(*required) < 0) missing.push_back(*required);
   }
   if (!missing.empty()) {
@@ -130,10 +142,11 @@ absl::StatusOr<Roster> ReadRoster(absl::string_view csv, const RosterColumns& c)
         "; map other names with --map field=Column (columns found: ",
         absl::StrJoin(header.fields, ", "), ")"));
   }
-  int i_id = col(c.employee_id), i_email = col(c.email), i_first = col(c.first_name),
-      i_last = col(c.last_name), i_title = col(c.title), i_dept = col(c.department),
-      i_mgr = col(c.manager_employee_id), i_status = col(c.status), i_hire = col(c.hire_date),
-      i_term = col(c.termination_date);
+  int i_id = col(c.employee_id), i_email = col(c.email),
+      i_first = col(c.first_name), i_last = col(c.last_name),
+      i_title = col(c.title), i_dept = col(c.department),
+      i_mgr = col(c.manager_employee_id), i_status = col(c.status),
+      i_hire = col(c.hire_date), i_term = col(c.termination_date);
 
   Roster roster;
   absl::flat_hash_set<std::string> departments;
@@ -141,21 +154,25 @@ absl::StatusOr<Roster> ReadRoster(absl::string_view csv, const RosterColumns& c)
   for (size_t r = 1; r < records->size(); ++r) {
     const CsvRecord& rec = (*records)[r];
     if (rec.fields.size() != header.fields.size()) {
-      roster.errors.push_back({rec.line, "", absl::StrCat("has ", rec.fields.size(),
-                                                          " fields, the header has ",
-                                                          header.fields.size())});
+      roster.errors.push_back(
+          {rec.line, "",
+           absl::StrCat("has ", rec.fields.size(), " fields, the header has ",
+                        header.fields.size())});
       continue;
     }
     auto get = [&](int i) {
       return i < 0 ? std::string()
-                   : std::string(absl::StripAsciiWhitespace(rec.fields[static_cast<size_t>(i)]));
+                   : std::string(absl::StripAsciiWhitespace(
+                         rec.fields[static_cast<size_t>(i)]));
     };
     PersonRecord p;
     p.source_row = rec.line;
     p.external_id = get(i_id);
     p.email = get(i_email);
     std::string first = get(i_first), last = get(i_last);
-    p.display_name = first.empty() ? last : (last.empty() ? first : absl::StrCat(first, " ", last));
+    p.display_name =
+        first.empty() ? last
+                      : (last.empty() ? first : absl::StrCat(first, " ", last));
     p.title = get(i_title);
     p.manager_external_id = get(i_mgr);
     p.start_date = get(i_hire);
@@ -163,9 +180,10 @@ absl::StatusOr<Roster> ReadRoster(absl::string_view csv, const RosterColumns& c)
     std::string status_text = get(i_status);
     int status = ParseRosterStatus(status_text);
     if (status < 0) {
-      roster.errors.push_back({rec.line, c.status,
-                               absl::StrCat("unknown status '", status_text,
-                                            "' (Active, On Leave, Terminated)")});
+      roster.errors.push_back(
+          {rec.line, c.status,
+           absl::StrCat("unknown status '", status_text,
+                        "' (Active, On Leave, Terminated)")});
       continue;
     }
     p.status = status;

@@ -51,12 +51,14 @@ struct RosterError {
 struct Roster {
   std::vector<TeamRecord> teams;
   std::vector<PersonRecord> people;
-  std::vector<RosterError> errors;  // rows that could not be turned into records
+  std::vector<RosterError>
+      errors;  // rows that could not be turned into records
 };
 
 // Header and column problems are an error; bad rows are listed in
 // Roster::errors (with their line) so that every problem is reported at once.
-absl::StatusOr<Roster> ReadRoster(absl::string_view csv, const RosterColumns& columns);
+absl::StatusOr<Roster> ReadRoster(absl::string_view csv,
+                                  const RosterColumns& columns);
 
 // ACTIVE/ON_LEAVE/TERMINATED from common HRIS spellings ("Active", "A",
 // "Leave", "On Leave", "Terminated", "T", "Inactive"...); -1 if unknown;

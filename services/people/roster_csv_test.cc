@@ -12,7 +12,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(CsvTest, QuotesEscapesAndLineEndings) {
-  auto r = ParseCsv("a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\n\"multi\nline\",2,3\n\n4,5,6");
+  auto r = ParseCsv(
+      "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\n\"multi\nline\",2,3\n\n4,5,6");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 4u);
   EXPECT_THAT((*r)[1].fields, ElementsAre("x, y", "say \"hi\"", ""));
@@ -22,19 +23,24 @@ TEST(CsvTest, QuotesEscapesAndLineEndings) {
 }
 
 TEST(CsvTest, BrokenQuotesNameTheLine) {
-  EXPECT_THAT(ParseCsv("a\n\"open").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 2")));
+  EXPECT_THAT(
+      ParseCsv("a\n\"open").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("line 2")));
   EXPECT_THAT(ParseCsv("a\n\"x\"y").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("after a closing quote")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("after a closing quote")));
 }
 
 TEST(RosterTest, BuildsTeamsAndPeople) {
   auto r = ReadRoster(
-      "\xEF\xBB\xBF" "employee_id,email,first_name,last_name,title,department,manager_employee_id,"
+      "\xEF\xBB\xBF"
+      "employee_id,email,first_name,last_name,title,department,manager_"
+      "employee_id,"
       "status,hire_date,termination_date\n"
       "E1,Ada@Example.com,Ada,Lovelace,CEO,Exec,,Active,2019-01-01,\n"
       "E2,alan@example.com,Alan,Turing,CTO,Exec,E1,On Leave,2019-02-01,\n"
-      "E3,grace@example.com,Grace,Hopper,Engineer,Platform,E2,Terminated,2019-03-01,2024-06-30\n",
+      "E3,grace@example.com,Grace,Hopper,Engineer,Platform,E2,Terminated,2019-"
+      "03-01,2024-06-30\n",
       {});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->errors.empty());
@@ -55,8 +61,10 @@ TEST(RosterTest, MappedColumnsAndBadRows) {
   RosterColumns cols;
   ASSERT_TRUE(cols.Override("employee_id=Worker ID").ok());
   ASSERT_TRUE(cols.Override("email = Work Email").ok());
-  EXPECT_THAT(cols.Override("salary=Pay"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(cols.Override("nonsense"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(cols.Override("salary=Pay"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(cols.Override("nonsense"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   auto r = ReadRoster(
       "Worker ID,Work Email,first_name,last_name,status\n"
       "W1,w1@example.com,Wen,One,Active\n"
@@ -73,10 +81,14 @@ TEST(RosterTest, MappedColumnsAndBadRows) {
 }
 
 TEST(RosterTest, MissingColumnsAreNamed) {
-  EXPECT_THAT(ReadRoster("id,mail\n1,a@b.co\n", {}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("missing column(s) employee_id, email, first_name, last_name")));
-  EXPECT_THAT(ReadRoster("", {}).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ReadRoster("id,mail\n1,a@b.co\n", {}).status(),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr(
+              "missing column(s) employee_id, email, first_name, last_name")));
+  EXPECT_THAT(ReadRoster("", {}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(RosterTest, StatusSpellings) {

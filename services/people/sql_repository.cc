@@ -13,10 +13,12 @@ namespace sightline::people {
 namespace {
 
 constexpr char kPersonColumns[] =
-    "id, external_id, email, display_name, title, team_id, manager_id, status, start_date, "
+    "id, external_id, email, display_name, title, team_id, manager_id, status, "
+    "start_date, "
     "end_date, roles, revision, create_time, update_time";
 constexpr char kTeamColumns[] =
-    "id, external_id, display_name, parent_id, lead_id, revision, create_time, update_time";
+    "id, external_id, display_name, parent_id, lead_id, revision, create_time, "
+    "update_time";
 
 // Column buffers for one person row, bound once to a statement.
 struct PersonRow {
@@ -44,8 +46,9 @@ struct PersonRow {
   Person Take() {
     Person out = p;
     out.status = static_cast<PersonStatus>(status);
-    out.roles = roles.empty() ? std::vector<std::string>{}
-                              : std::vector<std::string>(absl::StrSplit(roles, ','));
+    out.roles = roles.empty()
+                    ? std::vector<std::string>{}
+                    : std::vector<std::string>(absl::StrSplit(roles, ','));
     out.revision = revision;
     out.create_time = create_time;
     out.update_time = update_time;
@@ -92,18 +95,18 @@ void Query(soci::session& session, const std::string& sql, BindUses bind_uses,
 }
 
 void EmitPerson(storage::Tx& tx, const Person& p, ChangeKind kind) {
-  tx.Emit({std::string(kPersonEntity), absl::StrCat("people/", p.id), static_cast<int>(kind),
-           EncodePerson(p), ""});
+  tx.Emit({std::string(kPersonEntity), absl::StrCat("people/", p.id),
+           static_cast<int>(kind), EncodePerson(p), ""});
 }
 
 void EmitTeam(storage::Tx& tx, const Team& t, ChangeKind kind) {
-  tx.Emit({std::string(kTeamEntity), absl::StrCat("teams/", t.id), static_cast<int>(kind),
-           EncodeTeam(t), ""});
+  tx.Emit({std::string(kTeamEntity), absl::StrCat("teams/", t.id),
+           static_cast<int>(kind), EncodeTeam(t), ""});
 }
 
 struct PersonColumns {
-  std::vector<std::string> id, external_id, email, display_name, title, team_id, manager_id,
-      start_date, end_date, roles;
+  std::vector<std::string> id, external_id, email, display_name, title, team_id,
+      manager_id, start_date, end_date, roles;
   std::vector<int> status;
   std::vector<long long> revision, create_time, update_time;
 
@@ -131,24 +134,28 @@ void InsertPeople(soci::session& sql, const std::vector<Person>& people) {
   if (people.empty()) return;
   PersonColumns c(people);
   sql << "INSERT INTO people (" << kPersonColumns
-      << ") VALUES (:id, :ext, :email, :dn, :title, :team, :mgr, :status, :sd, :ed, :roles, "
+      << ") VALUES (:id, :ext, :email, :dn, :title, :team, :mgr, :status, :sd, "
+         ":ed, :roles, "
          ":rev, :ct, :ut)",
-      soci::use(c.id), soci::use(c.external_id), soci::use(c.email), soci::use(c.display_name),
-      soci::use(c.title), soci::use(c.team_id), soci::use(c.manager_id), soci::use(c.status),
-      soci::use(c.start_date), soci::use(c.end_date), soci::use(c.roles), soci::use(c.revision),
+      soci::use(c.id), soci::use(c.external_id), soci::use(c.email),
+      soci::use(c.display_name), soci::use(c.title), soci::use(c.team_id),
+      soci::use(c.manager_id), soci::use(c.status), soci::use(c.start_date),
+      soci::use(c.end_date), soci::use(c.roles), soci::use(c.revision),
       soci::use(c.create_time), soci::use(c.update_time);
 }
 
 void UpdatePeople(soci::session& sql, const std::vector<Person>& people) {
   if (people.empty()) return;
   PersonColumns c(people);
-  sql << "UPDATE people SET email = :email, display_name = :dn, title = :title, team_id = :team, "
-         "manager_id = :mgr, status = :status, start_date = :sd, end_date = :ed, roles = :roles, "
+  sql << "UPDATE people SET email = :email, display_name = :dn, title = "
+         ":title, team_id = :team, "
+         "manager_id = :mgr, status = :status, start_date = :sd, end_date = "
+         ":ed, roles = :roles, "
          "revision = :rev, update_time = :ut WHERE id = :id",
-      soci::use(c.email), soci::use(c.display_name), soci::use(c.title), soci::use(c.team_id),
-      soci::use(c.manager_id), soci::use(c.status), soci::use(c.start_date),
-      soci::use(c.end_date), soci::use(c.roles), soci::use(c.revision),
-      soci::use(c.update_time), soci::use(c.id);
+      soci::use(c.email), soci::use(c.display_name), soci::use(c.title),
+      soci::use(c.team_id), soci::use(c.manager_id), soci::use(c.status),
+      soci::use(c.start_date), soci::use(c.end_date), soci::use(c.roles),
+      soci::use(c.revision), soci::use(c.update_time), soci::use(c.id);
 }
 
 struct TeamColumns {
@@ -230,7 +237,8 @@ std::string EncodePerson(const Person& p) {
 
 bool DecodePerson(absl::string_view bytes, Person* p) {
   store::PersonRow r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return false;
   p->id = r.id();
   p->external_id = r.external_id();
   p->email = r.email();
@@ -263,7 +271,8 @@ std::string EncodeTeam(const Team& t) {
 
 bool DecodeTeam(absl::string_view bytes, Team* t) {
   store::TeamRow r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return false;
   t->id = r.id();
   t->external_id = r.external_id();
   t->display_name = r.display_name();
@@ -280,14 +289,16 @@ absl::StatusOr<Person> SqlPeopleRepository::FindOne(absl::string_view op,
                                                     const std::string& value) {
   std::vector<Person> out;
   auto st = db_->Read(op, [&](soci::session& sql) {
-    Query<PersonRow>(sql,
-                     absl::StrCat("SELECT ", kPersonColumns, " FROM people WHERE ", column,
-                                  " = :v"),
-                     [&](soci::statement& s) { s.exchange(soci::use(value)); }, &out);
+    Query<PersonRow>(
+        sql,
+        absl::StrCat("SELECT ", kPersonColumns, " FROM people WHERE ", column,
+                     " = :v"),
+        [&](soci::statement& s) { s.exchange(soci::use(value)); }, &out);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (out.empty()) return absl::NotFoundError(absl::StrCat("no person with this ", column));
+  if (out.empty())
+    return absl::NotFoundError(absl::StrCat("no person with this ", column));
   return out.front();
 }
 
@@ -310,7 +321,8 @@ absl::StatusOr<std::vector<Person>> SqlPeopleRepository::GetPeople(
     row.Bind(s);
     s.exchange(soci::use(id));
     s.alloc();
-    s.prepare(absl::StrCat("SELECT ", kPersonColumns, " FROM people WHERE id = :id"));
+    s.prepare(
+        absl::StrCat("SELECT ", kPersonColumns, " FROM people WHERE id = :id"));
     s.define_and_bind();
     for (const auto& want : ids) {
       id = want;
@@ -327,32 +339,38 @@ absl::StatusOr<std::vector<Person>> SqlPeopleRepository::GetPeople(
   return out;
 }
 
-absl::StatusOr<Person> SqlPeopleRepository::FindByExternalId(const std::string& external_id) {
+absl::StatusOr<Person> SqlPeopleRepository::FindByExternalId(
+    const std::string& external_id) {
   return FindOne("people.by_external_id", "external_id", external_id);
 }
 
-absl::StatusOr<Person> SqlPeopleRepository::FindByEmail(const std::string& email) {
+absl::StatusOr<Person> SqlPeopleRepository::FindByEmail(
+    const std::string& email) {
   return FindOne("people.by_email", "email", email);
 }
 
-absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ListPeople(const PeopleFilter& f,
-                                                                    const Page& page) {
+absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ListPeople(
+    const PeopleFilter& f, const Page& page) {
   std::vector<Person> out;
   auto st = db_->Read("people.list", [&](soci::session& sql) {
-    std::string q = absl::StrCat("SELECT ", kPersonColumns, " FROM people WHERE id > :after");
+    std::string q = absl::StrCat("SELECT ", kPersonColumns,
+                                 " FROM people WHERE id > :after");
     if (!f.team_id.empty()) absl::StrAppend(&q, " AND team_id = :team");
     if (!f.manager_id.empty()) absl::StrAppend(&q, " AND manager_id = :mgr");
     if (f.status != 0) absl::StrAppend(&q, " AND status = :status");
     absl::StrAppend(&q, " ORDER BY id LIMIT :lim");
     int status = f.status;
     int limit = page.limit;
-    Query<PersonRow>(sql, q, [&](soci::statement& s) {
-      s.exchange(soci::use(page.after_id));
-      if (!f.team_id.empty()) s.exchange(soci::use(f.team_id));
-      if (!f.manager_id.empty()) s.exchange(soci::use(f.manager_id));
-      if (f.status != 0) s.exchange(soci::use(status));
-      s.exchange(soci::use(limit));
-    }, &out);
+    Query<PersonRow>(
+        sql, q,
+        [&](soci::statement& s) {
+          s.exchange(soci::use(page.after_id));
+          if (!f.team_id.empty()) s.exchange(soci::use(f.team_id));
+          if (!f.manager_id.empty()) s.exchange(soci::use(f.manager_id));
+          if (f.status != 0) s.exchange(soci::use(status));
+          s.exchange(soci::use(limit));
+        },
+        &out);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -360,7 +378,8 @@ absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ListPeople(const People
 }
 
 absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ListReports(
-    const std::string& manager_id, bool all_levels, int status, const Page& page) {
+    const std::string& manager_id, bool all_levels, int status,
+    const Page& page) {
   if (!all_levels) {
     PeopleFilter f;
     f.manager_id = manager_id;
@@ -373,77 +392,94 @@ absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ListReports(
         "WITH RECURSIVE below(id) AS ("
         " SELECT id FROM people WHERE manager_id = :mgr"
         " UNION SELECT p.id FROM people p JOIN below b ON p.manager_id = b.id)"
-        " SELECT ", kPersonColumns,
+        " SELECT ",
+        kPersonColumns,
         " FROM people WHERE id IN (SELECT id FROM below) AND id > :after");
     if (status != 0) absl::StrAppend(&q, " AND status = :status");
     absl::StrAppend(&q, " ORDER BY id LIMIT :lim");
     int limit = page.limit;
-    Query<PersonRow>(sql, q, [&](soci::statement& s) {
-      s.exchange(soci::use(manager_id));
-      s.exchange(soci::use(page.after_id));
-      if (status != 0) s.exchange(soci::use(status));
-      s.exchange(soci::use(limit));
-    }, &out);
+    Query<PersonRow>(
+        sql, q,
+        [&](soci::statement& s) {
+          s.exchange(soci::use(manager_id));
+          s.exchange(soci::use(page.after_id));
+          if (status != 0) s.exchange(soci::use(status));
+          s.exchange(soci::use(limit));
+        },
+        &out);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return out;
 }
 
-absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ReportingChain(const std::string& id) {
+absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ReportingChain(
+    const std::string& id) {
   std::vector<Person> out;
   bool exists = false;
   auto st = db_->Read("people.chain", [&](soci::session& sql) {
     int n = 0;
-    sql << "SELECT COUNT(*) FROM people WHERE id = :id", soci::use(id), soci::into(n);
+    sql << "SELECT COUNT(*) FROM people WHERE id = :id", soci::use(id),
+        soci::into(n);
     exists = n > 0;
     if (!exists) return absl::OkStatus();
     // Depth-bounded, so even corrupt data that loops cannot run away.
     Query<PersonRow>(
         sql,
-        absl::StrCat("WITH RECURSIVE up(id, depth) AS ("
-                     " SELECT manager_id, 1 FROM people WHERE id = :id AND manager_id <> ''"
-                     " UNION ALL SELECT p.manager_id, up.depth + 1 FROM people p JOIN up ON "
-                     "p.id = up.id WHERE p.manager_id <> '' AND up.depth < 64)"
-                     " SELECT ",
-                     absl::StrJoin(absl::StrSplit(kPersonColumns, ", "), ", ",
-                                   [](std::string* o, absl::string_view c) {
-                                     absl::StrAppend(o, "people.", c);
-                                   }),
-                     " FROM up JOIN people ON people.id = up.id ORDER BY up.depth"),
+        absl::StrCat(
+            "WITH RECURSIVE up(id, depth) AS ("
+            " SELECT manager_id, 1 FROM people WHERE id = :id AND manager_id "
+            "<> ''"
+            " UNION ALL SELECT p.manager_id, up.depth + 1 FROM people p JOIN "
+            "up ON "
+            "p.id = up.id WHERE p.manager_id <> '' AND up.depth < 64)"
+            " SELECT ",
+            absl::StrJoin(absl::StrSplit(kPersonColumns, ", "), ", ",
+                          [](std::string* o, absl::string_view c) {
+                            absl::StrAppend(o, "people.", c);
+                          }),
+            " FROM up JOIN people ON people.id = up.id ORDER BY up.depth"),
         [&](soci::statement& s) { s.exchange(soci::use(id)); }, &out);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!exists) return absl::NotFoundError(absl::StrCat("people/", id, " does not exist"));
+  if (!exists)
+    return absl::NotFoundError(absl::StrCat("people/", id, " does not exist"));
   return out;
 }
 
 absl::StatusOr<Team> SqlPeopleRepository::GetTeam(const std::string& id) {
   std::vector<Team> out;
   auto st = db_->Read("teams.get", [&](soci::session& sql) {
-    Query<TeamRow>(sql, absl::StrCat("SELECT ", kTeamColumns, " FROM teams WHERE id = :id"),
-                   [&](soci::statement& s) { s.exchange(soci::use(id)); }, &out);
+    Query<TeamRow>(
+        sql,
+        absl::StrCat("SELECT ", kTeamColumns, " FROM teams WHERE id = :id"),
+        [&](soci::statement& s) { s.exchange(soci::use(id)); }, &out);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (out.empty()) return absl::NotFoundError(absl::StrCat("teams/", id, " does not exist"));
+  if (out.empty())
+    return absl::NotFoundError(absl::StrCat("teams/", id, " does not exist"));
   return out.front();
 }
 
-absl::StatusOr<std::vector<Team>> SqlPeopleRepository::ListTeams(const std::string& parent_id,
-                                                                 const Page& page) {
+absl::StatusOr<std::vector<Team>> SqlPeopleRepository::ListTeams(
+    const std::string& parent_id, const Page& page) {
   std::vector<Team> out;
   auto st = db_->Read("teams.list", [&](soci::session& sql) {
-    std::string q = absl::StrCat("SELECT ", kTeamColumns, " FROM teams WHERE id > :after");
+    std::string q =
+        absl::StrCat("SELECT ", kTeamColumns, " FROM teams WHERE id > :after");
     if (!parent_id.empty()) absl::StrAppend(&q, " AND parent_id = :parent");
     absl::StrAppend(&q, " ORDER BY id LIMIT :lim");
     int limit = page.limit;
-    Query<TeamRow>(sql, q, [&](soci::statement& s) {
-      s.exchange(soci::use(page.after_id));
-      if (!parent_id.empty()) s.exchange(soci::use(parent_id));
-      s.exchange(soci::use(limit));
-    }, &out);
+    Query<TeamRow>(
+        sql, q,
+        [&](soci::statement& s) {
+          s.exchange(soci::use(page.after_id));
+          if (!parent_id.empty()) s.exchange(soci::use(parent_id));
+          s.exchange(soci::use(limit));
+        },
+        &out);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -451,13 +487,15 @@ absl::StatusOr<std::vector<Team>> SqlPeopleRepository::ListTeams(const std::stri
 }
 
 absl::StatusOr<SyncApplied> SqlPeopleRepository::Sync(
-    const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner, bool dry_run,
-    const IdempotencyKey& idem, const std::function<std::string(const SyncApplied&)>& encode) {
+    const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
+    bool dry_run, const IdempotencyKey& idem,
+    const std::function<std::string(const SyncApplied&)>& encode) {
   SyncApplied result;
   auto body = [&](soci::session& sql, storage::Tx* tx) -> absl::Status {
     result = SyncApplied{};
     if (!idem.request_id.empty()) {
-      auto prior = storage::LookupIdempotent(sql, idem.scope, idem.request_id, idem.fingerprint);
+      auto prior = storage::LookupIdempotent(sql, idem.scope, idem.request_id,
+                                             idem.fingerprint);
       if (!prior.ok()) return prior.status();
       if (prior->has_value()) {
         result.replayed = true;
@@ -466,10 +504,12 @@ absl::StatusOr<SyncApplied> SqlPeopleRepository::Sync(
       }
     }
     Snapshot snap;
-    Query<PersonRow>(sql, absl::StrCat("SELECT ", kPersonColumns, " FROM people"),
-                     [](soci::statement&) {}, &snap.people);
-    Query<TeamRow>(sql, absl::StrCat("SELECT ", kTeamColumns, " FROM teams"),
-                   [](soci::statement&) {}, &snap.teams);
+    Query<PersonRow>(
+        sql, absl::StrCat("SELECT ", kPersonColumns, " FROM people"),
+        [](soci::statement&) {}, &snap.people);
+    Query<TeamRow>(
+        sql, absl::StrCat("SELECT ", kTeamColumns, " FROM teams"),
+        [](soci::statement&) {}, &snap.teams);
     auto plan = planner(snap);
     if (!plan.ok()) return plan.status();
     result.plan = std::move(*plan);
@@ -479,10 +519,11 @@ absl::StatusOr<SyncApplied> SqlPeopleRepository::Sync(
     // Emails that move between people: park the changed ones on unique
     // placeholders first, so no intermediate state breaks uniqueness.
     std::vector<std::string> parked_ids = p.email_changed_ids, parked_emails;
-    for (const auto& id : parked_ids) parked_emails.push_back(absl::StrCat("~", id));
+    for (const auto& id : parked_ids)
+      parked_emails.push_back(absl::StrCat("~", id));
     if (!parked_ids.empty()) {
-      sql << "UPDATE people SET email = :e WHERE id = :id", soci::use(parked_emails),
-          soci::use(parked_ids);
+      sql << "UPDATE people SET email = :e WHERE id = :id",
+          soci::use(parked_emails), soci::use(parked_ids);
     }
     UpdatePeople(sql, p.update_people);
     InsertPeople(sql, p.create_people);
@@ -496,29 +537,38 @@ absl::StatusOr<SyncApplied> SqlPeopleRepository::Sync(
     }
     if (!p.update_teams.empty()) {
       TeamColumns c(p.update_teams);
-      sql << "UPDATE teams SET display_name = :dn, parent_id = :parent, lead_id = :lead, "
+      sql << "UPDATE teams SET display_name = :dn, parent_id = :parent, "
+             "lead_id = :lead, "
              "revision = :rev, update_time = :ut WHERE id = :id",
-          soci::use(c.display_name), soci::use(c.parent_id), soci::use(c.lead_id),
-          soci::use(c.revision), soci::use(c.update_time), soci::use(c.id);
+          soci::use(c.display_name), soci::use(c.parent_id),
+          soci::use(c.lead_id), soci::use(c.revision), soci::use(c.update_time),
+          soci::use(c.id);
     }
     for (const auto& t : p.create_teams) EmitTeam(*tx, t, ChangeKind::kCreated);
     for (const auto& t : p.update_teams) EmitTeam(*tx, t, ChangeKind::kUpdated);
-    for (const auto& person : p.create_people) EmitPerson(*tx, person, ChangeKind::kCreated);
-    for (const auto& person : p.update_people) EmitPerson(*tx, person, ChangeKind::kUpdated);
+    for (const auto& person : p.create_people)
+      EmitPerson(*tx, person, ChangeKind::kCreated);
+    for (const auto& person : p.update_people)
+      EmitPerson(*tx, person, ChangeKind::kUpdated);
     if (!idem.request_id.empty()) {
-      auto st = storage::RecordIdempotent(*tx, idem.scope, idem.request_id, idem.fingerprint,
-                                          encode(result));
-      if (!st.ok()) return st;
+      // The stored answer must carry the feed position this sync ends at.
+      tx->BeforeCommit([&](storage::Tx& t) {
+        result.last_seq = t.last_seq();
+        return storage::RecordIdempotent(t, idem.scope, idem.request_id,
+                                         idem.fingerprint, encode(result));
+      });
     }
     return absl::OkStatus();
   };
 
   absl::Status st;
   if (dry_run) {
-    st = db_->Read("people.sync_dry_run", [&](soci::session& sql) { return body(sql, nullptr); });
+    st = db_->Read("people.sync_dry_run",
+                   [&](soci::session& sql) { return body(sql, nullptr); });
   } else {
     st = db_->Write(
-        "people.sync", [&](storage::Tx& tx) { return body(tx.sql(), &tx); }, &result.last_seq);
+        "people.sync", [&](storage::Tx& tx) { return body(tx.sql(), &tx); },
+        &result.last_seq);
   }
   if (!st.ok()) return st;
   return result;

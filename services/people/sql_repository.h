@@ -14,25 +14,29 @@ class SqlPeopleRepository : public PeopleRepository {
   explicit SqlPeopleRepository(storage::Database* db) : db_(db) {}
 
   absl::StatusOr<Person> GetPerson(const std::string& id) override;
-  absl::StatusOr<std::vector<Person>> GetPeople(const std::vector<std::string>& ids) override;
-  absl::StatusOr<Person> FindByExternalId(const std::string& external_id) override;
+  absl::StatusOr<std::vector<Person>> GetPeople(
+      const std::vector<std::string>& ids) override;
+  absl::StatusOr<Person> FindByExternalId(
+      const std::string& external_id) override;
   absl::StatusOr<Person> FindByEmail(const std::string& email) override;
   absl::StatusOr<std::vector<Person>> ListPeople(const PeopleFilter& filter,
                                                  const Page& page) override;
   absl::StatusOr<std::vector<Person>> ListReports(const std::string& manager_id,
                                                   bool all_levels, int status,
                                                   const Page& page) override;
-  absl::StatusOr<std::vector<Person>> ReportingChain(const std::string& id) override;
+  absl::StatusOr<std::vector<Person>> ReportingChain(
+      const std::string& id) override;
   absl::StatusOr<Team> GetTeam(const std::string& id) override;
   absl::StatusOr<std::vector<Team>> ListTeams(const std::string& parent_id,
                                               const Page& page) override;
   absl::StatusOr<SyncApplied> Sync(
-      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner, bool dry_run,
-      const IdempotencyKey& idempotency,
+      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
+      bool dry_run, const IdempotencyKey& idempotency,
       const std::function<std::string(const SyncApplied&)>& encode) override;
 
  private:
-  absl::StatusOr<Person> FindOne(absl::string_view op, const std::string& column,
+  absl::StatusOr<Person> FindOne(absl::string_view op,
+                                 const std::string& column,
                                  const std::string& value);
   storage::Database* db_;
 };

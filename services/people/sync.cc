@@ -22,10 +22,14 @@ constexpr size_t kMaxName = 200;
 
 std::string StatusName(int s) {
   switch (s) {
-    case 1: return "ACTIVE";
-    case 2: return "ON_LEAVE";
-    case 3: return "TERMINATED";
-    default: return "UNSPECIFIED";
+    case 1:
+      return "ACTIVE";
+    case 2:
+      return "ON_LEAVE";
+    case 3:
+      return "TERMINATED";
+    default:
+      return "UNSPECIFIED";
   }
 }
 
@@ -43,19 +47,23 @@ bool HasControlChars(absl::string_view s) {
 class Errors {
  public:
   explicit Errors(int max) : max_(max) {}
-  void Add(int index, absl::string_view field, int64_t row, absl::string_view rule) {
+  void Add(int index, absl::string_view field, int64_t row,
+           absl::string_view rule) {
     if (static_cast<int>(v_.size()) >= max_) {
       truncated_ = true;
       return;
     }
     std::string where = absl::StrCat("records[", index, "].", field);
-    std::string desc = row > 0 ? absl::StrCat("row ", row, ": ", rule) : std::string(rule);
+    std::string desc =
+        row > 0 ? absl::StrCat("row ", row, ": ", rule) : std::string(rule);
     v_.push_back({where, desc});
   }
   bool empty() const { return v_.empty(); }
   absl::Status Build() const {
     auto v = v_;
-    if (truncated_) v.push_back({"records", absl::StrCat("more than ", max_, " errors; stopped")});
+    if (truncated_)
+      v.push_back(
+          {"records", absl::StrCat("more than ", max_, " errors; stopped")});
     return status::InvalidFields(v);
   }
 
@@ -74,7 +82,8 @@ struct PersonState {
 
 // Finds the records on a cycle of `parent` links (iterative three-colour walk).
 template <typename ParentFn>
-std::vector<std::string> FindCycles(const std::vector<std::string>& nodes, ParentFn parent) {
+std::vector<std::string> FindCycles(const std::vector<std::string>& nodes,
+                                    ParentFn parent) {
   absl::flat_hash_map<std::string, int> color;  // 0 new, 1 on path, 2 done
   std::vector<std::string> on_cycle;
   for (const auto& start : nodes) {
@@ -96,7 +105,8 @@ std::vector<std::string> FindCycles(const std::vector<std::string>& nodes, Paren
   return on_cycle;
 }
 
-std::vector<std::string> NormalizedRoles(const std::vector<std::string>& roles) {
+std::vector<std::string> NormalizedRoles(
+    const std::vector<std::string>& roles) {
   std::vector<std::string> out;
   for (const auto& r : roles) out.push_back(absl::AsciiStrToLower(r));
   std::sort(out.begin(), out.end());
@@ -109,7 +119,8 @@ std::vector<std::string> NormalizedRoles(const std::vector<std::string>& roles) 
 bool IsValidDate(absl::string_view date) {
   if (date.size() != 10 || date[4] != '-' || date[7] != '-') return false;
   int y, m, d;
-  if (!absl::SimpleAtoi(date.substr(0, 4), &y) || !absl::SimpleAtoi(date.substr(5, 2), &m) ||
+  if (!absl::SimpleAtoi(date.substr(0, 4), &y) ||
+      !absl::SimpleAtoi(date.substr(5, 2), &m) ||
       !absl::SimpleAtoi(date.substr(8, 2), &d)) {
     return false;
   }
@@ -117,7 +128,8 @@ bool IsValidDate(absl::string_view date) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(date[i]))) return false;
   }
   if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1) return false;
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   int max = kDays[m - 1] + (m == 2 && leap ? 1 : 0);
   return d <= max;
@@ -129,21 +141,26 @@ bool IsValidEmail(absl::string_view email) {
   if (at == absl::string_view::npos || at != email.rfind('@')) return false;
   absl::string_view local = email.substr(0, at), domain = email.substr(at + 1);
   if (local.empty() || local.size() > 64 || domain.empty()) return false;
-  if (local.front() == '.' || local.back() == '.' || absl::StrContains(local, "..")) return false;
+  if (local.front() == '.' || local.back() == '.' ||
+      absl::StrContains(local, ".."))
+    return false;
   for (char c : local) {
     if (absl::ascii_isalnum(static_cast<unsigned char>(c))) continue;
-    if (absl::string_view("!#$%&'*+/=?^_`{|}~.-").find(c) == absl::string_view::npos) {
+    if (absl::string_view("!#$%&'*+/=?^_`{|}~.-").find(c) ==
+        absl::string_view::npos) {
       return false;
     }
   }
   std::vector<absl::string_view> labels = absl::StrSplit(domain, '.');
   if (labels.size() < 2) return false;
   for (absl::string_view label : labels) {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+    if (label.empty() || label.size() > 63 || label.front() == '-' ||
+        label.back() == '-') {
       return false;
     }
     for (char c : label) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-')
+        return false;
     }
   }
   absl::string_view tld = labels.back();
@@ -155,20 +172,22 @@ bool IsValidEmail(absl::string_view email) {
 }
 
 bool IsKnownRole(absl::string_view role) {
-  return role == "employee" || role == "manager" || role == "hr_admin" || role == "service";
+  return role == "employee" || role == "manager" || role == "hr_admin" ||
+         role == "service";
 }
 
 std::string NormalizeEmail(absl::string_view email) {
   return absl::AsciiStrToLower(absl::StripAsciiWhitespace(email));
 }
 
-absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& input,
+absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current,
+                                  const SyncInput& input,
                                   const SyncPolicy& policy,
                                   absl::FunctionRef<std::string()> new_id,
                                   int64_t now_micros, absl::string_view today) {
   Errors errors(policy.max_errors);
-  std::string effective = input.effective_date.empty() ? std::string(today)
-                                                        : input.effective_date;
+  std::string effective =
+      input.effective_date.empty() ? std::string(today) : input.effective_date;
 
   // The directory as it is.
   absl::flat_hash_map<std::string, const Person*> person_by_ext, person_by_id;
@@ -197,18 +216,21 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
       errors.Add(r.index, "external_id", r.source_row, "must not be empty");
       continue;
     }
-    if (r.external_id.size() > kMaxExternalId || HasControlChars(r.external_id)) {
+    if (r.external_id.size() > kMaxExternalId ||
+        HasControlChars(r.external_id)) {
       errors.Add(r.index, "external_id", r.source_row,
                  "must be at most 128 printable characters");
       continue;
     }
     if (!team_records.emplace(r.external_id, &r).second) {
-      errors.Add(r.index, "external_id", r.source_row,
-                 absl::StrCat("team ", r.external_id, " appears twice in the sync"));
+      errors.Add(
+          r.index, "external_id", r.source_row,
+          absl::StrCat("team ", r.external_id, " appears twice in the sync"));
       continue;
     }
     if (r.display_name.empty() || r.display_name.size() > kMaxName) {
-      errors.Add(r.index, "display_name", r.source_row, "must be 1..200 characters");
+      errors.Add(r.index, "display_name", r.source_row,
+                 "must be 1..200 characters");
     }
   }
   auto team_exists = [&](const std::string& ext) {
@@ -216,10 +238,12 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
   };
 
   // Person records.
-  absl::flat_hash_map<std::string, PersonState> people;  // the result, by external id
+  absl::flat_hash_map<std::string, PersonState>
+      people;  // the result, by external id
   people.reserve(current.people.size() + input.people.size());
   for (const auto& p : current.people) {
-    people[p.external_id] = PersonState{nullptr, &p, p.email, person_ext_of(p.manager_id)};
+    people[p.external_id] =
+        PersonState{nullptr, &p, p.email, person_ext_of(p.manager_id)};
   }
   absl::flat_hash_set<std::string> seen;
   seen.reserve(input.people.size());
@@ -230,14 +254,16 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
       errors.Add(r.index, "external_id", r.source_row, "must not be empty");
       continue;
     }
-    if (r.external_id.size() > kMaxExternalId || HasControlChars(r.external_id)) {
+    if (r.external_id.size() > kMaxExternalId ||
+        HasControlChars(r.external_id)) {
       errors.Add(r.index, "external_id", r.source_row,
                  "must be at most 128 printable characters");
       continue;
     }
     if (!seen.insert(r.external_id).second) {
-      errors.Add(r.index, "external_id", r.source_row,
-                 absl::StrCat("person ", r.external_id, " appears twice in the sync"));
+      errors.Add(
+          r.index, "external_id", r.source_row,
+          absl::StrCat("person ", r.external_id, " appears twice in the sync"));
       continue;
     }
     bool ok = true;
@@ -249,28 +275,34 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     }
     if (r.display_name.empty() || r.display_name.size() > kMaxName ||
         HasControlChars(r.display_name)) {
-      errors.Add(r.index, "display_name", r.source_row, "must be 1..200 printable characters");
+      errors.Add(r.index, "display_name", r.source_row,
+                 "must be 1..200 printable characters");
       ok = false;
     }
     if (r.title.size() > kMaxName || HasControlChars(r.title)) {
-      errors.Add(r.index, "title", r.source_row, "must be at most 200 printable characters");
+      errors.Add(r.index, "title", r.source_row,
+                 "must be at most 200 printable characters");
       ok = false;
     }
     if (r.status < 0 || r.status > 3) {
-      errors.Add(r.index, "status", r.source_row, "must be ACTIVE, ON_LEAVE or TERMINATED");
+      errors.Add(r.index, "status", r.source_row,
+                 "must be ACTIVE, ON_LEAVE or TERMINATED");
       ok = false;
     }
     if (!r.start_date.empty() && !IsValidDate(r.start_date)) {
-      errors.Add(r.index, "start_date", r.source_row,
-                 absl::StrCat("'", r.start_date, "' is not a date (YYYY-MM-DD)"));
+      errors.Add(
+          r.index, "start_date", r.source_row,
+          absl::StrCat("'", r.start_date, "' is not a date (YYYY-MM-DD)"));
       ok = false;
     }
     if (!r.end_date.empty() && !IsValidDate(r.end_date)) {
       errors.Add(r.index, "end_date", r.source_row,
                  absl::StrCat("'", r.end_date, "' is not a date (YYYY-MM-DD)"));
       ok = false;
-    } else if (!r.end_date.empty() && !r.start_date.empty() && r.end_date < r.start_date) {
-      errors.Add(r.index, "end_date", r.source_row, "must not be before start_date");
+    } else if (!r.end_date.empty() && !r.start_date.empty() &&
+               r.end_date < r.start_date) {
+      errors.Add(r.index, "end_date", r.source_row,
+                 "must not be before start_date");
       ok = false;
     }
     for (const auto& role : r.roles) {
@@ -297,7 +329,8 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
   std::vector<const Person*> leavers;
   if (input.mode == SyncMode::kFull) {
     for (const auto& p : current.people) {
-      if (!seen.contains(p.external_id) && IsActive(p.status)) leavers.push_back(&p);
+      if (!seen.contains(p.external_id) && IsActive(p.status))
+        leavers.push_back(&p);
     }
   }
 
@@ -308,8 +341,9 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
       errors.Add(r->index, "manager_external_id", r->source_row,
                  "a person cannot be their own manager");
     } else if (!people.contains(r->manager_external_id)) {
-      errors.Add(r->index, "manager_external_id", r->source_row,
-                 absl::StrCat("manager ", r->manager_external_id, " does not exist"));
+      errors.Add(
+          r->index, "manager_external_id", r->source_row,
+          absl::StrCat("manager ", r->manager_external_id, " does not exist"));
     }
   }
   {
@@ -335,7 +369,8 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
 
   // Emails are unique in the result.
   {
-    absl::flat_hash_map<std::string, std::string> owner;  // email -> external id
+    absl::flat_hash_map<std::string, std::string>
+        owner;  // email -> external id
     owner.reserve(people.size());
     // Records first, so a record that takes an email a database row keeps is
     // the one reported.
@@ -355,8 +390,9 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
       auto it = owner.find(p.email);
       if (it != owner.end()) {
         const PersonRecord* r = people[it->second].record;
-        errors.Add(r->index, "email", r->source_row,
-                   absl::StrCat(p.email, " already belongs to ", p.external_id));
+        errors.Add(
+            r->index, "email", r->source_row,
+            absl::StrCat(p.email, " already belongs to ", p.external_id));
       }
     }
   }
@@ -368,13 +404,15 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
         errors.Add(r->index, "parent_external_id", r->source_row,
                    "a team cannot be its own parent");
       } else if (!team_exists(r->parent_external_id)) {
-        errors.Add(r->index, "parent_external_id", r->source_row,
-                   absl::StrCat("team ", r->parent_external_id, " does not exist"));
+        errors.Add(
+            r->index, "parent_external_id", r->source_row,
+            absl::StrCat("team ", r->parent_external_id, " does not exist"));
       }
     }
     if (!r->lead_external_id.empty() && !people.contains(r->lead_external_id)) {
-      errors.Add(r->index, "lead_external_id", r->source_row,
-                 absl::StrCat("person ", r->lead_external_id, " does not exist"));
+      errors.Add(
+          r->index, "lead_external_id", r->source_row,
+          absl::StrCat("person ", r->lead_external_id, " does not exist"));
     }
   }
   {
@@ -395,7 +433,8 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     for (const auto& ext : cycle) {
       auto rec = team_records.find(ext);
       if (rec != team_records.end()) {
-        errors.Add(rec->second->index, "parent_external_id", rec->second->source_row,
+        errors.Add(rec->second->index, "parent_external_id",
+                   rec->second->source_row,
                    absl::StrCat("teams form a cycle: ", loop));
       }
     }
@@ -407,19 +446,23 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
   SyncPlan plan;
   absl::flat_hash_map<std::string, std::string> new_team_ids, new_person_ids;
   for (const auto& r : input.teams) {
-    if (!team_by_ext.contains(r.external_id)) new_team_ids[r.external_id] = new_id();
+    if (!team_by_ext.contains(r.external_id))
+      new_team_ids[r.external_id] = new_id();
   }
   for (const auto& r : input.people) {
-    if (!person_by_ext.contains(r.external_id)) new_person_ids[r.external_id] = new_id();
+    if (!person_by_ext.contains(r.external_id))
+      new_person_ids[r.external_id] = new_id();
   }
   auto team_id_of = [&](const std::string& ext) -> std::string {
     if (ext.empty()) return "";
-    if (auto it = team_by_ext.find(ext); it != team_by_ext.end()) return it->second->id;
+    if (auto it = team_by_ext.find(ext); it != team_by_ext.end())
+      return it->second->id;
     return new_team_ids[ext];
   };
   auto person_id_of = [&](const std::string& ext) -> std::string {
     if (ext.empty()) return "";
-    if (auto it = person_by_ext.find(ext); it != person_by_ext.end()) return it->second->id;
+    if (auto it = person_by_ext.find(ext); it != person_by_ext.end())
+      return it->second->id;
     return new_person_ids[ext];
   };
   auto add_detail = [&](ChangeDetail d) {
@@ -441,8 +484,10 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
       t.create_time = t.update_time = now_micros;
       ChangeDetail d{ChangeAction::kCreated, true, t.id, t.external_id, {}};
       d.fields.push_back({"display_name", "", t.display_name});
-      if (!r.parent_external_id.empty()) d.fields.push_back({"parent_external_id", "", r.parent_external_id});
-      if (!r.lead_external_id.empty()) d.fields.push_back({"lead_external_id", "", r.lead_external_id});
+      if (!r.parent_external_id.empty())
+        d.fields.push_back({"parent_external_id", "", r.parent_external_id});
+      if (!r.lead_external_id.empty())
+        d.fields.push_back({"lead_external_id", "", r.lead_external_id});
       add_detail(std::move(d));
       plan.create_teams.push_back(std::move(t));
       ++plan.teams.created;
@@ -450,12 +495,15 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     }
     const Team& old = *existing->second;
     std::vector<FieldChange> fields;
-    if (old.display_name != t.display_name) fields.push_back({"display_name", old.display_name, t.display_name});
+    if (old.display_name != t.display_name)
+      fields.push_back({"display_name", old.display_name, t.display_name});
     if (old.parent_id != t.parent_id) {
-      fields.push_back({"parent_external_id", team_ext_of(old.parent_id), r.parent_external_id});
+      fields.push_back({"parent_external_id", team_ext_of(old.parent_id),
+                        r.parent_external_id});
     }
     if (old.lead_id != t.lead_id) {
-      fields.push_back({"lead_external_id", person_ext_of(old.lead_id), r.lead_external_id});
+      fields.push_back(
+          {"lead_external_id", person_ext_of(old.lead_id), r.lead_external_id});
     }
     if (fields.empty()) {
       ++plan.teams.unchanged;
@@ -465,13 +513,15 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     t.revision = old.revision + 1;
     t.create_time = old.create_time;
     t.update_time = now_micros;
-    add_detail({ChangeAction::kUpdated, true, t.id, t.external_id, std::move(fields)});
+    add_detail(
+        {ChangeAction::kUpdated, true, t.id, t.external_id, std::move(fields)});
     plan.update_teams.push_back(std::move(t));
     ++plan.teams.updated;
   }
 
   int active_before = 0;
-  for (const auto& p : current.people) active_before += IsActive(p.status) ? 1 : 0;
+  for (const auto& p : current.people)
+    active_before += IsActive(p.status) ? 1 : 0;
   int terminations = 0;
 
   for (const auto& r : input.people) {
@@ -482,7 +532,8 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     p.title = r.title;
     p.team_id = team_id_of(r.team_external_id);
     p.manager_id = person_id_of(r.manager_external_id);
-    p.status = r.status == 0 ? PersonStatus::kActive : static_cast<PersonStatus>(r.status);
+    p.status = r.status == 0 ? PersonStatus::kActive
+                             : static_cast<PersonStatus>(r.status);
     p.start_date = r.start_date;
     p.end_date = r.end_date;
     p.roles = NormalizedRoles(r.roles);
@@ -502,7 +553,8 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
       ChangeDetail d{ChangeAction::kCreated, false, p.id, p.external_id, {}};
       d.fields.push_back({"email", "", p.email});
       d.fields.push_back({"display_name", "", p.display_name});
-      if (!r.manager_external_id.empty()) d.fields.push_back({"manager_external_id", "", r.manager_external_id});
+      if (!r.manager_external_id.empty())
+        d.fields.push_back({"manager_external_id", "", r.manager_external_id});
       add_detail(std::move(d));
       plan.create_people.push_back(std::move(p));
       ++plan.people.created;
@@ -510,17 +562,20 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     }
     const Person& old = *existing->second;
     std::vector<FieldChange> fields;
-    auto cmp = [&](absl::string_view name, const std::string& a, const std::string& b) {
+    auto cmp = [&](absl::string_view name, const std::string& a,
+                   const std::string& b) {
       if (a != b) fields.push_back({std::string(name), a, b});
     };
     cmp("email", old.email, p.email);
     cmp("display_name", old.display_name, p.display_name);
     cmp("title", old.title, p.title);
     if (old.team_id != p.team_id) {
-      fields.push_back({"team_external_id", team_ext_of(old.team_id), r.team_external_id});
+      fields.push_back(
+          {"team_external_id", team_ext_of(old.team_id), r.team_external_id});
     }
     if (old.manager_id != p.manager_id) {
-      fields.push_back({"manager_external_id", person_ext_of(old.manager_id), r.manager_external_id});
+      fields.push_back({"manager_external_id", person_ext_of(old.manager_id),
+                        r.manager_external_id});
     }
     if (old.status != p.status) {
       fields.push_back({"status", StatusName(static_cast<int>(old.status)),
@@ -529,7 +584,8 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     cmp("start_date", old.start_date, p.start_date);
     cmp("end_date", old.end_date, p.end_date);
     if (old.roles != p.roles) {
-      fields.push_back({"roles", absl::StrJoin(old.roles, ","), absl::StrJoin(p.roles, ",")});
+      fields.push_back({"roles", absl::StrJoin(old.roles, ","),
+                        absl::StrJoin(p.roles, ",")});
     }
     if (fields.empty()) {
       ++plan.people.unchanged;
@@ -543,15 +599,16 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     p.revision = old.revision + 1;
     p.create_time = old.create_time;
     p.update_time = now_micros;
-    bool terminated = IsActive(old.status) && p.status == PersonStatus::kTerminated;
+    bool terminated =
+        IsActive(old.status) && p.status == PersonStatus::kTerminated;
     if (terminated) {
       ++terminations;
       ++plan.people.terminated;
     } else {
       ++plan.people.updated;
     }
-    add_detail({terminated ? ChangeAction::kTerminated : ChangeAction::kUpdated, false, p.id,
-                p.external_id, std::move(fields)});
+    add_detail({terminated ? ChangeAction::kTerminated : ChangeAction::kUpdated,
+                false, p.id, p.external_id, std::move(fields)});
     plan.update_people.push_back(std::move(p));
   }
 
@@ -561,25 +618,32 @@ absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& inpu
     if (p.end_date.empty() || p.end_date > effective) p.end_date = effective;
     p.revision = old->revision + 1;
     p.update_time = now_micros;
-    add_detail({ChangeAction::kTerminated, false, p.id, p.external_id,
-                {{"status", StatusName(static_cast<int>(old->status)), "TERMINATED"},
-                 {"end_date", old->end_date, p.end_date}}});
+    add_detail(
+        {ChangeAction::kTerminated,
+         false,
+         p.id,
+         p.external_id,
+         {{"status", StatusName(static_cast<int>(old->status)), "TERMINATED"},
+          {"end_date", old->end_date, p.end_date}}});
     plan.update_people.push_back(std::move(p));
     ++plan.people.terminated;
     ++terminations;
   }
 
-  if (input.mode == SyncMode::kFull && !input.allow_mass_termination && active_before > 0 &&
+  if (input.mode == SyncMode::kFull && !input.allow_mass_termination &&
+      active_before > 0 &&
       terminations > policy.mass_termination_share * active_before) {
     return status::WithErrorInfo(
         absl::FailedPreconditionError(absl::StrFormat(
-            "sync would terminate %d of %d active people (more than %.0f%%); resend with "
+            "sync would terminate %d of %d active people (more than %.0f%%); "
+            "resend with "
             "allow_mass_termination if this is intended",
             terminations, active_before, policy.mass_termination_share * 100)),
         "MASS_TERMINATION",
         {{"would_terminate", absl::StrCat(terminations)},
          {"active", absl::StrCat(active_before)},
-         {"max_share", absl::StrFormat("%.2f", policy.mass_termination_share)}});
+         {"max_share",
+          absl::StrFormat("%.2f", policy.mass_termination_share)}});
   }
   return plan;
 }

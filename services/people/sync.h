@@ -1,8 +1,8 @@
 #pragma once
 
 // Planning an HRIS sync: validate the incoming roster against the directory as
-// it would be afterwards, and compute the exact diff. Pure: no I/O, so the rules
-// are unit-tested directly, and the repository applies the plan in one
+// it would be afterwards, and compute the exact diff. Pure: no I/O, so the
+// rules are unit-tested directly, and the repository applies the plan in one
 // transaction (all or nothing).
 
 #include <string>
@@ -96,18 +96,20 @@ struct SyncPlan {
   std::vector<ChangeDetail> details;  // the first SyncPolicy::max_details
   // Emails people had before this sync where they changed (for cache keys).
   std::vector<std::string> old_emails;
-  // People whose email changes (their rows are parked first; see the repository).
+  // People whose email changes (their rows are parked first; see the
+  // repository).
   std::vector<std::string> email_changed_ids;
   bool empty() const {
-    return create_people.empty() && update_people.empty() && create_teams.empty() &&
-           update_teams.empty();
+    return create_people.empty() && update_people.empty() &&
+           create_teams.empty() && update_teams.empty();
   }
 };
 
 // INVALID_ARGUMENT with one field violation per bad record field
 // ("records[12].manager_external_id"); FAILED_PRECONDITION with reason
 // MASS_TERMINATION when the guard trips.
-absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current, const SyncInput& input,
+absl::StatusOr<SyncPlan> PlanSync(const Snapshot& current,
+                                  const SyncInput& input,
                                   const SyncPolicy& policy,
                                   absl::FunctionRef<std::string()> new_id,
                                   int64_t now_micros, absl::string_view today);

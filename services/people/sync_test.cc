@@ -18,7 +18,8 @@ using ::testing::UnorderedElementsAre;
 
 constexpr int64_t kNow = 1700000000000000;
 
-PersonRecord Rec(std::string ext, std::string manager = "", std::string team = "") {
+PersonRecord Rec(std::string ext, std::string manager = "",
+                 std::string team = "") {
   PersonRecord r;
   r.external_id = ext;
   r.email = absl::StrCat(ext, "@example.com");
@@ -32,12 +33,14 @@ PersonRecord Rec(std::string ext, std::string manager = "", std::string team = "
 
 class SyncTest : public ::testing::Test {
  protected:
-  absl::StatusOr<SyncPlan> Plan(SyncInput input, const Snapshot& snap, SyncPolicy policy = {}) {
+  absl::StatusOr<SyncPlan> Plan(SyncInput input, const Snapshot& snap,
+                                SyncPolicy policy = {}) {
     int i = 0;
     for (auto& t : input.teams) t.index = i++;
     for (auto& p : input.people) p.index = i++;
-    return PlanSync(snap, input, policy, [this] { return absl::StrCat("id", next_++); }, kNow,
-                    "2026-11-23");
+    return PlanSync(
+        snap, input, policy, [this] { return absl::StrCat("id", next_++); },
+        kNow, "2026-11-23");
   }
 
   // Applies a plan to a snapshot the way the repository would.
@@ -52,8 +55,10 @@ class SyncTest : public ::testing::Test {
         if (old.id == t.id) old = t;
       }
     }
-    snap.people.insert(snap.people.end(), plan.create_people.begin(), plan.create_people.end());
-    snap.teams.insert(snap.teams.end(), plan.create_teams.begin(), plan.create_teams.end());
+    snap.people.insert(snap.people.end(), plan.create_people.begin(),
+                       plan.create_people.end());
+    snap.teams.insert(snap.teams.end(), plan.create_teams.begin(),
+                      plan.create_teams.end());
     return snap;
   }
 
@@ -61,7 +66,8 @@ class SyncTest : public ::testing::Test {
   Snapshot Org(int n) {
     SyncInput in;
     in.mode = SyncMode::kFull;
-    for (int i = 0; i < n; ++i) in.people.push_back(Rec(absl::StrCat("E", i), i ? "E0" : ""));
+    for (int i = 0; i < n; ++i)
+      in.people.push_back(Rec(absl::StrCat("E", i), i ? "E0" : ""));
     auto plan = Plan(in, {});
     EXPECT_TRUE(plan.ok()) << plan.status();
     return Apply({}, *plan);
@@ -120,9 +126,10 @@ TEST_F(SyncTest, UpdatesReportFieldChangesAndBumpRevision) {
   EXPECT_EQ(plan->update_people[0].revision, 2);
   EXPECT_EQ(plan->people.updated, 1);
   ASSERT_EQ(plan->details.size(), 1u);
-  EXPECT_THAT(plan->details[0].fields,
-              UnorderedElementsAre(Field(&FieldChange::field, "title"),
-                                   Field(&FieldChange::field, "manager_external_id")));
+  EXPECT_THAT(
+      plan->details[0].fields,
+      UnorderedElementsAre(Field(&FieldChange::field, "title"),
+                           Field(&FieldChange::field, "manager_external_id")));
 }
 
 TEST_F(SyncTest, FullSyncTerminatesPeopleMissingFromTheRoster) {
@@ -130,7 +137,8 @@ TEST_F(SyncTest, FullSyncTerminatesPeopleMissingFromTheRoster) {
   SyncInput in;
   in.mode = SyncMode::kFull;
   in.effective_date = "2026-11-30";
-  for (int i = 0; i < 9; ++i) in.people.push_back(Rec(absl::StrCat("E", i), i ? "E0" : ""));
+  for (int i = 0; i < 9; ++i)
+    in.people.push_back(Rec(absl::StrCat("E", i), i ? "E0" : ""));
   auto plan = Plan(in, snap);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->people.terminated, 1);
@@ -160,7 +168,8 @@ TEST_F(SyncTest, MassTerminationIsRefusedUnlessAllowed) {
   Snapshot snap = Org(10);
   SyncInput in;
   in.mode = SyncMode::kFull;
-  for (int i = 0; i < 7; ++i) in.people.push_back(Rec(absl::StrCat("E", i), i ? "E0" : ""));
+  for (int i = 0; i < 7; ++i)
+    in.people.push_back(Rec(absl::StrCat("E", i), i ? "E0" : ""));
   auto refused = Plan(in, snap);
   EXPECT_THAT(refused.status(), StatusIs(absl::StatusCode::kFailedPrecondition,
                                          HasSubstr("terminate 3 of 10")));
@@ -184,12 +193,15 @@ TEST_F(SyncTest, ManagerCycleIsReportedOnEveryRecordInIt) {
   in.people.push_back(Rec("C", "B"));
   in.people.push_back(Rec("D", "A"));
   auto plan = Plan(in, {});
-  ASSERT_THAT(plan.status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cycle")));
+  ASSERT_THAT(plan.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cycle")));
   auto v = status::FieldViolations(plan.status());
-  EXPECT_THAT(v, UnorderedElementsAre(
-                     Field(&status::FieldViolation::field, "records[0].manager_external_id"),
-                     Field(&status::FieldViolation::field, "records[1].manager_external_id"),
-                     Field(&status::FieldViolation::field, "records[2].manager_external_id")));
+  EXPECT_THAT(v, UnorderedElementsAre(Field(&status::FieldViolation::field,
+                                            "records[0].manager_external_id"),
+                                      Field(&status::FieldViolation::field,
+                                            "records[1].manager_external_id"),
+                                      Field(&status::FieldViolation::field,
+                                            "records[2].manager_external_id")));
 }
 
 TEST_F(SyncTest, CycleThroughTheExistingDirectoryIsFound) {
@@ -197,7 +209,8 @@ TEST_F(SyncTest, CycleThroughTheExistingDirectoryIsFound) {
   SyncInput in;
   in.people.push_back(Rec("E0", "E2"));  // E0 -> E2 -> E0
   auto plan = Plan(in, snap);
-  EXPECT_THAT(plan.status(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cycle")));
+  EXPECT_THAT(plan.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cycle")));
 }
 
 TEST_F(SyncTest, EveryBadFieldIsNamedWithItsRow) {
@@ -220,14 +233,15 @@ TEST_F(SyncTest, EveryBadFieldIsNamedWithItsRow) {
   auto no_id = Rec("");
   auto dup_email = Rec("X");
   dup_email.email = "E1@example.com";  // belongs to E1 in the directory
-  in.people = {self, unknown_mgr, unknown_team, bad_email, bad_dates, reversed, role, no_name,
-               no_id, dup_email};
+  in.people = {self,     unknown_mgr, unknown_team, bad_email, bad_dates,
+               reversed, role,        no_name,      no_id,     dup_email};
   auto plan = Plan(in, snap);
   ASSERT_FALSE(plan.ok());
   auto v = status::FieldViolations(plan.status());
   auto has = [&](std::string field, std::string text) {
     for (const auto& f : v) {
-      if (f.field == field && f.description.find(text) != std::string::npos) return true;
+      if (f.field == field && f.description.find(text) != std::string::npos)
+        return true;
     }
     ADD_FAILURE() << "no violation " << field << " ~ " << text;
     return false;
@@ -253,8 +267,10 @@ TEST_F(SyncTest, DuplicatesInTheStreamAreRefused) {
   in.people = {a, Rec("A"), b};
   auto plan = Plan(in, {});
   auto v = status::FieldViolations(plan.status());
-  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field, "records[1].external_id")));
-  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field, "records[2].email")));
+  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field,
+                                "records[1].external_id")));
+  EXPECT_THAT(
+      v, Contains(Field(&status::FieldViolation::field, "records[2].email")));
 }
 
 TEST_F(SyncTest, TeamRulesAreChecked) {
@@ -265,11 +281,16 @@ TEST_F(SyncTest, TeamRulesAreChecked) {
   in.teams.push_back({0, "T3", "Again", "", "", 0});
   auto plan = Plan(in, {});
   auto v = status::FieldViolations(plan.status());
-  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field, "records[0].parent_external_id")));
-  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field, "records[1].parent_external_id")));
-  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field, "records[2].parent_external_id")));
-  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field, "records[2].lead_external_id")));
-  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field, "records[3].external_id")));
+  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field,
+                                "records[0].parent_external_id")));
+  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field,
+                                "records[1].parent_external_id")));
+  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field,
+                                "records[2].parent_external_id")));
+  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field,
+                                "records[2].lead_external_id")));
+  EXPECT_THAT(v, Contains(Field(&status::FieldViolation::field,
+                                "records[3].external_id")));
 }
 
 TEST_F(SyncTest, TwoPeopleCanSwapEmails) {
@@ -282,7 +303,8 @@ TEST_F(SyncTest, TwoPeopleCanSwapEmails) {
   auto plan = Plan(in, snap);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->email_changed_ids.size(), 2u);
-  EXPECT_THAT(plan->old_emails, UnorderedElementsAre("e1@example.com", "e2@example.com"));
+  EXPECT_THAT(plan->old_emails,
+              UnorderedElementsAre("e1@example.com", "e2@example.com"));
 }
 
 TEST_F(SyncTest, TerminationDateIsKeptWhenTheRosterOmitsIt) {

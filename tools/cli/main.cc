@@ -1,9 +1,9 @@
 // sightline: the command-line client of the Sightline services.
 //
-//   sightline token  --key_file=F --subject=S [--roles=hr_admin,manager] [--ttl=8h]
-//   sightline health ADDRESS
-//   sightline call   ADDRESS package.Service/Method '{"json": "request"}'
-//   sightline import-roster ADDRESS roster.csv [--mode=full|incremental] [--dry_run]
+//   sightline token  --key_file=F --subject=S [--roles=hr_admin,manager]
+//   [--ttl=8h] sightline health ADDRESS sightline call   ADDRESS
+//   package.Service/Method '{"json": "request"}' sightline import-roster
+//   ADDRESS roster.csv [--mode=full|incremental] [--dry_run]
 //
 // Calls take the bearer token from --token or SIGHTLINE_TOKEN. Requests and
 // answers are protobuf JSON; streaming answers print one JSON object per line.
@@ -36,29 +36,38 @@
 #include "services/people/roster_csv.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
 
-ABSL_FLAG(std::string, token, "", "Bearer token for calls (or SIGHTLINE_TOKEN).");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30), "Deadline of unary calls (0: none).");
+ABSL_FLAG(std::string, token, "",
+          "Bearer token for calls (or SIGHTLINE_TOKEN).");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
+          "Deadline of unary calls (0: none).");
 ABSL_FLAG(std::string, tls_ca_file, "", "Trust this CA; enables TLS.");
-ABSL_FLAG(std::string, tls_client_cert_file, "", "Client certificate for mTLS.");
+ABSL_FLAG(std::string, tls_client_cert_file, "",
+          "Client certificate for mTLS.");
 ABSL_FLAG(std::string, tls_client_key_file, "", "Client key for mTLS.");
-ABSL_FLAG(std::string, tls_server_name_override, "", "Expected server certificate name.");
+ABSL_FLAG(std::string, tls_server_name_override, "",
+          "Expected server certificate name.");
 // token
-ABSL_FLAG(std::string, key_file, "", "token: HS256 secret or RS256 private key (PEM).");
+ABSL_FLAG(std::string, key_file, "",
+          "token: HS256 secret or RS256 private key (PEM).");
 ABSL_FLAG(std::string, algorithm, "HS256", "token: HS256 or RS256.");
-ABSL_FLAG(std::string, subject, "", "token: the principal (email, employee id, people/...).");
+ABSL_FLAG(std::string, subject, "",
+          "token: the principal (email, employee id, people/...).");
 ABSL_FLAG(std::string, roles, "", "token: comma-separated roles.");
 ABSL_FLAG(std::string, issuer, "", "token: iss claim.");
 ABSL_FLAG(std::string, audience, "", "token: aud claim.");
 ABSL_FLAG(absl::Duration, ttl, absl::Hours(8), "token: lifetime.");
 // import-roster
 ABSL_FLAG(std::string, mode, "full", "import-roster: full or incremental.");
-ABSL_FLAG(bool, dry_run, false, "import-roster: show the diff, change nothing.");
+ABSL_FLAG(bool, dry_run, false,
+          "import-roster: show the diff, change nothing.");
 ABSL_FLAG(bool, allow_mass_termination, false,
-          "import-roster: allow a FULL sync to terminate more than the server's share.");
+          "import-roster: allow a FULL sync to terminate more than the "
+          "server's share.");
 ABSL_FLAG(std::string, request_id, "", "import-roster: makes a retry safe.");
-ABSL_FLAG(std::vector<std::string>, map, {},
-          "import-roster: column mappings field=Column Name, comma-separated, e.g. "
-          "--map='employee_id=Worker ID,email=Work Email'.");
+ABSL_FLAG(
+    std::vector<std::string>, map, {},
+    "import-roster: column mappings field=Column Name, comma-separated, e.g. "
+    "--map='employee_id=Worker ID,email=Work Email'.");
 
 namespace sl = sightline;
 using google::protobuf::util::JsonPrintOptions;
@@ -72,8 +81,8 @@ int Fail(const std::string& message) {
 
 // Prints a failed call: code, message and any field violations.
 int FailCall(const grpc::Status& s) {
-  std::cerr << "error: " << sl::status::GoCodeName(s.error_code()) << ": " << s.error_message()
-            << "\n";
+  std::cerr << "error: " << sl::status::GoCodeName(s.error_code()) << ": "
+            << s.error_message() << "\n";
   google::rpc::Status rpc;
   if (!s.error_details().empty() && rpc.ParseFromString(s.error_details())) {
     for (const auto& any : rpc.details()) {
@@ -85,7 +94,8 @@ int FailCall(const grpc::Status& s) {
         }
       } else if (any.UnpackTo(&info)) {
         std::cerr << "  reason: " << info.reason();
-        for (const auto& [k, v] : info.metadata()) std::cerr << " " << k << "=" << v;
+        for (const auto& [k, v] : info.metadata())
+          std::cerr << " " << k << "=" << v;
         std::cerr << "\n";
       }
     }
@@ -93,7 +103,8 @@ int FailCall(const grpc::Status& s) {
   return 1;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel(const std::string& address) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel(
+    const std::string& address) {
   sl::auth::ClientTlsConfig tls;
   tls.ca_file = absl::GetFlag(FLAGS_tls_ca_file);
   tls.cert_file = absl::GetFlag(FLAGS_tls_client_cert_file);
@@ -106,7 +117,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Channel(const std::string& addres
 
 void Prepare(grpc::ClientContext* ctx, bool unary) {
   std::string token = absl::GetFlag(FLAGS_token);
-  if (!token.empty()) ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  if (!token.empty())
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", token));
   absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   if (unary && timeout > absl::ZeroDuration()) {
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -128,12 +140,15 @@ int Token() {
   if (!alg.ok()) return Fail(std::string(alg.status().message()));
   o.algorithm = *alg;
   auto key = sl::auth::ReadKeyFile(absl::GetFlag(FLAGS_key_file));
-  if (!key.ok()) return Fail(absl::StrCat("--key_file: ", key.status().message()));
+  if (!key.ok())
+    return Fail(absl::StrCat("--key_file: ", key.status().message()));
   o.key = *key;
   o.subject = absl::GetFlag(FLAGS_subject);
-  for (absl::string_view r : absl::StrSplit(absl::GetFlag(FLAGS_roles), ',', absl::SkipEmpty())) {
+  for (absl::string_view r :
+       absl::StrSplit(absl::GetFlag(FLAGS_roles), ',', absl::SkipEmpty())) {
     auto role = sl::auth::ParseRole(r);
-    if (!role.has_value()) return Fail(absl::StrCat("--roles: unknown role ", r));
+    if (!role.has_value())
+      return Fail(absl::StrCat("--roles: unknown role ", r));
     o.roles.push_back(*role);
   }
   o.issuer = absl::GetFlag(FLAGS_issuer);
@@ -155,23 +170,32 @@ int Health(const std::string& address) {
   grpc::health::v1::HealthCheckResponse resp;
   grpc::Status s = stub->Check(&ctx, req, &resp);
   if (!s.ok()) return FailCall(s);
-  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()) << "\n";
-  return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                   resp.status())
+            << "\n";
+  return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0
+                                                                         : 1;
 }
 
-int Call(const std::string& address, const std::string& method_name, const std::string& json) {
+int Call(const std::string& address, const std::string& method_name,
+         const std::string& json) {
   std::string full = method_name;
   if (!full.empty() && full[0] == '/') full = full.substr(1);
-  std::vector<std::string> parts = absl::StrSplit(full, absl::MaxSplits('/', 1));
-  if (parts.size() != 2) return Fail("method must look like package.Service/Method");
+  std::vector<std::string> parts =
+      absl::StrSplit(full, absl::MaxSplits('/', 1));
+  if (parts.size() != 2)
+    return Fail("method must look like package.Service/Method");
   const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   const auto* service = pool->FindServiceByName(parts[0]);
-  if (service == nullptr) return Fail(absl::StrCat("unknown service ", parts[0]));
+  if (service == nullptr)
+    return Fail(absl::StrCat("unknown service ", parts[0]));
   const auto* method = service->FindMethodByName(parts[1]);
   if (method == nullptr) return Fail(absl::StrCat("unknown method ", full));
   auto* factory = google::protobuf::MessageFactory::generated_factory();
-  std::unique_ptr<google::protobuf::Message> req(factory->GetPrototype(method->input_type())->New());
-  std::unique_ptr<google::protobuf::Message> resp(factory->GetPrototype(method->output_type())->New());
+  std::unique_ptr<google::protobuf::Message> req(
+      factory->GetPrototype(method->input_type())->New());
+  std::unique_ptr<google::protobuf::Message> resp(
+      factory->GetPrototype(method->output_type())->New());
   if (!json.empty()) {
     auto st = google::protobuf::util::JsonStringToMessage(json, req.get());
     if (!st.ok()) return Fail(absl::StrCat("request JSON: ", st.ToString()));
@@ -200,7 +224,8 @@ int Call(const std::string& address, const std::string& method_name, const std::
     std::vector<grpc::Slice> slices;
     (void)response.Dump(&slices);
     std::string out;
-    for (auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    for (auto& s : slices)
+      out.append(reinterpret_cast<const char*>(s.begin()), s.size());
     if (!resp->ParseFromString(out)) return Fail("answer does not parse");
     std::cout << ToJson(*resp, true);
     return 0;
@@ -220,7 +245,8 @@ int Call(const std::string& address, const std::string& method_name, const std::
     std::vector<grpc::Slice> slices;
     (void)response.Dump(&slices);
     std::string out;
-    for (auto& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    for (auto& s : slices)
+      out.append(reinterpret_cast<const char*>(s.begin()), s.size());
     resp->Clear();
     if (!resp->ParseFromString(out)) return Fail("answer does not parse");
     std::cout << ToJson(*resp, false) << std::endl;
@@ -243,17 +269,21 @@ int ImportRoster(const std::string& address, const std::string& path) {
     if (!st.ok()) return Fail(std::string(st.message()));
   }
   auto roster = sl::people::ReadRoster(ss.str(), columns);
-  if (!roster.ok()) return Fail(absl::StrCat(path, ": ", roster.status().message()));
+  if (!roster.ok())
+    return Fail(absl::StrCat(path, ": ", roster.status().message()));
   if (!roster->errors.empty()) {
-    std::cerr << path << ": " << roster->errors.size() << " bad row(s), nothing was sent:\n";
+    std::cerr << path << ": " << roster->errors.size()
+              << " bad row(s), nothing was sent:\n";
     for (const auto& e : roster->errors) {
-      std::cerr << "  line " << e.line << (e.column.empty() ? "" : " (" + e.column + ")") << ": "
+      std::cerr << "  line " << e.line
+                << (e.column.empty() ? "" : " (" + e.column + ")") << ": "
                 << e.message << "\n";
     }
     return 1;
   }
   std::string mode = absl::GetFlag(FLAGS_mode);
-  if (mode != "full" && mode != "incremental") return Fail("--mode: full or incremental");
+  if (mode != "full" && mode != "incremental")
+    return Fail("--mode: full or incremental");
 
   auto channel = Channel(address);
   if (!channel.ok()) return Fail(std::string(channel.status().message()));
@@ -301,19 +331,25 @@ int ImportRoster(const std::string& address, const std::string& path) {
     std::cerr << path << ": the sync was refused; nothing changed.\n";
     return FailCall(s);
   }
-  auto counts = [](const char* what, const sl::people::v1::SyncPeopleResponse::Counts& c) {
-    std::cout << what << ": " << c.created() << " created, " << c.updated() << " updated, "
-              << c.terminated() << " terminated, " << c.unchanged() << " unchanged\n";
+  auto counts = [](const char* what,
+                   const sl::people::v1::SyncPeopleResponse::Counts& c) {
+    std::cout << what << ": " << c.created() << " created, " << c.updated()
+              << " updated, " << c.terminated() << " terminated, "
+              << c.unchanged() << " unchanged\n";
   };
-  std::cout << (resp.applied() ? "applied" : "dry run (nothing changed)") << "\n";
+  std::cout << (resp.applied() ? "applied" : "dry run (nothing changed)")
+            << "\n";
   counts("people", resp.people());
   counts("teams", resp.teams());
   for (const auto& c : resp.changes()) {
-    std::cout << "  " << sl::people::v1::SyncPeopleResponse::Change::Kind_Name(c.kind()) << " "
-              << c.external_id() << (c.name().empty() ? "" : " (" + c.name() + ")");
+    std::cout << "  "
+              << sl::people::v1::SyncPeopleResponse::Change::Kind_Name(c.kind())
+              << " " << c.external_id()
+              << (c.name().empty() ? "" : " (" + c.name() + ")");
     std::vector<std::string> fields;
     for (const auto& f : c.fields()) {
-      fields.push_back(absl::StrCat(f.field(), ": '", f.old_value(), "' -> '", f.new_value(), "'"));
+      fields.push_back(absl::StrCat(f.field(), ": '", f.old_value(), "' -> '",
+                                    f.new_value(), "'"));
     }
     if (!fields.empty()) std::cout << "  " << absl::StrJoin(fields, "; ");
     std::cout << "\n";
@@ -329,16 +365,20 @@ int main(int argc, char** argv) {
       "  token  --key_file=F --subject=S [--roles=a,b] [--ttl=8h]\n"
       "  health ADDRESS\n"
       "  call   ADDRESS package.Service/Method [JSON]\n"
-      "  import-roster ADDRESS FILE.csv [--mode=full|incremental] [--dry_run] [--map=...]");
+      "  import-roster ADDRESS FILE.csv [--mode=full|incremental] [--dry_run] "
+      "[--map=...]");
   sl::server::ApplyEnvironmentOverrides();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() < 2) return Fail("usage: sightline token|health|call|import-roster (see --help)");
+  if (args.size() < 2)
+    return Fail(
+        "usage: sightline token|health|call|import-roster (see --help)");
   std::string cmd = args[1];
   if (cmd == "token") return Token();
   if (cmd == "health" && args.size() == 3) return Health(args[2]);
   if (cmd == "call" && (args.size() == 4 || args.size() == 5)) {
     return Call(args[2], args[3], args.size() == 5 ? args[4] : "");
   }
-  if (cmd == "import-roster" && args.size() == 4) return ImportRoster(args[2], args[3]);
+  if (cmd == "import-roster" && args.size() == 4)
+    return ImportRoster(args[2], args[3]);
   return Fail("usage: sightline token|health|call|import-roster (see --help)");
 }
