@@ -41,7 +41,10 @@ PeopleCluster::~PeopleCluster() {
   redis_.reset();
   pg_.reset();
   // Keep the directory of a failed test for its logs.
-  if (!::testing::Test::HasFailure()) RemoveTree(dir_);
+  if (!::testing::Test::HasFailure() &&
+      getenv("SIGHTLINE_KEEP_TEST_DIRS") == nullptr) {
+    RemoveTree(dir_);
+  }
 }
 
 std::unique_ptr<pv1::PeopleService::Stub> PeopleCluster::Stub() const {

@@ -8,7 +8,6 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "lib/auth/tls.h"
@@ -59,7 +58,8 @@ absl::Status Server::Start() {
   auto creds = auth::MakeServerCredentials(c.tls);
   if (!creds.ok()) return creds.status();
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own grpc.health.v1, which ends its Watch streams on shutdown.
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.grpc_address, *creds, &port_);
@@ -88,6 +88,7 @@ absl::Status Server::Start() {
   }
 
   auto& metrics = runtime_->telemetry().server_metrics();
+  builder.RegisterService(&health_);
   for (auto& [service, name] : services_) {
     builder.RegisterService(service);
     const auto* desc =
@@ -125,9 +126,10 @@ absl::Status Server::Start() {
     return absl::UnavailableError(
         absl::StrCat("--grpc_address: cannot listen on ", c.grpc_address));
   }
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(true);
-  for (auto& [service, name] : services_) health->SetServingStatus(name, true);
+  health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
+  for (auto& [service, name] : services_) {
+    health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
+  }
   telemetry::LogInfo("serving", {{"grpc_port", port_},
                                  {"metrics_port", metrics_port()},
                                  {"tls", !c.tls.cert_file.empty()},
@@ -159,15 +161,14 @@ void Server::Shutdown() {
   if (stopped_ || server_ == nullptr) return;
   stopped_ = true;
   const ServerConfig& c = runtime_->config();
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(false);
-  for (auto& [service, name] : services_) health->SetServingStatus(name, false);
+  health_.SetAll(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   telemetry::LogInfo(
       "shutting down",
       {{"drain_ms", absl::ToInt64Milliseconds(c.shutdown_drain)},
        {"grace_ms", absl::ToInt64Milliseconds(c.shutdown_grace)}});
   if (c.shutdown_drain > absl::ZeroDuration()) absl::SleepFor(c.shutdown_drain);
   for (auto& hook : shutdown_hooks_) hook();
+  health_.Shutdown();
   // Refuses new calls, lets running ones finish until the deadline, then
   // cancels what is left. Workers keep running meanwhile.
   server_->Shutdown(absl::ToChronoTime(absl::Now() + c.shutdown_grace));

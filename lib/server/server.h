@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/server.h"
+#include "lib/server/health.h"
 #include "lib/server/runtime.h"
 
 namespace sightline::server {
@@ -47,6 +48,7 @@ class Server {
   Runtime* runtime_;
   std::vector<std::pair<grpc::Service*, std::string>> services_;
   std::vector<std::function<void()>> shutdown_hooks_;
+  HealthService health_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool stopped_ = false;
