@@ -1,2 +1,410 @@
 #!/usr/bin/env bash
-echo "make bench: not yet"
+# make bench: every figure the README quotes, measured in one run on this
+# machine, each next to a baseline measured in the same run.
+#
+#   bench/run.sh BUILD_DIR
+#
+# Starts on free loopback ports: redis-server (no persistence), the people
+# service as deployed (SQLite in a temp dir, Redis cache, one JSON log line per
+# RPC, written to a file), a second people process with --log_calls=false on
+# the same database (to show what logging costs), and the bare-gRPC echo
+# server (bench/echo). Then:
+#
+#   1. bench/sync: a FULL SyncPeople of 100,000 generated people, the same
+#      roster again unchanged, the service's resident memory afterwards; for
+#      context, raw SQLite inserts of the same rows and the same messages
+#      streamed over bare gRPC to the echo server;
+#   2. h2load, with the same connections, concurrency and duration for all:
+#      the echo RPC, GetPerson with a warm cache, GetPerson without call logs,
+#      and, after Redis is stopped, GetPerson again; ROUNDS interleaved rounds,
+#      best round kept, so that a burst of other work on the machine does not
+#      decide a ratio. Each run also reports the server's CPU time per call
+#      (/proc/PID/stat), which such bursts disturb much less. A call counts
+#      only when proven: h2load's data bytes must hold one framed answer per
+#      counted call, and for the people service its /metrics counter
+#      grpc_server_handled_total{grpc_code="OK"} must have grown by at least as
+#      much, with no error codes beyond the calls h2load cut off when it
+#      stopped (CANCELLED, and gRPC 1.51 counts a call cut off before its
+#      request arrived as UNIMPLEMENTED). The people cache's counters must
+#      show a hit for every warm call, and none once Redis is stopped.
+#
+# Every process is stopped by its pid; the temp dir is removed (BENCH_KEEP=1
+# keeps it). Exits non-zero when a measure could not be taken or verified;
+# with BENCH_STRICT=1 also when a target is missed.
+#
+# Knobs (environment): BENCH_CLIENTS (connections, 8), BENCH_STREAMS (calls in
+# flight per connection, 16), BENCH_SECONDS (per measured run, 6),
+# BENCH_WARMUP (seconds, 2), BENCH_ROUNDS (3), BENCH_PEOPLE (100000).
+
+set -euo pipefail
+
+BUILD=${1:?usage: bench/run.sh BUILD_DIR}
+BUILD=$(cd "$BUILD" && pwd)
+CLIENTS=${BENCH_CLIENTS:-8}
+STREAMS=${BENCH_STREAMS:-16}
+DURATION=${BENCH_SECONDS:-6}
+WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
+PEOPLE=${BENCH_PEOPLE:-100000}
+
+PEOPLE_BIN=$BUILD/services/people/sightline-people
+CLI=$BUILD/tools/cli/sightline
+ECHO_BIN=$BUILD/bench/sightline-bench-echo
+SYNC_BIN=$BUILD/bench/sightline-bench-sync
+PREP=$BUILD/bench/sightline-bench-prep
+for b in "$PEOPLE_BIN" "$CLI" "$ECHO_BIN" "$SYNC_BIN" "$PREP"; do
+  [ -x "$b" ] || { echo "bench: missing $b (build first: make build)" >&2; exit 1; }
+done
+for t in h2load redis-server redis-cli redis-benchmark curl openssl; do
+  command -v "$t" >/dev/null || { echo "bench: $t not found (scripts/install-deps.sh)" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sightline-bench-XXXXXX")
+declare -a PIDS=()
+FAILED=0
+
+log() { echo "bench: $*"; }
+err() { echo "bench: $*" >&2; }
+
+# SIGTERM, then SIGKILL after $2 seconds; only ever our own children.
+stop_pid() {
+  local pid=$1 grace=${2:-30} i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? i
+  [ "$rc" = 0 ] || FAILED=1
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$FAILED" != 0 ]; then
+    err "logs kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'FAILED=1; exit 130' INT TERM
+
+# value KEY FILE: the value of a key=value line.
+value() { sed -n "s/^$1=//p" "$2" | head -1; }
+
+mapfile -t PORTS < <("$PREP" ports 6)
+REDIS_PORT=${PORTS[0]}
+PEOPLE_PORT=${PORTS[1]}
+PEOPLE_METRICS=${PORTS[2]}
+NOLOG_PORT=${PORTS[3]}
+NOLOG_METRICS=${PORTS[4]}
+ECHO_PORT=${PORTS[5]}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- servers -----------------------------------------------------------------
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$WORK" --daemonize no >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
+REDIS_LIVE=$REDIS_PID
+PIDS+=("$REDIS_PID")
+for ((i = 0; i < 100; i++)); do
+  [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
+  sleep 0.1
+done
+[ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ||
+  { FAILED=1; err "redis-server did not start"; exit 1; }
+
+openssl rand -hex 32 >"$WORK/jwt.secret"
+people_args=(--db="$WORK/people.db" --redis="redis://127.0.0.1:$REDIS_PORT"
+  --jwt_key_file="$WORK/jwt.secret")
+"$PEOPLE_BIN" --grpc_address="127.0.0.1:$PEOPLE_PORT" \
+  --metrics_address="127.0.0.1:$PEOPLE_METRICS" "${people_args[@]}" \
+  >"$WORK/people.log" 2>&1 &
+PEOPLE_PID=$!
+PIDS+=("$PEOPLE_PID")
+"$ECHO_BIN" --address="127.0.0.1:$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
+ECHO_PID=$!
+PIDS+=("$ECHO_PID")
+if ! "$PREP" wait "127.0.0.1:$PEOPLE_PORT" || ! "$PREP" wait "127.0.0.1:$ECHO_PORT"; then
+  FAILED=1
+  err "a server did not start"
+  exit 1
+fi
+
+# --- sync --------------------------------------------------------------------
+log "sync: FULL of $PEOPLE people, then unchanged re-sync"
+"$SYNC_BIN" --target="127.0.0.1:$PEOPLE_PORT" --jwt_key_file="$WORK/jwt.secret" \
+  --people="$PEOPLE" --pid="$PEOPLE_PID" --sqlite_baseline_db="$WORK/baseline" \
+  --sink_target="127.0.0.1:$ECHO_PORT" \
+  >"$WORK/sync.out" 2>"$WORK/sync.err" ||
+  { FAILED=1; err "sync benchmark failed:"; cat "$WORK/sync.err" >&2; exit 1; }
+METRICS_RSS=$(curl -s "http://127.0.0.1:$PEOPLE_METRICS/metrics" |
+  awk '$1 == "process_resident_memory_bytes" {printf "%.0f", $2}')
+
+# The second people process only now, so that it takes no part in the sync.
+"$PEOPLE_BIN" --grpc_address="127.0.0.1:$NOLOG_PORT" \
+  --metrics_address="127.0.0.1:$NOLOG_METRICS" --log_calls=false \
+  "${people_args[@]}" >"$WORK/people-nolog.log" 2>&1 &
+NOLOG_PID=$!
+PIDS+=("$NOLOG_PID")
+"$PREP" wait "127.0.0.1:$NOLOG_PORT" || { FAILED=1; err "no-log people did not start"; exit 1; }
+
+# --- load --------------------------------------------------------------------
+TOKEN=$("$CLI" token --key_file="$WORK/jwt.secret" --subject=bench-reader@example.com \
+  --roles=employee --ttl=2h)
+"$PREP" echo-body --out="$WORK/echo.bin" >"$WORK/echo-body.out"
+ECHO_FRAME=$(value response_frame_bytes "$WORK/echo-body.out")
+PERSON_EXT=$(printf 'E%06d' $((PEOPLE / 2 + 1)))
+"$PREP" person-body --target="127.0.0.1:$PEOPLE_PORT" --token="$TOKEN" \
+  --external_id="$PERSON_EXT" --out="$WORK/person.bin" >"$WORK/person-body.out"
+PERSON_FRAME=$(value response_frame_bytes "$WORK/person-body.out")
+
+INFLIGHT=$((CLIENTS * STREAMS))
+H2=(h2load -c "$CLIENTS" -m "$STREAMS" -t 1
+  -H 'content-type: application/grpc' -H 'te: trailers')
+
+# handled PORT METHOD: "code count" per grpc_code of the method's counter.
+handled() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v m="grpc_method=\"$2\"" '
+    /^grpc_server_handled_total[{]/ && index($0, m) {
+      match($0, /grpc_code="[^"]*"/)
+      print substr($0, RSTART + 11, RLENGTH - 12), $NF
+    }'
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+# cpu PID: user + system CPU ticks the process has used so far.
+cpu() {
+  [ -n "$1" ] || { echo 0; return 0; }
+  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# cache_reads PORT: "result count" of the people cache's reads.
+cache_reads() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk '
+    /^sightline_cache_requests_total[{]/ && index($0, "cache=\"people\"") {
+      match($0, /result="[^"]*"/)
+      print substr($0, RSTART + 8, RLENGTH - 9), $NF
+    }'
+}
+
+# delta BEFORE AFTER: "key after-before" for every key of AFTER.
+delta() {
+  join -a2 -e 0 -o 0,1.2,2.2 <(sort "$1") <(sort "$2") | awk '{print $1, $3 - $2}'
+}
+
+# measure NAME ROUND URL BODY FRAME_BYTES PID [METRICS_PORT METHOD CACHE]
+# CACHE: "hit" when every call must be a cache hit, "down" when none may be.
+# Leaves NAME.ROUND.result: calls_per_s p50_ms p99_ms mean_ms cpu_us_per_call
+# (the server's CPU time per verified call: less sensitive than calls/s to
+# other work on the machine).
+measure() {
+  local name=$1 round=$2 url=$3 body=$4 frame=$5 pid=$6 mport=${7:-} method=${8:-}
+  local expect=${9:-}
+  local base="$WORK/$name.$round" auth=()
+  [ -n "$mport" ] && auth=(-H "authorization: Bearer $TOKEN")
+  "${H2[@]}" "${auth[@]}" -D "$WARMUP" -d "$body" "$url" >"$base.warmup" 2>&1 || true
+  sleep 0.5  # lets the server count the calls the warm-up cut off
+  if [ -n "$mport" ]; then
+    handled "$mport" "$method" >"$base.before"
+    cache_reads "$mport" >"$base.cache-before"
+  fi
+  rm -f "$base.h2log"
+  local cpu0 cpu1 rcpu0 rcpu1
+  cpu0=$(cpu "$pid")
+  rcpu0=$(cpu "$REDIS_LIVE")
+  "${H2[@]}" "${auth[@]}" -D "$DURATION" --log-file="$base.h2log" -d "$body" "$url" \
+    >"$base.h2" 2>&1 || true
+  cpu1=$(cpu "$pid")
+  rcpu1=$(cpu "$REDIS_LIVE")
+  sleep 0.5
+  if [ -n "$mport" ]; then
+    handled "$mport" "$method" >"$base.after"
+    cache_reads "$mport" >"$base.cache-after"
+  fi
+
+  local secs succeeded failed errored timeouts ok2xx data
+  secs=$(awk '/^finished in/ {sub(/s,$/, "", $3); print $3}' "$base.h2")
+  read -r succeeded failed errored timeouts < <(awk '/^requests:/ {
+    for (i = 1; i <= NF; i++) {
+      if ($(i+1) ~ /^succeeded/) s = $i; if ($(i+1) ~ /^failed/) f = $i
+      if ($(i+1) ~ /^errored/) e = $i; if ($(i+1) ~ /^timeout/) t = $i
+    }
+    print s, f, e, t }' "$base.h2")
+  ok2xx=$(awk '/^status codes:/ {print $3}' "$base.h2")
+  data=$(awk '/^traffic:/ {for (i = 1; i <= NF; i++) if ($i == "data") {
+    v = $(i-1); gsub(/[()]/, "", v); print v }}' "$base.h2")
+  local why=""
+  if [ -z "$secs" ] || [ -z "$succeeded" ] || [ -z "$data" ]; then
+    why="h2load did not report (see $base.h2)"
+  elif [ "$succeeded" -le 0 ]; then
+    why="no call succeeded"
+  elif [ "$failed" != 0 ] || [ "$errored" != 0 ] || [ "$timeouts" != 0 ] ||
+    [ "$ok2xx" != "$succeeded" ]; then
+    why="h2load: $failed failed, $errored errored, $timeouts timed out, $ok2xx of $succeeded 2xx"
+  elif [ $((data / frame)) -lt "$succeeded" ]; then
+    why="only $((data / frame)) answers in $data data bytes for $succeeded calls"
+  fi
+  local ok_delta=NA other="" cache="" cut_n bad_n hits
+  if [ -z "$why" ] && [ -n "$mport" ]; then
+    delta "$base.before" "$base.after" >"$base.codes"
+    ok_delta=$(awk '$1 == "OK" {print $2}' "$base.codes")
+    other=$(awk '$1 != "OK" && $2 > 0 {printf "%s%s=%d", sep, $1, $2; sep = " "}' "$base.codes")
+    read -r cut_n bad_n < <(awk '$1 != "OK" {
+      if ($1 == "Canceled" || $1 == "Unimplemented") c += $2; else bad += $2 }
+      END {print c + 0, bad + 0}' "$base.codes")
+    delta "$base.cache-before" "$base.cache-after" >"$base.cache"
+    hits=$(awk '$1 == "hit" {h = $2} END {print h + 0}' "$base.cache")
+    cache=$(awk '$2 > 0 {printf "%s%s=%d", sep, $1, $2; sep = " "}' "$base.cache")
+    if [ -z "$ok_delta" ] || [ "$ok_delta" -lt "$succeeded" ]; then
+      why="server counted ${ok_delta:-no} OK calls for $succeeded h2load successes"
+    elif [ "$bad_n" != 0 ] || [ "$cut_n" -gt $((2 * INFLIGHT)) ]; then
+      why="server counted errors: $other"
+    elif [ "$expect" = hit ] && [ "$hits" -lt "$succeeded" ]; then
+      why="only $hits cache hits for $succeeded calls ($cache)"
+    elif [ "$expect" = down ] && [ "$hits" != 0 ]; then
+      why="$hits cache hits with Redis stopped ($cache)"
+    fi
+  fi
+  if [ -n "$why" ]; then
+    FAILED=1
+    err "$name round $round NOT VERIFIED: $why"
+    echo "NA NA NA NA NA" >"$base.result"
+    return 0
+  fi
+  local rate lat cpu_us redis_us
+  rate=$(awk -v n="$succeeded" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
+  cpu_us=$(awk -v t=$((cpu1 - cpu0)) -v n="$succeeded" -v hz="$CLK_TCK" \
+    'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+  redis_us=$(awk -v t=$((rcpu1 - rcpu0)) -v n="$succeeded" -v hz="$CLK_TCK" \
+    'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+  lat=$(awk -F'\t' '$2 == 200 {print $3}' "$base.h2log" | sort -n | awk '
+    {a[NR] = $1; sum += $1}
+    END {printf "%.2f %.2f %.2f", a[int(NR * 0.50) + 1] / 1000,
+         a[int(NR * 0.99) + 1] / 1000, sum / NR / 1000}')
+  rm -f "$base.h2log"
+  echo "$rate $lat $cpu_us" >"$base.result"
+  printf '  %-10s round %d: %6s calls/s  p50 %5s ms  p99 %6s ms  server CPU %5s us/call, redis %4s  (%s calls in %ss; server OK +%s%s%s)\n' \
+    "$name" "$round" "$rate" "$(cut -d' ' -f1 <<<"$lat")" "$(cut -d' ' -f2 <<<"$lat")" \
+    "$cpu_us" "$redis_us" "$succeeded" "$secs" "$ok_delta" "${other:+, cut off: $other}" \
+    "${cache:+; cache: $cache}"
+}
+
+ECHO_URL="http://127.0.0.1:$ECHO_PORT/sightline.bench.v1.Echo/Echo"
+PEOPLE_URL="http://127.0.0.1:$PEOPLE_PORT/sightline.people.v1.PeopleService/GetPerson"
+NOLOG_URL="http://127.0.0.1:$NOLOG_PORT/sightline.people.v1.PeopleService/GetPerson"
+
+log "load: h2load -c $CLIENTS -m $STREAMS ($INFLIGHT calls in flight), ${DURATION}s per run after ${WARMUP}s warm-up, $ROUNDS rounds"
+for ((r = 1; r <= ROUNDS; r++)); do
+  measure echo "$r" "$ECHO_URL" "$WORK/echo.bin" "$ECHO_FRAME" "$ECHO_PID"
+  measure warm "$r" "$PEOPLE_URL" "$WORK/person.bin" "$PERSON_FRAME" "$PEOPLE_PID" \
+    "$PEOPLE_METRICS" GetPerson hit
+  measure warm-nolog "$r" "$NOLOG_URL" "$WORK/person.bin" "$PERSON_FRAME" "$NOLOG_PID" \
+    "$NOLOG_METRICS" GetPerson hit
+done
+
+REDIS_GET=$(timeout 60 redis-benchmark -p "$REDIS_PORT" -t get -n 200000 -c 50 -q 2>/dev/null |
+  tr '\r' '\n' | awk '/requests per second/ {printf "%.0f", $2}' || true)
+
+log "stopping redis-server (pid $REDIS_PID)"
+stop_pid "$REDIS_PID" 10
+REDIS_LIVE=""
+for ((r = 1; r <= ROUNDS; r++)); do
+  measure echo "$((ROUNDS + r))" "$ECHO_URL" "$WORK/echo.bin" "$ECHO_FRAME" "$ECHO_PID"
+  measure redis-down "$r" "$PEOPLE_URL" "$WORK/person.bin" "$PERSON_FRAME" "$PEOPLE_PID" \
+    "$PEOPLE_METRICS" GetPerson down
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- table -------------------------------------------------------------------
+# best NAME: the result line of the round with the most calls/s.
+best() { cat "$WORK/$1".*.result | sort -k1,1nr | head -1; }
+ECHO_BEST=$(best echo)
+ECHO_RATE=$(cut -d' ' -f1 <<<"$ECHO_BEST")
+
+row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "NA" || b == "NA" || b == 0) print "NA"; else printf "%.2f", a / b}'; }
+# check VALUE OP LIMIT -> yes/no
+check() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+  if (v == "NA") {print "NA"; exit}
+  ok = (op == ">=") ? v >= l : v < l; print ok ? "yes" : "no" }'; }
+MISSED=0
+target_row() {  # measure value baseline ratio target ok
+  row "$@"
+  [ "$6" = yes ] || [ "$6" = - ] || MISSED=1
+}
+
+WARM=$(best warm); NOLOG=$(best warm-nolog); DOWN=$(best redis-down)
+WARM_RATE=$(cut -d' ' -f1 <<<"$WARM")
+NOLOG_RATE=$(cut -d' ' -f1 <<<"$NOLOG")
+DOWN_RATE=$(cut -d' ' -f1 <<<"$DOWN")
+WARM_RATIO=$(ratio "$WARM_RATE" "$ECHO_RATE")
+lat() { awk '{print $2 " / " $3}' <<<"$1"; }
+
+FULL_S=$(value full_sync_seconds "$WORK/sync.out")
+RESYNC_S=$(value resync_seconds "$WORK/sync.out")
+BARE_S=$(value sqlite_bare_insert_seconds "$WORK/sync.out")
+SCHEMA_S=$(value sqlite_schema_insert_seconds "$WORK/sync.out")
+RSS=$(value rss_bytes "$WORK/sync.out")
+PEAK=$(value rss_peak_bytes "$WORK/sync.out")
+mib() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
+N=$(sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$PEOPLE")
+
+echo
+echo "sightline bench: $(nproc) cores, load average $LOAD_BEFORE before, $LOAD_AFTER after;" \
+  "h2load -c $CLIENTS -m $STREAMS, ${DURATION}s x $ROUNDS rounds (best kept); $N people on SQLite"
+echo
+row measure value baseline ratio target "ok?"
+row --- --- --- --- --- ---
+row "Echo, bare gRPC (calls/s)" "$ECHO_RATE" - - - -
+target_row "GetPerson, warm cache (calls/s)" "$WARM_RATE" "$ECHO_RATE (echo)" "$WARM_RATIO" ">= 0.70" \
+  "$(check "$WARM_RATIO" ">=" 0.70)"
+row "GetPerson, warm, --log_calls=false (calls/s)" "$NOLOG_RATE" "$ECHO_RATE (echo)" \
+  "$(ratio "$NOLOG_RATE" "$ECHO_RATE")" - -
+row "GetPerson warm: with call log / without" "$(ratio "$WARM_RATE" "$NOLOG_RATE")" - - - -
+row "GetPerson, Redis stopped (calls/s)" "$DOWN_RATE" "$ECHO_RATE (echo)" \
+  "$(ratio "$DOWN_RATE" "$ECHO_RATE")" - -
+row "Latency p50 / p99, echo (ms)" "$(lat "$ECHO_BEST")" - - - -
+row "Latency p50 / p99, GetPerson warm (ms)" "$(lat "$WARM")" "$(lat "$ECHO_BEST") (echo)" - - -
+row "Latency p50 / p99, GetPerson Redis stopped (ms)" "$(lat "$DOWN")" "$(lat "$ECHO_BEST") (echo)" - - -
+cpu_of() { cut -d' ' -f5 <<<"$1"; }
+ECHO_CPU=$(cpu_of "$ECHO_BEST")
+row "Server CPU per call, echo (us)" "$ECHO_CPU" - - - -
+row "Server CPU per call, GetPerson warm (us)" "$(cpu_of "$WARM")" "$ECHO_CPU (echo)" \
+  "$(ratio "$(cpu_of "$WARM")" "$ECHO_CPU")" - -
+row "Server CPU per call, GetPerson warm, no call log (us)" "$(cpu_of "$NOLOG")" "$ECHO_CPU (echo)" \
+  "$(ratio "$(cpu_of "$NOLOG")" "$ECHO_CPU")" - -
+row "Server CPU per call, GetPerson Redis stopped (us)" "$(cpu_of "$DOWN")" "$ECHO_CPU (echo)" \
+  "$(ratio "$(cpu_of "$DOWN")" "$ECHO_CPU")" - -
+row "Redis GET, redis-benchmark -c 50 (calls/s)" "${REDIS_GET:-NA}" - - - -
+target_row "FULL sync of $N people (s)" "$FULL_S" "$BARE_S (bare SQLite insert)" \
+  "$(ratio "$FULL_S" "$BARE_S")" "< 10" "$(check "$FULL_S" "<" 10)"
+target_row "Unchanged re-sync of $N people (s)" "$RESYNC_S" "$BARE_S (bare SQLite insert)" \
+  "$(ratio "$RESYNC_S" "$BARE_S")" "< 3" "$(check "$RESYNC_S" "<" 3)"
+SINK_S=$(value sink_stream_seconds "$WORK/sync.out")
+FULL_SEND=$(value full_sync_send_seconds "$WORK/sync.out")
+RESYNC_SEND=$(value resync_send_seconds "$WORK/sync.out")
+row "FULL sync: streaming the records (s)" "$FULL_SEND" "$SINK_S (bare gRPC stream)" \
+  "$(ratio "$FULL_SEND" "$SINK_S")" - -
+row "Re-sync: streaming the records (s)" "$RESYNC_SEND" "$SINK_S (bare gRPC stream)" \
+  "$(ratio "$RESYNC_SEND" "$SINK_S")" - -
+row "SQLite insert, people schema + indexes (s)" "$SCHEMA_S" "$BARE_S (bare SQLite insert)" \
+  "$(ratio "$SCHEMA_S" "$BARE_S")" - -
+target_row "Resident memory after the syncs (MiB)" "$(mib "$RSS")" - - "< 150" \
+  "$(check "$(mib "$RSS")" "<" 150)"
+row "Peak resident memory during the syncs (MiB)" "$(mib "$PEAK")" - - - -
+echo
+echo "(/metrics process_resident_memory_bytes after the syncs: $(mib "${METRICS_RSS:-0}") MiB)"
+
+if [ "$FAILED" != 0 ]; then
+  err "some measures could not be verified (NA above)"
+  exit 1
+fi
+if [ "${BENCH_STRICT:-0}" = 1 ] && [ "$MISSED" != 0 ]; then
+  err "a target was missed (BENCH_STRICT=1)"
+  exit 1
+fi
