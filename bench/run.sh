@@ -7,8 +7,9 @@
 # Starts on free loopback ports: redis-server (no persistence), the people
 # service as deployed (SQLite in a temp dir, Redis cache, one JSON log line per
 # RPC, written to a file), a second people process with --log_calls=false on
-# the same database (to show what logging costs), and the bare-gRPC echo
-# server (bench/echo). Then:
+# the same database (to show what logging costs), a third with
+# --local_cache_entries=0 (every read goes to Redis, or SQLite once Redis is
+# stopped), and the bare-gRPC echo server (bench/echo). Then:
 #
 #   1. bench/sync: a FULL SyncPeople of 100,000 generated people, the same
 #      roster again unchanged, the service's resident memory afterwards; for
@@ -16,7 +17,8 @@
 #      streamed over bare gRPC to the echo server;
 #   2. h2load, with the same connections, concurrency and duration for all:
 #      the echo RPC, GetPerson with a warm cache, GetPerson without call logs,
-#      and, after Redis is stopped, GetPerson again; ROUNDS interleaved rounds,
+#      GetPerson without the in-process cache (from Redis), and, after Redis is
+#      stopped, GetPerson again on both; ROUNDS interleaved rounds,
 #      best round kept, so that a burst of other work on the machine does not
 #      decide a ratio. Each run also reports the server's CPU time per call
 #      (/proc/PID/stat), which such bursts disturb much less. A call counts
@@ -25,8 +27,9 @@
 #      grpc_server_handled_total{grpc_code="OK"} must have grown by at least as
 #      much, with no error codes beyond the calls h2load cut off when it
 #      stopped (CANCELLED, and gRPC 1.51 counts a call cut off before its
-#      request arrived as UNIMPLEMENTED). The people cache's counters must
-#      show a hit for every warm call, and none once Redis is stopped.
+#      request arrived as UNIMPLEMENTED). The cache counters must show a hit
+#      (in process memory or in Redis) for every warm call, and no Redis hit
+#      once Redis is stopped.
 #
 # Every process is stopped by its pid; the temp dir is removed (BENCH_KEEP=1
 # keeps it). Exits non-zero when a measure could not be taken or verified;
@@ -95,13 +98,15 @@ trap 'FAILED=1; exit 130' INT TERM
 # value KEY FILE: the value of a key=value line.
 value() { sed -n "s/^$1=//p" "$2" | head -1; }
 
-mapfile -t PORTS < <("$PREP" ports 6)
+mapfile -t PORTS < <("$PREP" ports 8)
 REDIS_PORT=${PORTS[0]}
 PEOPLE_PORT=${PORTS[1]}
 PEOPLE_METRICS=${PORTS[2]}
 NOLOG_PORT=${PORTS[3]}
 NOLOG_METRICS=${PORTS[4]}
 ECHO_PORT=${PORTS[5]}
+NOLOCAL_PORT=${PORTS[6]}
+NOLOCAL_METRICS=${PORTS[7]}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -152,6 +157,13 @@ METRICS_RSS=$(curl -s "http://127.0.0.1:$PEOPLE_METRICS/metrics" |
 NOLOG_PID=$!
 PIDS+=("$NOLOG_PID")
 "$PREP" wait "127.0.0.1:$NOLOG_PORT" || { FAILED=1; err "no-log people did not start"; exit 1; }
+# A third, without the in-process cache: every read goes to Redis (then SQLite).
+"$PEOPLE_BIN" --grpc_address="127.0.0.1:$NOLOCAL_PORT" \
+  --metrics_address="127.0.0.1:$NOLOCAL_METRICS" --local_cache_entries=0 \
+  "${people_args[@]}" >"$WORK/people-nolocal.log" 2>&1 &
+NOLOCAL_PID=$!
+PIDS+=("$NOLOCAL_PID")
+"$PREP" wait "127.0.0.1:$NOLOCAL_PORT" || { FAILED=1; err "no-local people did not start"; exit 1; }
 
 # --- load --------------------------------------------------------------------
 TOKEN=$("$CLI" token --key_file="$WORK/jwt.secret" --subject=bench-reader@example.com \
@@ -183,12 +195,17 @@ cpu() {
   awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-# cache_reads PORT: "result count" of the people cache's reads.
+# cache_reads PORT: "result count" of the people cache's reads in Redis, and
+# "local-result count" of those in process memory.
 cache_reads() {
   curl -s "http://127.0.0.1:$1/metrics" | awk '
     /^sightline_cache_requests_total[{]/ && index($0, "cache=\"people\"") {
       match($0, /result="[^"]*"/)
       print substr($0, RSTART + 8, RLENGTH - 9), $NF
+    }
+    /^sightline_cache_requests_total[{]/ && index($0, "cache=\"people-local\"") {
+      match($0, /result="[^"]*"/)
+      print "local-" substr($0, RSTART + 8, RLENGTH - 9), $NF
     }'
 }
 
@@ -249,7 +266,7 @@ measure() {
   elif [ $((data / frame)) -lt "$succeeded" ]; then
     why="only $((data / frame)) answers in $data data bytes for $succeeded calls"
   fi
-  local ok_delta=NA other="" cache="" cut_n bad_n hits
+  local ok_delta=NA other="" cache="" cut_n bad_n hits redis_hits
   if [ -z "$why" ] && [ -n "$mport" ]; then
     delta "$base.before" "$base.after" >"$base.codes"
     ok_delta=$(awk '$1 == "OK" {print $2}' "$base.codes")
@@ -258,7 +275,9 @@ measure() {
       if ($1 == "Canceled" || $1 == "Unimplemented") c += $2; else bad += $2 }
       END {print c + 0, bad + 0}' "$base.codes")
     delta "$base.cache-before" "$base.cache-after" >"$base.cache"
-    hits=$(awk '$1 == "hit" {h = $2} END {print h + 0}' "$base.cache")
+    # Served from memory or from Redis: either is a cache hit.
+    hits=$(awk '$1 == "hit" || $1 == "local-hit" {h += $2} END {print h + 0}' "$base.cache")
+    redis_hits=$(awk '$1 == "hit" {h = $2} END {print h + 0}' "$base.cache")
     cache=$(awk '$2 > 0 {printf "%s%s=%d", sep, $1, $2; sep = " "}' "$base.cache")
     if [ -z "$ok_delta" ] || [ "$ok_delta" -lt "$succeeded" ]; then
       why="server counted ${ok_delta:-no} OK calls for $succeeded h2load successes"
@@ -266,8 +285,8 @@ measure() {
       why="server counted errors: $other"
     elif [ "$expect" = hit ] && [ "$hits" -lt "$succeeded" ]; then
       why="only $hits cache hits for $succeeded calls ($cache)"
-    elif [ "$expect" = down ] && [ "$hits" != 0 ]; then
-      why="$hits cache hits with Redis stopped ($cache)"
+    elif [ "$expect" = down ] && [ "$redis_hits" != 0 ]; then
+      why="$redis_hits Redis hits with Redis stopped ($cache)"
     fi
   fi
   if [ -n "$why" ]; then
@@ -297,6 +316,7 @@ measure() {
 ECHO_URL="http://127.0.0.1:$ECHO_PORT/sightline.bench.v1.Echo/Echo"
 PEOPLE_URL="http://127.0.0.1:$PEOPLE_PORT/sightline.people.v1.PeopleService/GetPerson"
 NOLOG_URL="http://127.0.0.1:$NOLOG_PORT/sightline.people.v1.PeopleService/GetPerson"
+NOLOCAL_URL="http://127.0.0.1:$NOLOCAL_PORT/sightline.people.v1.PeopleService/GetPerson"
 
 log "load: h2load -c $CLIENTS -m $STREAMS ($INFLIGHT calls in flight), ${DURATION}s per run after ${WARMUP}s warm-up, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -305,6 +325,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
     "$PEOPLE_METRICS" GetPerson hit
   measure warm-nolog "$r" "$NOLOG_URL" "$WORK/person.bin" "$PERSON_FRAME" "$NOLOG_PID" \
     "$NOLOG_METRICS" GetPerson hit
+  measure redis-warm "$r" "$NOLOCAL_URL" "$WORK/person.bin" "$PERSON_FRAME" "$NOLOCAL_PID" \
+    "$NOLOCAL_METRICS" GetPerson hit
 done
 
 REDIS_GET=$(timeout 60 redis-benchmark -p "$REDIS_PORT" -t get -n 200000 -c 50 -q 2>/dev/null |
@@ -317,6 +339,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
   measure echo "$((ROUNDS + r))" "$ECHO_URL" "$WORK/echo.bin" "$ECHO_FRAME" "$ECHO_PID"
   measure redis-down "$r" "$PEOPLE_URL" "$WORK/person.bin" "$PERSON_FRAME" "$PEOPLE_PID" \
     "$PEOPLE_METRICS" GetPerson down
+  measure sqlite-only "$r" "$NOLOCAL_URL" "$WORK/person.bin" "$PERSON_FRAME" "$NOLOCAL_PID" \
+    "$NOLOCAL_METRICS" GetPerson down
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -339,6 +363,9 @@ target_row() {  # measure value baseline ratio target ok
 }
 
 WARM=$(best warm); NOLOG=$(best warm-nolog); DOWN=$(best redis-down)
+RWARM=$(best redis-warm); SQLONLY=$(best sqlite-only)
+RWARM_RATE=$(cut -d' ' -f1 <<<"$RWARM")
+SQLONLY_RATE=$(cut -d' ' -f1 <<<"$SQLONLY")
 WARM_RATE=$(cut -d' ' -f1 <<<"$WARM")
 NOLOG_RATE=$(cut -d' ' -f1 <<<"$NOLOG")
 DOWN_RATE=$(cut -d' ' -f1 <<<"$DOWN")
@@ -368,6 +395,10 @@ row "GetPerson, warm, --log_calls=false (calls/s)" "$NOLOG_RATE" "$ECHO_RATE (ec
 row "GetPerson warm: with call log / without" "$(ratio "$WARM_RATE" "$NOLOG_RATE")" - - - -
 row "GetPerson, Redis stopped (calls/s)" "$DOWN_RATE" "$ECHO_RATE (echo)" \
   "$(ratio "$DOWN_RATE" "$ECHO_RATE")" - -
+row "GetPerson, no in-process cache, from Redis (calls/s)" "$RWARM_RATE" "$ECHO_RATE (echo)" \
+  "$(ratio "$RWARM_RATE" "$ECHO_RATE")" - -
+row "GetPerson, no in-process cache, Redis stopped: SQLite (calls/s)" "$SQLONLY_RATE" \
+  "$ECHO_RATE (echo)" "$(ratio "$SQLONLY_RATE" "$ECHO_RATE")" - -
 row "Latency p50 / p99, echo (ms)" "$(lat "$ECHO_BEST")" - - - -
 row "Latency p50 / p99, GetPerson warm (ms)" "$(lat "$WARM")" "$(lat "$ECHO_BEST") (echo)" - - -
 row "Latency p50 / p99, GetPerson Redis stopped (ms)" "$(lat "$DOWN")" "$(lat "$ECHO_BEST") (echo)" - - -

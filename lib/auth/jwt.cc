@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -35,16 +36,11 @@ using Kind = JsonValue::Kind;
 constexpr size_t kMaxTokenBytes = 8192;
 constexpr size_t kShards = 16;
 
-using Digest = std::array<unsigned char, 32>;
 
 struct JwtFree {
   void operator()(jwt_t* jwt) const { jwt_free(jwt); }
 };
 using JwtPtr = std::unique_ptr<jwt_t, JwtFree>;
-
-struct MdFree {
-  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
-};
 
 absl::Status Refuse(absl::string_view reason) {
   return absl::UnauthenticatedError(reason);
@@ -163,41 +159,30 @@ struct TokenVerifier::Claims {
   absl::Time not_before = absl::InfinitePast();
 };
 
-// Verified tokens by the SHA-256 of their text, so an entry costs the same
-// whatever the token's size and no token text stays in memory.
+// Verified tokens, in shards so that concurrent RPCs rarely contend.
 class TokenVerifier::Cache {
  public:
-  Cache(size_t capacity, std::unique_ptr<EVP_MD, MdFree> sha256)
-      : per_shard_(std::max<size_t>(1, capacity / kShards)),
-        sha256_(std::move(sha256)) {}
+  explicit Cache(size_t capacity)
+      : per_shard_(std::max<size_t>(1, capacity / kShards)) {}
 
-  Digest Key(absl::string_view token) const {
-    Digest digest;
-    unsigned int size = 0;
-    if (EVP_Digest(token.data(), token.size(), digest.data(), &size,
-                   sha256_.get(), nullptr) != 1 ||
-        size != digest.size()) {
-      // SHA-256 of a few KiB in memory cannot fail short of a broken OpenSSL.
-      std::abort();
-    }
-    return digest;
-  }
-
-  std::optional<Claims> Find(const Digest& key) const {
-    const Shard& shard = ShardFor(key);
+  // Keyed by the token text itself: a fast hash on every call instead of a
+  // cryptographic one (this runs on every RPC); memory stays bounded by the
+  // capacity. Only tokens that verified are stored.
+  std::optional<Claims> Find(absl::string_view token) const {
+    const Shard& shard = ShardFor(token);
     absl::ReaderMutexLock lock(&shard.mu);
-    auto it = shard.entries.find(key);
+    auto it = shard.entries.find(token);
     if (it == shard.entries.end()) return std::nullopt;
     return it->second;
   }
 
-  void Insert(const Digest& key, const Claims& claims) {
-    Shard& shard = ShardFor(key);
+  void Insert(absl::string_view token, const Claims& claims) {
+    Shard& shard = ShardFor(token);
     absl::MutexLock lock(&shard.mu);
     // Emptying a full shard is crude but bounds memory with no bookkeeping on
     // the hit path; live tokens come back on their next call.
     if (shard.entries.size() >= per_shard_) shard.entries.clear();
-    shard.entries.insert_or_assign(key, claims);
+    shard.entries.insert_or_assign(std::string(token), claims);
   }
 
   size_t Size() const {
@@ -212,16 +197,17 @@ class TokenVerifier::Cache {
  private:
   struct Shard {
     mutable absl::Mutex mu;
-    absl::flat_hash_map<Digest, Claims> entries ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, Claims> entries ABSL_GUARDED_BY(mu);
   };
 
-  Shard& ShardFor(const Digest& key) { return shards_[key[0] % kShards]; }
-  const Shard& ShardFor(const Digest& key) const {
-    return shards_[key[0] % kShards];
+  Shard& ShardFor(absl::string_view token) {
+    return shards_[absl::HashOf(token) % kShards];
+  }
+  const Shard& ShardFor(absl::string_view token) const {
+    return shards_[absl::HashOf(token) % kShards];
   }
 
   const size_t per_shard_;
-  const std::unique_ptr<EVP_MD, MdFree> sha256_;
   std::array<Shard, kShards> shards_;
 };
 
@@ -256,10 +242,7 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> TokenVerifier::Create(
   }
   std::unique_ptr<Cache> cache;
   if (config.cache_size > 0) {
-    std::unique_ptr<EVP_MD, MdFree> sha256(
-        EVP_MD_fetch(nullptr, "SHA256", nullptr));
-    if (sha256 == nullptr) return absl::InternalError("OpenSSL lacks SHA-256");
-    cache = std::make_unique<Cache>(config.cache_size, std::move(sha256));
+    cache = std::make_unique<Cache>(config.cache_size);
   }
   return std::unique_ptr<TokenVerifier>(
       new TokenVerifier(std::move(config), std::move(cache)));
@@ -288,10 +271,8 @@ absl::StatusOr<Principal> TokenVerifier::VerifyToken(absl::string_view token,
                                                      absl::Time now) const {
   if (token.empty()) return Refuse("missing bearer token");
   if (token.size() > kMaxTokenBytes) return Refuse("malformed token");
-  Digest key{};
   if (cache_ != nullptr) {
-    key = cache_->Key(token);
-    if (std::optional<Claims> hit = cache_->Find(key); hit.has_value()) {
+    if (std::optional<Claims> hit = cache_->Find(token); hit.has_value()) {
       absl::Status s = CheckTimes(hit->principal.expires, hit->not_before, now);
       if (!s.ok()) return s;
       return std::move(hit->principal);
@@ -302,7 +283,7 @@ absl::StatusOr<Principal> TokenVerifier::VerifyToken(absl::string_view token,
   absl::Status s =
       CheckTimes(claims->principal.expires, claims->not_before, now);
   if (!s.ok()) return s;
-  if (cache_ != nullptr) cache_->Insert(key, *claims);
+  if (cache_ != nullptr) cache_->Insert(token, *claims);
   return std::move(claims->principal);
 }
 

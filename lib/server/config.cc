@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 ABSL_FLAG(std::string, grpc_address, "",
           "Address the gRPC server listens on (host:port).");
@@ -109,6 +110,10 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Debian builds Abseil with mutex deadlock detection on, a debugging aid that
+  // costs every lock (gRPC's included). Production binaries turn it off; unit
+  // tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   static bool usage_set = false;
   if (!usage_set) {

@@ -122,8 +122,23 @@ std::string NewId() {
 }
 
 std::string Etag(absl::string_view name, int64_t revision) {
-  return absl::StrCat(
-      "\"", Sha256Hex(absl::StrCat(name, "#", revision)).substr(0, 16), "\"");
+  // Stable across processes and replicas, and cheap: it is computed on every
+  // read. FNV-1a over the name and the revision.
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](unsigned char c) {
+    h ^= c;
+    h *= 1099511628211ull;
+  };
+  for (unsigned char c : name) mix(c);
+  mix('#');
+  for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(revision >> (8 * i)));
+  char out[19];
+  out[0] = '"';
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) out[1 + i] = kHex[(h >> (60 - 4 * i)) & 0xf];
+  out[17] = '"';
+  out[18] = '\0';
+  return std::string(out, 18);
 }
 
 }  // namespace sightline::storage

@@ -64,40 +64,36 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
         metrics_(m),
         registry_(registry),
         log_calls_(log_calls && !IsPublicMethod(info->method())),
-        start_(std::chrono::steady_clock::now()) {
-    registry_->Register(info_->server_context(), &record_);
-  }
+        start_(std::chrono::steady_clock::now()) {}
 
   ~ServerInterceptor() override {
-    registry_->Unregister(info_->server_context());
+    if (registered_) registry_->Unregister(info_->server_context());
   }
 
-  void Intercept(
-      grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       metrics_->started->Increment();
       auto* md = methods->GetRecvInitialMetadata();
-      std::string id;
       if (md != nullptr) {
         auto it = md->find("x-request-id");
-        if (it != md->end() && IsValidRequestId(absl::string_view(
-                                   it->second.data(), it->second.size()))) {
-          id = std::string(it->second.data(), it->second.size());
+        if (it != md->end()) {
+          absl::string_view id(it->second.data(), it->second.size());
+          if (IsValidRequestId(id)) {
+            record_.request_id = std::string(id);
+            echo_request_id_ = true;
+          }
         }
       }
-      if (id.empty()) id = NewRequestId();
-      registry_->Update(info_->server_context(),
-                        [&](CallRecord& r) { r.request_id = std::move(id); });
+      if (record_.request_id.empty()) record_.request_id = NewRequestId();
+      // The request id is set before the record is published, and never
+      // changes after: this interceptor reads it without the lock.
+      registry_->Register(info_->server_context(), &record_);
+      registered_ = true;
     }
-    if (methods->QueryInterceptionHookPoint(
-            InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      std::string id;
-      registry_->Update(info_->server_context(),
-                        [&](CallRecord& r) { id = r.request_id; });
-      if (!id.empty()) {
-        methods->GetSendInitialMetadata()->emplace("x-request-id", id);
-      }
+    if (echo_request_id_ && methods->QueryInterceptionHookPoint(
+                                InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("x-request-id", record_.request_id);
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
@@ -110,46 +106,52 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
-      Finish(methods->GetSendStatus());
+      grpc::Status st = methods->GetSendStatus();
+      // A client that gives up before its request arrives leaves gRPC with no
+      // handler to run, and it reports UNIMPLEMENTED; that call was cancelled.
+      if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+          info_->server_context()->IsCancelled()) {
+        st = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+      }
+      Finish(st);
     }
     methods->Proceed();
   }
 
  private:
   void Finish(const grpc::Status& status) {
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
-            .count();
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start_)
+                         .count();
     int code = static_cast<int>(status.error_code());
     if (code < 0 || code > 16) code = 2;
     metrics_->handled[code]->Increment();
     metrics_->handling->Observe(seconds);
-    if (!log_calls_) return;
     CallRecord record;
-    registry_->Update(info_->server_context(),
-                      [&](CallRecord& r) { record = r; });
+    if (registered_) {
+      record = registry_->Take(info_->server_context());
+      registered_ = false;
+    }
+    if (!log_calls_) return;
     Level level = Level::kInfo;
     if (code == static_cast<int>(grpc::StatusCode::INTERNAL) ||
         code == static_cast<int>(grpc::StatusCode::UNKNOWN) ||
         code == static_cast<int>(grpc::StatusCode::DATA_LOSS)) {
       level = Level::kError;
     }
-    LogFields fields = {
-        {"method", info_->method()},
-        {"code", status::GoCodeName(static_cast<grpc::StatusCode>(code))},
-        {"duration_ms", seconds * 1000.0},
-        {"principal",
-         record.redact_principal ? std::string("redacted") : record.principal},
-        {"request_id", record.request_id},
-    };
-    if (code != 0) fields.push_back({"error", status.error_message()});
-    Log(level, "rpc", fields);
+    LogRpc(level, info_->method(), status::GoCodeName(static_cast<grpc::StatusCode>(code)),
+           static_cast<int64_t>(seconds * 1e6),
+           record.redact_principal ? absl::string_view("redacted")
+                                   : absl::string_view(record.principal),
+           record_.request_id, code != 0 ? absl::string_view(status.error_message()) : "");
   }
 
   grpc::experimental::ServerRpcInfo* info_;
   MethodMetrics* metrics_;
   CallRegistry* registry_;
   bool log_calls_;
+  bool registered_ = false;
+  bool echo_request_id_ = false;
   std::chrono::steady_clock::time_point start_;
   CallRecord record_;
 };
@@ -218,6 +220,16 @@ void CallRegistry::Unregister(const grpc::ServerContextBase* ctx) {
   Shard& s = shard(ctx);
   absl::MutexLock lock(&s.mu);
   s.calls.erase(ctx);
+}
+
+CallRecord CallRegistry::Take(const grpc::ServerContextBase* ctx) {
+  Shard& s = shard(ctx);
+  absl::MutexLock lock(&s.mu);
+  auto it = s.calls.find(ctx);
+  if (it == s.calls.end()) return CallRecord{};
+  CallRecord copy = *it->second;
+  s.calls.erase(it);
+  return copy;
 }
 
 RpcMetrics::RpcMetrics(Side side, prometheus::Registry* registry)

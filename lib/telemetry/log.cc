@@ -78,14 +78,9 @@ class Sink {
     capture_ = sink;
   }
 
-  std::string service() {
-    absl::MutexLock lock(&mu_);
-    return service_;
-  }
-  void set_service(absl::string_view s) {
-    absl::MutexLock lock(&mu_);
-    service_ = std::string(s);
-  }
+  // Set once at start, before any RPC; read without a lock afterwards.
+  const std::string& service() const { return service_; }
+  void set_service(absl::string_view s) { service_ = std::string(s); }
 
  private:
   void FlushLoop() {
@@ -99,7 +94,7 @@ class Sink {
   absl::Mutex write_mu_;
   std::string buffer_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string>* capture_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::string service_ ABSL_GUARDED_BY(mu_);
+  std::string service_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -111,6 +106,17 @@ LogValue::LogValue(double v)
     : text_(absl::StrFormat("%.6g", v)), quoted_(false) {}
 
 void AppendJsonEscaped(absl::string_view s, std::string* out) {
+  bool plain = true;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out->append(s.data(), s.size());
+    return;
+  }
   for (unsigned char c : s) {
     switch (c) {
       case '"':
@@ -159,23 +165,78 @@ bool ParseLogLevel(absl::string_view text, Level* level) {
   return true;
 }
 
+namespace {
+
+// `{"ts":"...","level":"...","service":"...","msg":"` + message + `"`.
+void AppendPrefix(Level level, absl::string_view message, std::string* line) {
+  // Formatting a time is slow; the seconds part is formatted once a second.
+  thread_local int64_t cached_second = -1;
+  thread_local std::string cached_prefix;
+  int64_t millis = absl::ToUnixMillis(absl::Now());
+  int64_t second = millis / 1000;
+  if (second != cached_second) {
+    cached_second = second;
+    cached_prefix = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                                     absl::UTCTimeZone());
+  }
+  int ms = static_cast<int>(millis % 1000);
+  char frac[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                  static_cast<char>('0' + ms % 10), 'Z', '\0'};
+  line->append("{\"ts\":\"");
+  line->append(cached_prefix);
+  line->append(frac, 5);
+  line->append("\",\"level\":\"");
+  line->append(LevelName(level).data(), LevelName(level).size());
+  line->push_back('"');
+  const std::string& service = Sink::Get().service();
+  if (!service.empty()) {
+    line->append(",\"service\":\"");
+    AppendJsonEscaped(service, line);
+    line->push_back('"');
+  }
+  line->append(",\"msg\":\"");
+  AppendJsonEscaped(message, line);
+  line->push_back('"');
+}
+
+void AppendField(absl::string_view key, absl::string_view value, std::string* line) {
+  line->append(",\"");
+  line->append(key.data(), key.size());
+  line->append("\":\"");
+  AppendJsonEscaped(value, line);
+  line->push_back('"');
+}
+
+}  // namespace
+
+void LogRpc(Level level, absl::string_view method, absl::string_view code,
+            int64_t duration_us, absl::string_view principal, absl::string_view request_id,
+            absl::string_view error) {
+  if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
+  std::string line;
+  line.reserve(256);
+  AppendPrefix(level, "rpc", &line);
+  AppendField("method", method, &line);
+  AppendField("code", code, &line);
+  // Milliseconds with three decimals, from integer microseconds.
+  if (duration_us < 0) duration_us = 0;
+  absl::StrAppend(&line, ",\"duration_ms\":", duration_us / 1000, ".");
+  int frac = static_cast<int>(duration_us % 1000);
+  char digits[3] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                    static_cast<char>('0' + frac % 10)};
+  line.append(digits, 3);
+  AppendField("principal", principal, &line);
+  AppendField("request_id", request_id, &line);
+  if (!error.empty()) AppendField("error", error, &line);
+  line.push_back('}');
+  Sink::Get().Append(std::move(line), level == Level::kError);
+}
+
 void Log(Level level, absl::string_view message, const LogFields& fields) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
   std::string line;
   line.reserve(160);
-  absl::StrAppend(&line, "{\"ts\":\"",
-                  absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                   absl::UTCTimeZone()),
-                  "\",\"level\":\"", LevelName(level), "\"");
-  std::string service = Sink::Get().service();
-  if (!service.empty()) {
-    line.append(",\"service\":\"");
-    AppendJsonEscaped(service, &line);
-    line.push_back('"');
-  }
-  line.append(",\"msg\":\"");
-  AppendJsonEscaped(message, &line);
-  line.push_back('"');
+  AppendPrefix(level, message, &line);
   for (const auto& [key, value] : fields) {
     line.append(",\"");
     AppendJsonEscaped(key, &line);

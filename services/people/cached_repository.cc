@@ -25,6 +25,8 @@ absl::Status Corrupt(absl::string_view what) {
 
 absl::StatusOr<Person> CachedPeopleRepository::GetPerson(
     const std::string& id) {
+  // Memory is read by PeekPerson (callers try it first); this fills it.
+  uint64_t epoch = local_.epoch();
   auto bytes =
       entities_->GetOrLoad(PersonKey(id), [&]() -> absl::StatusOr<std::string> {
         auto p = inner_->GetPerson(id);
@@ -34,6 +36,7 @@ absl::StatusOr<Person> CachedPeopleRepository::GetPerson(
   if (!bytes.ok()) return bytes.status();
   Person p;
   if (!DecodePerson(*bytes, &p)) return Corrupt("person");
+  local_.Put(id, p, epoch);
   return p;
 }
 
@@ -42,6 +45,10 @@ absl::StatusOr<std::vector<Person>> CachedPeopleRepository::GetPeople(
   std::vector<Person> out;
   out.reserve(ids.size());
   for (const auto& id : ids) {
+    if (auto hit = local_.Get(id); hit.has_value()) {
+      out.push_back(std::move(*hit));
+      continue;
+    }
     auto p = GetPerson(id);
     if (p.ok()) {
       out.push_back(std::move(*p));
@@ -127,7 +134,12 @@ absl::StatusOr<SyncApplied> CachedPeopleRepository::Sync(
   std::vector<std::string> keys;
   keys.reserve(plan.update_people.size() + plan.update_teams.size() +
                plan.old_emails.size());
-  for (const auto& p : plan.update_people) keys.push_back(PersonKey(p.id));
+  std::vector<std::string> local_keys;
+  for (const auto& p : plan.update_people) {
+    keys.push_back(PersonKey(p.id));
+    local_keys.push_back(p.id);
+  }
+  local_.Invalidate(local_keys);
   for (const auto& t : plan.update_teams) keys.push_back(TeamKey(t.id));
   for (const auto& e : plan.old_emails) keys.push_back(EmailKey(e));
   if (!keys.empty()) entities_->Invalidate(keys);

@@ -7,17 +7,30 @@
 // changes. When Redis is down every call goes to SQL.
 
 #include "lib/cache/cache.h"
+#include "lib/cache/local_cache.h"
 #include "services/people/repository.h"
 
 namespace sightline::people {
 
 class CachedPeopleRepository : public PeopleRepository {
  public:
+  // `local_capacity` people are also kept in process memory (0: none).
   CachedPeopleRepository(PeopleRepository* inner, cache::Cache* entities,
-                         cache::Cache* chains)
-      : inner_(inner), entities_(entities), chains_(chains) {}
+                         cache::Cache* chains, size_t local_capacity = 0)
+      : inner_(inner),
+        entities_(entities),
+        chains_(chains),
+        local_(local_capacity) {}
 
   absl::StatusOr<Person> GetPerson(const std::string& id) override;
+  std::optional<Person> PeekPerson(const std::string& id) override {
+    return local_.Get(id);
+  }
+  void ExportMetrics(prometheus::Registry* registry) {
+    local_.ExportMetrics(registry, "people-local");
+  }
+  // Drops what this process holds in memory (when other replicas committed).
+  void ClearLocal() { local_.Clear(); }
   absl::StatusOr<std::vector<Person>> GetPeople(
       const std::vector<std::string>& ids) override;
   absl::StatusOr<Person> FindByExternalId(
@@ -52,6 +65,7 @@ class CachedPeopleRepository : public PeopleRepository {
   PeopleRepository* inner_;
   cache::Cache* entities_;
   cache::Cache* chains_;
+  cache::LocalCache<Person> local_;
 };
 
 }  // namespace sightline::people

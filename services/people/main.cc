@@ -21,6 +21,9 @@ ABSL_FLAG(
     absl::Duration, change_poll_interval, absl::Milliseconds(200),
     "How often Watch streams look for changes committed by other replicas.");
 ABSL_FLAG(int, db_pool_size, 8, "Database connections per process.");
+ABSL_FLAG(int, local_cache_entries, 100000,
+          "People kept in process memory in front of Redis (0: none). Commits of other "
+          "replicas are seen within --change_poll_interval.");
 
 using namespace sightline;  // NOLINT: main wires parts from every namespace
 
@@ -71,7 +74,9 @@ int main(int argc, char** argv) {
   cache::Cache chains(std::move(chains_client), chain_options, &registry);
 
   people::SqlPeopleRepository sql_repo(db->get());
-  people::CachedPeopleRepository repo(&sql_repo, &entities, &chains);
+  people::CachedPeopleRepository repo(&sql_repo, &entities, &chains,
+                                      static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
+  repo.ExportMetrics(&registry);
   people::DirectoryOptions options;
   options.policy.mass_termination_share = share;
   people::Directory directory(&repo, options);
@@ -79,6 +84,9 @@ int main(int argc, char** argv) {
   storage::ChangeFeed feed(db->get(),
                            absl::GetFlag(FLAGS_change_poll_interval));
   feed.Start();
+  // Any commit (ours, or another replica's found by polling) may have changed
+  // people: what this process holds in memory is dropped.
+  feed.Subscribe([&repo](int64_t) { repo.ClearLocal(); });
   server::StreamSet streams;
   people::PeopleHandler handler(
       runtime->get(), &directory,
