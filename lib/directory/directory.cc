@@ -53,8 +53,8 @@ PersonEntry FromProto(const pv1::Person& p) {
   return e;
 }
 
-Directory::Directory(std::shared_ptr<grpc::Channel> channel, server::ServiceToken* token,
-                     DirectoryOptions options)
+Directory::Directory(std::shared_ptr<grpc::Channel> channel,
+                     server::ServiceToken* token, DirectoryOptions options)
     : channel_(std::move(channel)),
       stub_(pv1::PeopleService::NewStub(channel_)),
       token_(token),
@@ -62,7 +62,9 @@ Directory::Directory(std::shared_ptr<grpc::Channel> channel, server::ServiceToke
 
 Directory::~Directory() { Stop(); }
 
-void Directory::Start() { thread_ = std::thread([this] { Run(); }); }
+void Directory::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Directory::Stop() {
   stopping_ = true;
@@ -106,10 +108,12 @@ void Directory::Run() {
     absl::Status st = Follow(&resume_token);
     if (stopping_) break;
     telemetry::LogWarn("people directory stream ended; reconnecting",
-                       {{"error", st.message()}, {"backoff_ms", absl::ToInt64Milliseconds(backoff)}});
+                       {{"error", st.message()},
+                        {"backoff_ms", absl::ToInt64Milliseconds(backoff)}});
     // Sleep in small steps so Stop() is prompt.
     absl::Time until = absl::Now() + backoff;
-    while (!stopping_ && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+    while (!stopping_ && absl::Now() < until)
+      absl::SleepFor(absl::Milliseconds(20));
     backoff = std::min(backoff * 2, options_.max_backoff);
     if (st.ok()) backoff = options_.min_backoff;
   }
@@ -150,7 +154,8 @@ absl::Status Directory::Follow(std::string* resume_token) {
       return st;
     }
     if (!ready()) ready_.Notify();
-    telemetry::LogInfo("people directory loaded", {{"people", static_cast<int64_t>(people_count())}});
+    telemetry::LogInfo("people directory loaded",
+                       {{"people", static_cast<int64_t>(people_count())}});
   }
   pv1::WatchPeopleResponse event;
   while (reader->Read(&event)) {
@@ -171,7 +176,8 @@ absl::Status Directory::Load() {
   std::string page;
   do {
     grpc::ClientContext ctx;
-    if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok()) return st;
+    if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok())
+      return st;
     pv1::ListPeopleRequest req;
     req.set_page_size(1000);
     req.set_page_token(page);
@@ -184,7 +190,8 @@ absl::Status Directory::Load() {
   page.clear();
   do {
     grpc::ClientContext ctx;
-    if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok()) return st;
+    if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok())
+      return st;
     pv1::ListTeamsRequest req;
     req.set_page_size(1000);
     req.set_page_token(page);
@@ -211,7 +218,8 @@ std::optional<TeamEntry> Directory::Team(const std::string& id) const {
   return it->second;
 }
 
-std::optional<std::string> Directory::ResolveSubject(const std::string& subject) const {
+std::optional<std::string> Directory::ResolveSubject(
+    const std::string& subject) const {
   absl::string_view s = subject;
   absl::MutexLock lock(&mu_);
   if (absl::ConsumePrefix(&s, "people/")) {
@@ -228,7 +236,8 @@ std::optional<std::string> Directory::ResolveSubject(const std::string& subject)
   return std::nullopt;
 }
 
-std::vector<std::string> Directory::ManagementChain(const std::string& person_id) const {
+std::vector<std::string> Directory::ManagementChain(
+    const std::string& person_id) const {
   std::vector<std::string> chain;
   absl::MutexLock lock(&mu_);
   absl::flat_hash_set<std::string> seen = {person_id};
@@ -243,7 +252,8 @@ std::vector<std::string> Directory::ManagementChain(const std::string& person_id
   return chain;
 }
 
-std::vector<std::string> Directory::TeamMembers(const std::string& team_id, bool subteams) const {
+std::vector<std::string> Directory::TeamMembers(const std::string& team_id,
+                                                bool subteams) const {
   absl::MutexLock lock(&mu_);
   absl::flat_hash_set<std::string> teams = {team_id};
   if (subteams) {
@@ -251,7 +261,8 @@ std::vector<std::string> Directory::TeamMembers(const std::string& team_id, bool
     for (const auto& [id, t] : teams_) {
       std::string cur = id;
       absl::flat_hash_set<std::string> seen;
-      for (int d = 0; d < kMaxDepth && !cur.empty() && seen.insert(cur).second; ++d) {
+      for (int d = 0; d < kMaxDepth && !cur.empty() && seen.insert(cur).second;
+           ++d) {
         if (cur == team_id) {
           teams.insert(id);
           break;
@@ -269,7 +280,8 @@ std::vector<std::string> Directory::TeamMembers(const std::string& team_id, bool
   return out;
 }
 
-std::vector<std::string> Directory::Reports(const std::string& manager_id, bool all_levels) const {
+std::vector<std::string> Directory::Reports(const std::string& manager_id,
+                                            bool all_levels) const {
   absl::MutexLock lock(&mu_);
   absl::flat_hash_map<std::string, std::vector<std::string>> children;
   for (const auto& [id, p] : people_) {
@@ -301,7 +313,8 @@ absl::StatusOr<std::vector<PersonEntry>> Directory::FetchPeople(
   std::vector<PersonEntry> out;
   for (size_t start = 0; start < ids.size(); start += 1000) {
     grpc::ClientContext ctx;
-    if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok()) return st;
+    if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok())
+      return st;
     pv1::BatchGetPeopleRequest req;
     for (size_t i = start; i < ids.size() && i < start + 1000; ++i) {
       req.add_names(absl::StrCat("people/", ids[i]));
@@ -319,7 +332,8 @@ absl::StatusOr<std::vector<PersonEntry>> Directory::FetchPeople(
 
 absl::StatusOr<TeamEntry> Directory::FetchTeam(const std::string& id) {
   grpc::ClientContext ctx;
-  if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok()) return st;
+  if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok())
+    return st;
   pv1::GetTeamRequest req;
   req.set_name(absl::StrCat("teams/", id));
   pv1::Team resp;
@@ -329,9 +343,11 @@ absl::StatusOr<TeamEntry> Directory::FetchTeam(const std::string& id) {
   return TeamFromProto(resp);
 }
 
-absl::StatusOr<std::vector<std::string>> Directory::FetchReportingChain(const std::string& id) {
+absl::StatusOr<std::vector<std::string>> Directory::FetchReportingChain(
+    const std::string& id) {
   grpc::ClientContext ctx;
-  if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok()) return st;
+  if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok())
+    return st;
   pv1::GetReportingChainRequest req;
   req.set_name(absl::StrCat("people/", id));
   pv1::GetReportingChainResponse resp;
@@ -345,9 +361,11 @@ absl::StatusOr<std::vector<std::string>> Directory::FetchReportingChain(const st
   return out;
 }
 
-absl::StatusOr<PersonEntry> Directory::FetchBySubject(const std::string& subject) {
+absl::StatusOr<PersonEntry> Directory::FetchBySubject(
+    const std::string& subject) {
   grpc::ClientContext ctx;
-  if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok()) return st;
+  if (auto st = token_->Prepare(&ctx, options_.call_timeout); !st.ok())
+    return st;
   absl::string_view s = subject;
   pv1::Person resp;
   grpc::Status status;

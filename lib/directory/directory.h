@@ -80,18 +80,23 @@ class Directory {
   // Managers above a person, nearest first (loop-safe).
   std::vector<std::string> ManagementChain(const std::string& person_id) const;
   // Active people of a team, and of its sub-teams when asked.
-  std::vector<std::string> TeamMembers(const std::string& team_id, bool subteams) const;
+  std::vector<std::string> TeamMembers(const std::string& team_id,
+                                       bool subteams) const;
   // Active reports of a manager: direct only, or at every level below.
-  std::vector<std::string> Reports(const std::string& manager_id, bool all_levels) const;
+  std::vector<std::string> Reports(const std::string& manager_id,
+                                   bool all_levels) const;
   size_t people_count() const;
 
   // From the people service itself (fresh; UNAVAILABLE when it cannot answer).
-  absl::StatusOr<std::vector<PersonEntry>> FetchPeople(const std::vector<std::string>& ids);
+  absl::StatusOr<std::vector<PersonEntry>> FetchPeople(
+      const std::vector<std::string>& ids);
   absl::StatusOr<TeamEntry> FetchTeam(const std::string& id);
-  absl::StatusOr<std::vector<std::string>> FetchReportingChain(const std::string& id);
+  absl::StatusOr<std::vector<std::string>> FetchReportingChain(
+      const std::string& id);
   absl::StatusOr<PersonEntry> FetchBySubject(const std::string& subject);
 
-  // Applies one record (used by the loader and the Watch stream; public for tests).
+  // Applies one record (used by the loader and the Watch stream; public for
+  // tests).
   void Apply(const people::v1::Person& p);
   void Apply(const people::v1::Team& t);
 
@@ -109,7 +114,8 @@ class Directory {
   absl::flat_hash_map<std::string, PersonEntry> people_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, TeamEntry> teams_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> by_email_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> by_external_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> by_external_id_
+      ABSL_GUARDED_BY(mu_);
 
   absl::Notification ready_;
   std::atomic<bool> stopping_{false};

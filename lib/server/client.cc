@@ -6,11 +6,13 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "lib/auth/jwt.h"
+#include "lib/server/config.h"
 
 namespace sightline::server {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
-    const std::string& target, const auth::ClientTlsConfig& tls, telemetry::Telemetry* telemetry) {
+    const std::string& target, const auth::ClientTlsConfig& tls,
+    telemetry::Telemetry* telemetry) {
   auto creds = auth::MakeChannelCredentials(tls);
   if (!creds.ok()) return creds.status();
   grpc::ChannelArguments args;
@@ -20,16 +22,19 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> f;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      f;
   if (telemetry != nullptr) {
-    f.push_back(
-        std::make_unique<telemetry::ClientInterceptorFactory>(&telemetry->client_metrics()));
+    f.push_back(std::make_unique<telemetry::ClientInterceptorFactory>(
+        &telemetry->client_metrics()));
   }
-  return grpc::experimental::CreateCustomChannelWithInterceptors(target, *creds, args,
-                                                                 std::move(f));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      target, *creds, args, std::move(f));
 }
 
-absl::StatusOr<std::unique_ptr<ServiceToken>> ServiceToken::FromFile(std::string path) {
+absl::StatusOr<std::unique_ptr<ServiceToken>> ServiceToken::FromFile(
+    std::string path) {
   std::unique_ptr<ServiceToken> t(new ServiceToken());
   t->path_ = std::move(path);
   auto h = t->Header();
@@ -37,10 +42,9 @@ absl::StatusOr<std::unique_ptr<ServiceToken>> ServiceToken::FromFile(std::string
   return t;
 }
 
-absl::StatusOr<std::unique_ptr<ServiceToken>> ServiceToken::SelfSigned(std::string subject,
-                                                                       std::string secret,
-                                                                       std::string issuer,
-                                                                       std::string audience) {
+absl::StatusOr<std::unique_ptr<ServiceToken>> ServiceToken::SelfSigned(
+    std::string subject, std::string secret, std::string issuer,
+    std::string audience) {
   std::unique_ptr<ServiceToken> t(new ServiceToken());
   t->subject_ = std::move(subject);
   t->secret_ = std::move(secret);
@@ -56,9 +60,11 @@ absl::StatusOr<std::string> ServiceToken::Header() {
   if (!path_.empty()) {
     struct stat st;
     if (stat(path_.c_str(), &st) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("service token file ", path_, " is missing"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("service token file ", path_, " is missing"));
     }
-    int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+                    st.st_mtim.tv_nsec;
     if (mtime != file_mtime_) {
       auto token = auth::ReadKeyFile(path_);
       if (!token.ok()) return token.status();
@@ -81,12 +87,38 @@ absl::StatusOr<std::string> ServiceToken::Header() {
   return absl::StrCat("Bearer ", token_);
 }
 
-absl::Status ServiceToken::Prepare(grpc::ClientContext* ctx, absl::Duration timeout) {
+absl::Status ServiceToken::Prepare(grpc::ClientContext* ctx,
+                                   absl::Duration timeout) {
   auto h = Header();
   if (!h.ok()) return h.status();
   ctx->AddMetadata("authorization", *h);
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ServiceToken>> ServiceTokenFor(
+    const ServerConfig& config) {
+  if (!config.service_token_file.empty()) {
+    auto t = ServiceToken::FromFile(config.service_token_file);
+    if (!t.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--service_token_file: ", t.status().message()));
+    }
+    return t;
+  }
+  if (config.jwt_algorithm != "HS256") {
+    return absl::InvalidArgumentError(
+        "--service_token_file: required unless tokens are HS256 (a public key "
+        "cannot sign)");
+  }
+  auto secret = auth::ReadKeyFile(config.jwt_key_file);
+  if (!secret.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--jwt_key_file: ", secret.status().message()));
+  }
+  return ServiceToken::SelfSigned(absl::StrCat("service:", config.service),
+                                  *secret, config.jwt_issuer,
+                                  config.jwt_audience);
 }
 
 }  // namespace sightline::server

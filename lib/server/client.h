@@ -20,7 +20,8 @@ namespace sightline::server {
 
 // A channel to `target` whose calls are counted in telemetry's client metrics.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
-    const std::string& target, const auth::ClientTlsConfig& tls, telemetry::Telemetry* telemetry);
+    const std::string& target, const auth::ClientTlsConfig& tls,
+    telemetry::Telemetry* telemetry);
 
 // The token a service presents to the services it calls. Either read from a
 // file (a token issued by the company's identity provider; re-read when the
@@ -29,11 +30,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
 // expires.
 class ServiceToken {
  public:
-  static absl::StatusOr<std::unique_ptr<ServiceToken>> FromFile(std::string path);
-  static absl::StatusOr<std::unique_ptr<ServiceToken>> SelfSigned(std::string subject,
-                                                                  std::string hs256_secret,
-                                                                  std::string issuer,
-                                                                  std::string audience);
+  static absl::StatusOr<std::unique_ptr<ServiceToken>> FromFile(
+      std::string path);
+  static absl::StatusOr<std::unique_ptr<ServiceToken>> SelfSigned(
+      std::string subject, std::string hs256_secret, std::string issuer,
+      std::string audience);
   // "Bearer ..." for the authorization metadata.
   absl::StatusOr<std::string> Header();
   // Adds the authorization header and a deadline to a client context.
@@ -48,5 +49,11 @@ class ServiceToken {
   absl::Time renew_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t file_mtime_ ABSL_GUARDED_BY(mu_) = -1;
 };
+
+// The token this service presents to others, from the configuration: the
+// --service_token_file, or minted with the HS256 secret as `service:<name>`.
+struct ServerConfig;
+absl::StatusOr<std::unique_ptr<ServiceToken>> ServiceTokenFor(
+    const ServerConfig& config);
 
 }  // namespace sightline::server

@@ -37,6 +37,19 @@ ABSL_FLAG(std::string, tls_key_file, "", "Server private key (PEM).");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "CA bundle for client certificates; when set, clients must present "
           "one (mTLS).");
+ABSL_FLAG(std::string, peer_tls_ca_file, "",
+          "CA bundle to trust when calling other Sightline services; enables "
+          "TLS to them.");
+ABSL_FLAG(std::string, peer_tls_cert_file, "",
+          "Client certificate presented to other services (mTLS).");
+ABSL_FLAG(std::string, peer_tls_key_file, "", "Key of --peer_tls_cert_file.");
+ABSL_FLAG(
+    std::string, peer_tls_server_name, "",
+    "Name expected in other services' certificates, when not their host name.");
+ABSL_FLAG(std::string, service_token_file, "",
+          "Bearer token this service presents to others (re-read when the file "
+          "changes). "
+          "Empty: minted locally with the HS256 secret.");
 ABSL_FLAG(std::string, token_key_file, "",
           "Key that signs page and resume tokens; empty = random per process.");
 ABSL_FLAG(int, max_receive_message_bytes, 4 << 20,
@@ -144,6 +157,11 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
   c.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
   c.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   c.token_key_file = absl::GetFlag(FLAGS_token_key_file);
+  c.peer_tls.ca_file = absl::GetFlag(FLAGS_peer_tls_ca_file);
+  c.peer_tls.cert_file = absl::GetFlag(FLAGS_peer_tls_cert_file);
+  c.peer_tls.key_file = absl::GetFlag(FLAGS_peer_tls_key_file);
+  c.peer_tls.server_name_override = absl::GetFlag(FLAGS_peer_tls_server_name);
+  c.service_token_file = absl::GetFlag(FLAGS_service_token_file);
   c.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
   c.max_send_message_bytes = absl::GetFlag(FLAGS_max_send_message_bytes);
   c.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);

@@ -34,6 +34,10 @@ struct ServerConfig {
   std::string jwt_audience;
 
   auth::ServerTlsConfig tls;
+  // Calls to other Sightline services: TLS towards them, and this service's
+  // own token (empty: minted locally from the HS256 secret).
+  auth::ClientTlsConfig peer_tls;
+  std::string service_token_file;
   // Signs page and resume tokens; replicas behind one address must share it.
   std::string token_key_file;
 

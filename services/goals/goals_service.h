@@ -1,0 +1,230 @@
+#pragma once
+
+// The goals service's rules, applied: who may do what, the state machine,
+// validation against the org, progress roll-up along the path to the root (in
+// the same transaction as the change), history, trees and lineage. Plain C++:
+// the gRPC handler converts protos and calls this.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/goals/org.h"
+#include "services/goals/progress.h"
+#include "services/goals/repository.h"
+
+namespace sightline::goals {
+
+struct GoalsOptions {
+  // When set, a goal an employee creates for themselves waits for approval by
+  // a manager (PENDING_APPROVAL) instead of starting ACTIVE.
+  bool approval_required = false;
+  HealthPolicy health;
+  int due_cadence_days = 7;
+  // Rows a List call may scan to fill one page of goals the caller can read.
+  int max_scan = 5000;
+  // Told of every new check-in (for metrics), with its goal's cycle.
+  std::function<void(const std::string& cycle_id)> on_check_in;
+};
+
+struct Idempotency {
+  std::string scope;       // method and principal
+  std::string request_id;  // empty: not idempotent
+  std::string fingerprint;
+};
+
+// A goal with what is computed at read time.
+struct GoalView {
+  Goal goal;
+  double expected_progress = 0;
+  Health health = Health::kUnspecified;
+};
+
+struct GoalFilter {
+  std::string owner_person_id;
+  std::string owner_team_id;
+  std::string team_id;  // owned by the team or by its members
+  std::string cycle_id;
+  std::string parent_id;
+  int state = 0;
+  Health health = Health::kUnspecified;
+};
+
+enum class Audience { kTeam, kDirectReports };
+
+struct TreeNode {
+  std::string id;
+  std::string parent_id;
+  int depth = 0;
+  bool restricted = false;
+  GoalRow row;
+  double expected_progress = 0;
+  Health health = Health::kUnspecified;
+};
+
+struct TreeRoot {
+  enum class Kind { kGoal, kTeam, kPerson, kCompany } kind = Kind::kGoal;
+  std::string id;  // goal, team or person id
+  std::string cycle_id;
+};
+
+struct DueItem {
+  GoalView goal;
+  int days_since = 0;
+};
+
+class GoalsService {
+ public:
+  using Clock = std::function<absl::Time()>;
+  GoalsService(
+      GoalRepository* repo, OrgService* org, GoalsOptions options,
+      Clock clock = [] { return absl::Now(); });
+
+  OrgService& org() { return *org_; }
+  const GoalsOptions& options() const { return options_; }
+
+  absl::StatusOr<Cycle> CreateCycle(const Caller& caller, Cycle cycle,
+                                    const Idempotency& idem);
+  absl::StatusOr<Cycle> GetCycle(const Caller& caller, const std::string& id);
+  absl::StatusOr<std::vector<Cycle>> ListCycles(const Caller& caller, int state,
+                                                const Page& page);
+  absl::StatusOr<Cycle> CloseCycle(const Caller& caller, const std::string& id,
+                                   const std::string& etag);
+
+  absl::StatusOr<GoalView> CreateGoal(const Caller& caller, Goal goal,
+                                      std::vector<KeyResult> key_results,
+                                      const Idempotency& idem);
+  absl::StatusOr<std::vector<GoalView>> BatchCreateGoals(
+      const Caller& caller, Goal templ, std::vector<KeyResult> key_results,
+      Audience audience, const std::string& audience_id,
+      const Idempotency& idem);
+  absl::StatusOr<GoalView> GetGoal(
+      const Caller& caller, const std::string& id,
+      std::optional<absl::Time> as_of = std::nullopt);
+  // From memory only (no I/O); nullopt when the goal is not held in memory.
+  std::optional<absl::StatusOr<GoalView>> PeekGoal(const Caller& caller,
+                                                   const std::string& id);
+  absl::StatusOr<std::vector<GoalView>> ListGoals(const Caller& caller,
+                                                  const GoalFilter& filter,
+                                                  const Page& page,
+                                                  std::string* next_cursor);
+  // `mask` names Goal fields (API names); `patch` carries their new values.
+  absl::StatusOr<GoalView> UpdateGoal(const Caller& caller,
+                                      const std::string& id, const Goal& patch,
+                                      const std::vector<std::string>& mask,
+                                      const std::string& etag,
+                                      const std::string& reason);
+  absl::Status DeleteGoal(const Caller& caller, const std::string& id,
+                          const std::string& etag);
+  absl::StatusOr<GoalView> ApproveGoal(const Caller& caller,
+                                       const std::string& id,
+                                       const std::string& etag,
+                                       const std::string& comment);
+  absl::StatusOr<GoalView> ReturnGoal(const Caller& caller,
+                                      const std::string& id,
+                                      const std::string& etag,
+                                      const std::string& comment);
+
+  absl::StatusOr<KeyResult> CreateKeyResult(const Caller& caller,
+                                            const std::string& goal_id,
+                                            KeyResult kr,
+                                            const std::string& reason,
+                                            const Idempotency& idem);
+  absl::StatusOr<KeyResult> UpdateKeyResult(
+      const Caller& caller, const std::string& goal_id,
+      const std::string& kr_id, const KeyResult& patch,
+      const std::vector<std::string>& mask, const std::string& etag,
+      const std::string& reason);
+  absl::Status DeleteKeyResult(const Caller& caller, const std::string& goal_id,
+                               const std::string& kr_id,
+                               const std::string& etag,
+                               const std::string& reason);
+  absl::StatusOr<std::vector<KeyResult>> ListKeyResults(
+      const Caller& caller, const std::string& goal_id);
+
+  absl::StatusOr<CheckIn> CreateCheckIn(const Caller& caller,
+                                        const std::string& goal_id,
+                                        CheckIn check_in,
+                                        const Idempotency& idem);
+  absl::StatusOr<std::vector<CheckIn>> ListCheckIns(const Caller& caller,
+                                                    const std::string& goal_id,
+                                                    const Page& page);
+  absl::StatusOr<std::vector<DueItem>> ListDueCheckIns(
+      const Caller& caller, const std::string& person_id,
+      const std::string& manager_id, int cadence_days, const Page& page,
+      std::string* next_cursor);
+  absl::StatusOr<std::vector<Revision>> ListRevisions(
+      const Caller& caller, const std::string& goal_id, const Page& page);
+
+  absl::StatusOr<std::vector<TreeNode>> AlignmentTree(const Caller& caller,
+                                                      const TreeRoot& root,
+                                                      int depth);
+  absl::StatusOr<std::vector<TreeNode>> Lineage(const Caller& caller,
+                                                const std::string& goal_id);
+
+  // For Watch streams: whether the caller may see a change of this goal.
+  bool CanSee(const Caller& caller, const Goal& goal) const;
+  absl::StatusOr<Goal> GoalForWatch(const std::string& goal_id);
+
+  // Read-time computations.
+  GoalView View(const Goal& g);
+  double Expected(const std::string& cycle_id, const std::string& start,
+                  const std::string& due);
+  Health HealthOf(double progress, double expected, Health last_status) const;
+
+  // Counts for the sightline_goals gauges: by cycle, state and health.
+  struct Census {
+    std::string cycle_id;
+    GoalState state;
+    Health health;
+    int count = 0;
+  };
+  struct CensusResult {
+    std::vector<Census> counts;
+    std::map<std::string, int>
+        due_by_cycle;  // ACTIVE goals past their check-in cadence
+  };
+  absl::StatusOr<CensusResult> TakeCensus();
+
+  std::string Etag(const Goal& g) const;
+  std::string Etag(const KeyResult& k) const;
+  std::string Etag(const Cycle& c) const;
+
+ private:
+  absl::StatusOr<Cycle> CachedCycle(const std::string& id);
+  void ForgetCycle(const std::string& id);
+  absl::Status CheckWritable(const Goal& g, GoalTx& tx);
+  absl::Status ValidateGoalPeople(const Goal& g, const Goal* before);
+  absl::Status Propagate(GoalTx& tx, const std::string& parent_id,
+                         Contribution before, Contribution after, int64_t now);
+  absl::Status MoveContribution(GoalTx& tx, const Goal& before,
+                                const Goal& after, int64_t now);
+  absl::Status Record(GoalTx& tx, Goal& goal, const std::string& actor,
+                      const std::string& reason, const std::string& target,
+                      const std::string& action,
+                      std::vector<FieldChange> changes, int64_t now);
+  absl::StatusOr<GoalView> Decide(const Caller& caller, const std::string& id,
+                                  const std::string& etag,
+                                  const std::string& comment, bool approve);
+  absl::StatusOr<Goal> InsertGoal(GoalTx& tx, const Caller& caller, Goal goal,
+                                  std::vector<KeyResult> key_results,
+                                  int64_t now);
+  std::string Actor(const Caller& caller) const;
+  int64_t NowMicros() const;
+
+  GoalRepository* repo_;
+  OrgService* org_;
+  GoalsOptions options_;
+  Clock clock_;
+  absl::Mutex cycles_mu_;
+  absl::flat_hash_map<std::string, Cycle> cycles_ ABSL_GUARDED_BY(cycles_mu_);
+};
+
+}  // namespace sightline::goals

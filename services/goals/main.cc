@@ -1,0 +1,182 @@
+// sightline-goals: objectives and key results, alignment, check-ins, history.
+
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "lib/cache/cache.h"
+#include "lib/directory/directory.h"
+#include "lib/server/change_stream.h"
+#include "lib/server/client.h"
+#include "lib/server/server.h"
+#include "lib/storage/change_follower.h"
+#include "lib/storage/change_log.h"
+#include "lib/storage/schema.h"
+#include "services/goals/cached_repository.h"
+#include "services/goals/directory_org.h"
+#include "services/goals/goals_handler.h"
+#include "services/goals/goals_service.h"
+#include "services/goals/metrics.h"
+#include "services/goals/sql_repository.h"
+
+ABSL_FLAG(std::string, people_address, "127.0.0.1:50051",
+          "The people service (host:port).");
+ABSL_FLAG(
+    bool, approval_required, false,
+    "Goals an employee sets for themselves wait for a manager's approval.");
+ABSL_FLAG(double, at_risk_gap, 0.10,
+          "Health is AT_RISK when progress trails expected progress by more "
+          "than this.");
+ABSL_FLAG(double, off_track_gap, 0.25,
+          "Health is OFF_TRACK when progress trails expected progress by more "
+          "than this.");
+ABSL_FLAG(double, stretch_success, 0.7,
+          "Score at which a STRETCH goal counts as achieved.");
+ABSL_FLAG(int, due_cadence_days, 7,
+          "Check-in cadence: a goal is due after this many days.");
+ABSL_FLAG(absl::Duration, cache_ttl, absl::Minutes(10),
+          "Lifetime of cached goals in Redis.");
+ABSL_FLAG(int, local_cache_entries, 100000,
+          "Goals kept in process memory (0: none).");
+ABSL_FLAG(
+    absl::Duration, change_poll_interval, absl::Milliseconds(200),
+    "How often Watch streams and caches look for commits of other replicas.");
+ABSL_FLAG(absl::Duration, metrics_refresh, absl::Seconds(30),
+          "How often the sightline_goals gauges are recomputed.");
+ABSL_FLAG(int, db_pool_size, 8, "Database connections per process.");
+
+using namespace sightline;  // NOLINT: main wires parts from every namespace
+
+int main(int argc, char** argv) {
+  auto config = server::LoadConfig(
+      {"goals", "127.0.0.1:50052", "127.0.0.1:9452", "var/goals.db"}, argc,
+      argv);
+  if (!config.ok())
+    return server::ExitWithError("bad configuration", config.status());
+  double at_risk = absl::GetFlag(FLAGS_at_risk_gap),
+         off_track = absl::GetFlag(FLAGS_off_track_gap);
+  if (at_risk < 0 || off_track < at_risk || off_track > 1) {
+    return server::ExitWithError(
+        "bad configuration",
+        absl::InvalidArgumentError(
+            "--at_risk_gap and --off_track_gap: need 0 <= at_risk <= "
+            "off_track <= 1"));
+  }
+  auto runtime = server::Runtime::Create(*config);
+  if (!runtime.ok())
+    return server::ExitWithError("bad configuration", runtime.status());
+  auto& telemetry = (*runtime)->telemetry();
+  auto& registry = telemetry.registry();
+
+  // The org, from the people service.
+  auto token = server::ServiceTokenFor(*config);
+  if (!token.ok())
+    return server::ExitWithError("bad configuration", token.status());
+  auto channel = server::MakeClientChannel(absl::GetFlag(FLAGS_people_address),
+                                           config->peer_tls, &telemetry);
+  if (!channel.ok())
+    return server::ExitWithError("bad configuration", channel.status());
+  directory::Directory directory(*channel, token->get());
+  directory.Start();
+  if (!directory.WaitReady(absl::Seconds(5))) {
+    telemetry::LogWarn(
+        "people directory not loaded yet; reads see PUBLIC goals until it is",
+        {{"people_address", absl::GetFlag(FLAGS_people_address)}});
+  }
+  goals::DirectoryOrg org(&directory);
+
+  auto db =
+      storage::Database::Open({.url = config->db,
+                               .pool_size = absl::GetFlag(FLAGS_db_pool_size),
+                               .registry = &registry});
+  if (!db.ok())
+    return server::ExitWithError("cannot open the database", db.status());
+  if (auto st = storage::Migrate(**db, "goals", goals::GoalsMigrations());
+      !st.ok()) {
+    return server::ExitWithError("cannot migrate the database", st);
+  }
+
+  std::unique_ptr<cache::RedisClient> redis_client;
+  if (!config->redis.empty()) {
+    auto redis = cache::ParseRedisUrl(config->redis);
+    if (!redis.ok())
+      return server::ExitWithError("bad configuration", redis.status());
+    redis_client = std::make_unique<cache::RedisClient>(*redis);
+  }
+  cache::CacheOptions cache_options;
+  cache_options.ns = "goals";
+  cache_options.ttl = absl::GetFlag(FLAGS_cache_ttl);
+  cache::Cache redis_cache(std::move(redis_client), cache_options, &registry);
+
+  goals::SqlGoalRepository sql_repo(db->get());
+  goals::CachedGoalRepository repo(
+      &sql_repo, &redis_cache,
+      static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
+  repo.ExportMetrics(&registry);
+
+  goals::GoalsMetrics metrics(&registry);
+  goals::GoalsOptions options;
+  options.approval_required = absl::GetFlag(FLAGS_approval_required);
+  options.health.at_risk_gap = at_risk;
+  options.health.off_track_gap = off_track;
+  options.health.stretch_success = absl::GetFlag(FLAGS_stretch_success);
+  options.due_cadence_days = absl::GetFlag(FLAGS_due_cadence_days);
+  options.on_check_in = [&metrics](const std::string& cycle) {
+    metrics.CheckInCreated(cycle);
+  };
+  goals::GoalsService service(&repo, &org, options);
+
+  storage::ChangeFeed feed(db->get(),
+                           absl::GetFlag(FLAGS_change_poll_interval));
+  feed.Start();
+  // Goals other replicas changed leave this process's caches too.
+  storage::ChangeFollower follower(db->get(), &feed, [&repo](const auto& rows) {
+    std::vector<std::string> ids;
+    for (const auto& row : rows) {
+      if (!row.scope.empty()) ids.push_back(row.scope);
+    }
+    repo.Invalidate(ids);
+  });
+  follower.Start();
+
+  server::StreamSet streams;
+  goals::GoalsHandler handler(
+      runtime->get(), &service,
+      [&org](const auth::Principal& p, bool fresh) {
+        return org.ResolveCaller(p, fresh);
+      },
+      {runtime->get(), db->get(), &feed, &streams, "goals"});
+
+  // Gauges recomputed in the background, never on a request's path.
+  std::atomic<bool> stopping{false};
+  std::thread refresher([&] {
+    absl::Duration every = absl::GetFlag(FLAGS_metrics_refresh);
+    while (!stopping.load()) {
+      auto census = service.TakeCensus();
+      if (census.ok()) metrics.Publish(*census);
+      for (absl::Time until = absl::Now() + every;
+           !stopping.load() && absl::Now() < until;) {
+        absl::SleepFor(absl::Milliseconds(100));
+      }
+    }
+  });
+
+  server::Server srv(runtime->get());
+  srv.AddService(&handler, "sightline.goals.v1.GoalService");
+  srv.AddShutdownHook([&] {
+    streams.CloseAll(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "server shutting down; resume with the last resume_token"));
+  });
+  int code = 0;
+  if (auto st = srv.Start(); !st.ok()) {
+    code = server::ExitWithError("cannot start", st);
+  } else {
+    code = srv.Run();
+  }
+  stopping = true;
+  refresher.join();
+  follower.Stop();
+  feed.Stop();
+  directory.Stop();
+  return code;
+}

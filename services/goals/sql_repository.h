@@ -1,0 +1,49 @@
+#pragma once
+
+#include "lib/storage/database.h"
+#include "lib/storage/schema.h"
+#include "services/goals/repository.h"
+
+namespace sightline::goals {
+
+// The goals service's schema, track "goals".
+const std::vector<storage::Migration>& GoalsMigrations();
+
+class SqlGoalRepository : public GoalRepository {
+ public:
+  explicit SqlGoalRepository(storage::Database* db) : db_(db) {}
+
+  absl::StatusOr<Cycle> GetCycle(const std::string& id) override;
+  absl::StatusOr<std::vector<Cycle>> ListCycles(int state,
+                                                const Page& page) override;
+  absl::StatusOr<Goal> GetGoal(const std::string& id) override;
+  absl::StatusOr<std::vector<Goal>> ListGoals(const GoalQuery& q,
+                                              const Page& page) override;
+  absl::StatusOr<std::vector<KeyResult>> ListKeyResults(
+      const std::string& goal_id) override;
+  absl::StatusOr<std::vector<CheckIn>> ListCheckIns(const std::string& goal_id,
+                                                    const Page& page) override;
+  absl::StatusOr<std::vector<Revision>> ListRevisions(
+      const std::string& goal_id, const Page& page) override;
+  absl::StatusOr<std::optional<Snapshot>> SnapshotAt(const std::string& goal_id,
+                                                     int64_t time) override;
+  absl::StatusOr<std::vector<GoalRow>> RowsOfCycle(
+      const std::string& cycle_id) override;
+  absl::StatusOr<std::vector<GoalRow>> ChildRows(
+      const std::vector<std::string>& parent_ids) override;
+  absl::StatusOr<std::vector<GoalRow>> Rows(
+      const std::vector<std::string>& ids) override;
+  absl::StatusOr<std::vector<GoalRow>> RowsOfPeople(
+      const std::vector<std::string>& person_ids) override;
+  absl::StatusOr<std::vector<GoalRow>> LiveRows() override;
+  absl::Status Write(absl::string_view op,
+                     const std::function<absl::Status(GoalTx&)>& fn,
+                     int64_t* last_seq) override;
+
+  storage::Database* db() { return db_; }
+
+ private:
+  storage::Database* db_;
+};
+
+}  // namespace sightline::goals
