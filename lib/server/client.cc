@@ -22,6 +22,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Every replica behind a name (dns:///people-headless:50051) takes calls, and
+  // a replica reporting NOT_SERVING (draining on SIGTERM) gets no new ones.
+  args.SetServiceConfigJSON(
+      R"({"loadBalancingConfig":[{"round_robin":{}}],"healthCheckConfig":{"serviceName":""}})");
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       f;
