@@ -46,6 +46,14 @@ class CachedGoalRepository : public GoalRepository {
       const std::string& goal_id) override {
     return inner_->ListKeyResults(goal_id);
   }
+  absl::StatusOr<CheckIn> GetCheckIn(const std::string& id) override {
+    return inner_->GetCheckIn(id);
+  }
+  absl::StatusOr<std::optional<std::string>> FindIdempotent(
+      const std::string& scope, const std::string& request_id,
+      const std::string& fingerprint) override {
+    return inner_->FindIdempotent(scope, request_id, fingerprint);
+  }
   absl::StatusOr<std::vector<CheckIn>> ListCheckIns(const std::string& goal_id,
                                                     const Page& page) override {
     return inner_->ListCheckIns(goal_id, page);

@@ -62,6 +62,9 @@ void ApplyGoalDefaults(Goal* g) {
   }
 }
 
+// Health and expected progress describe goals being worked on: ACTIVE ones.
+bool HasHealth(GoalState s) { return s == GoalState::kActive; }
+
 absl::Status CheckEtag(const std::string& given, const std::string& current) {
   if (!given.empty() && given != current) {
     return status::WithErrorInfo(
@@ -118,6 +121,12 @@ void GoalsService::ForgetCycle(const std::string& id) {
 double GoalsService::Expected(const std::string& cycle_id,
                               const std::string& start,
                               const std::string& due) {
+  return ExpectedAt(cycle_id, start, due, clock_());
+}
+
+double GoalsService::ExpectedAt(const std::string& cycle_id,
+                                const std::string& start,
+                                const std::string& due, absl::Time at) {
   std::string s = start, d = due;
   if (s.empty() || d.empty()) {
     auto c = CachedCycle(cycle_id);
@@ -125,7 +134,7 @@ double GoalsService::Expected(const std::string& cycle_id,
     if (s.empty()) s = c->start_date;
     if (d.empty()) d = c->end_date;
   }
-  return ExpectedProgress(s, d, clock_());
+  return ExpectedProgress(s, d, at);
 }
 
 Health GoalsService::HealthOf(double progress, double expected,
@@ -136,8 +145,7 @@ Health GoalsService::HealthOf(double progress, double expected,
 GoalView GoalsService::View(const Goal& g) {
   GoalView v;
   v.goal = g;
-  if (g.state == GoalState::kActive || g.state == GoalState::kCompleted ||
-      g.state == GoalState::kPendingApproval) {
+  if (HasHealth(g.state)) {
     v.expected_progress = Expected(g.cycle_id, g.start_date, g.due_date);
     v.health =
         HealthOf(g.progress, v.expected_progress, g.last_check_in_status);
@@ -154,6 +162,11 @@ bool GoalsService::CanSee(const Caller& caller, const Goal& goal) const {
 absl::StatusOr<Cycle> GoalsService::CreateCycle(const Caller& caller,
                                                 Cycle cycle,
                                                 const Idempotency& idem) {
+  if (auto prior = Retried(idem); !prior.ok()) {
+    return prior.status();
+  } else if (prior->has_value()) {
+    return repo_->GetCycle(**prior);
+  }
   if (!caller.hr_admin && !caller.service) {
     return absl::PermissionDeniedError(
         "creating a cycle needs the hr_admin role");
@@ -229,6 +242,8 @@ absl::StatusOr<Cycle> GoalsService::CloseCycle(const Caller& caller,
       }
       // The score is frozen: the cycle's record of what was achieved.
       Goal before = g;
+      // The cycle is over: live goals are completed, and their score frozen.
+      if (g.state == GoalState::kActive) g.state = GoalState::kCompleted;
       g.score = Score(g.progress);
       g.outcome = ComputeOutcome(g.kind, *g.score, options_.health);
       auto changes = DiffGoals(before, g);
@@ -448,12 +463,47 @@ absl::StatusOr<Goal> GoalsService::InsertGoal(
   return goal;
 }
 
+absl::StatusOr<std::optional<std::string>> GoalsService::Retried(
+    const Idempotency& idem) {
+  if (idem.request_id.empty()) return std::optional<std::string>();
+  return repo_->FindIdempotent(idem.scope, idem.request_id, idem.fingerprint);
+}
+
+absl::Status GoalsService::CheckChildrenFit(GoalTx& tx, const Goal& goal) {
+  auto children = tx.LoadChildren(goal.id);
+  if (!children.ok()) return children.status();
+  if (children->empty()) return absl::OkStatus();
+  auto cycle = tx.LoadCycle(goal.cycle_id);
+  if (!cycle.ok()) return cycle.status();
+  Goal as_parent = goal;
+  as_parent.state = GoalState::kActive;  // only the window matters here
+  for (const Goal& child : *children) {
+    if (!CountsInParent(child.state)) continue;
+    auto child_cycle = tx.LoadCycle(child.cycle_id);
+    if (!child_cycle.ok()) return child_cycle.status();
+    if (!CheckAlignment(child, *child_cycle, &as_parent, &*cycle, {}).ok()) {
+      return status::InvalidField(
+          "goal.due_date", absl::StrCat("goals/", child.id,
+                                        " would fall outside this goal's "
+                                        "window; change its dates first"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // ---- goals
 // ------------------------------------------------------------------------
 
 absl::StatusOr<GoalView> GoalsService::CreateGoal(
     const Caller& caller, Goal goal, std::vector<KeyResult> key_results,
     const Idempotency& idem) {
+  if (auto prior = Retried(idem); !prior.ok()) {
+    return prior.status();
+  } else if (prior->has_value()) {
+    auto g = repo_->GetGoal(**prior);
+    if (!g.ok()) return g.status();
+    return View(*g);
+  }
   bool want_draft = goal.state == GoalState::kDraft;
   if (static_cast<int>(goal.state) != 0 && !want_draft) {
     return status::InvalidField("goal.state",
@@ -531,6 +581,18 @@ absl::StatusOr<std::vector<GoalView>> GoalsService::BatchCreateGoals(
     const Caller& caller, Goal templ, std::vector<KeyResult> key_results,
     Audience audience, const std::string& audience_id,
     const Idempotency& idem) {
+  if (auto prior = Retried(idem); !prior.ok()) {
+    return prior.status();
+  } else if (prior->has_value()) {
+    std::vector<GoalView> out;
+    for (absl::string_view id :
+         absl::StrSplit(**prior, ',', absl::SkipEmpty())) {
+      auto g = repo_->GetGoal(std::string(id));
+      if (!g.ok()) return g.status();
+      out.push_back(View(*g));
+    }
+    return out;
+  }
   std::vector<std::string> people;
   if (audience == Audience::kTeam) {
     if (auto st = org_->ValidateTeam(audience_id, "team"); !st.ok()) return st;
@@ -582,6 +644,9 @@ absl::StatusOr<std::vector<GoalView>> GoalsService::BatchCreateGoals(
       return absl::PermissionDeniedError(
           absl::StrCat("you may not set goals for people/", person,
                        " (not in your reporting line)"));
+    }
+    if (options_.approval_required && person == caller.person_id) {
+      g.state = GoalState::kPendingApproval;  // a goal set for oneself waits
     }
     g.id = storage::NewId();
     goals.push_back(std::move(g));
@@ -663,6 +728,13 @@ absl::StatusOr<GoalView> GoalsService::GetGoal(
   }
   GoalView v;
   v.goal = (*snap)->goal;
+  // As it stood then: expected progress and health at that time.
+  if (HasHealth(v.goal.state)) {
+    v.expected_progress =
+        ExpectedAt(v.goal.cycle_id, v.goal.start_date, v.goal.due_date, *as_of);
+    v.health = HealthOf(v.goal.progress, v.expected_progress,
+                        v.goal.last_check_in_status);
+  }
   return v;
 }
 
@@ -685,6 +757,7 @@ absl::StatusOr<std::vector<GoalView>> GoalsService::ListGoals(
   Page scan = page;
   int scanned = 0;
   const int want = page.limit;
+  if (want <= 0) return out;
   scan.limit = std::max(want + 1, 100);
   for (;;) {
     auto batch = repo_->ListGoals(q, scan);
@@ -889,7 +962,8 @@ absl::StatusOr<GoalView> GoalsService::UpdateGoal(
     bool window = moved || updated.cycle_id != fresh->cycle_id ||
                   updated.start_date != fresh->start_date ||
                   updated.due_date != fresh->due_date;
-    if (window) {
+    // A level change can break the no-parent rule of COMPANY goals.
+    if (window || updated.level != fresh->level) {
       auto cycle = tx.LoadCycle(updated.cycle_id);
       if (!cycle.ok()) {
         return status::InvalidField(
@@ -931,13 +1005,20 @@ absl::StatusOr<GoalView> GoalsService::UpdateGoal(
         return s;
       }
     }
+    if (window) {
+      if (auto s = CheckChildrenFit(tx, updated); !s.ok()) return s;
+    }
     if (updated.progress_source != fresh->progress_source)
       RecomputeProgress(&updated);
     if (updated.state == GoalState::kActive &&
         fresh->state != GoalState::kActive) {
       updated.activate_time = now;
     }
-    if (auto s = MoveContribution(tx, *fresh, updated, now); !s.ok()) return s;
+    // In a closed cycle progress is frozen: archiving moves nothing.
+    if (!archiving_only || CheckWritable(*fresh, tx).ok()) {
+      if (auto s = MoveContribution(tx, *fresh, updated, now); !s.ok())
+        return s;
+    }
     if (auto s = Record(tx, updated, Actor(caller), reason,
                         absl::StrCat("goals/", id), "UPDATE",
                         DiffGoals(*fresh, updated), now);
@@ -1076,6 +1157,16 @@ absl::StatusOr<GoalView> GoalsService::Decide(const Caller& caller,
 absl::StatusOr<KeyResult> GoalsService::CreateKeyResult(
     const Caller& caller, const std::string& goal_id, KeyResult kr,
     const std::string& reason, const Idempotency& idem) {
+  if (auto prior = Retried(idem); !prior.ok()) {
+    return prior.status();
+  } else if (prior->has_value()) {
+    auto krs = repo_->ListKeyResults(goal_id);
+    if (!krs.ok()) return krs.status();
+    for (const auto& k : *krs) {
+      if (k.id == **prior) return k;
+    }
+    return absl::NotFoundError("that key result was deleted since");
+  }
   auto goal = repo_->GetGoal(goal_id);
   if (!goal.ok()) return goal.status();
   if (!CanRead(caller, *goal, *org_)) return NotFoundGoal(goal_id);
@@ -1255,6 +1346,11 @@ absl::StatusOr<CheckIn> GoalsService::CreateCheckIn(const Caller& caller,
                                                     const std::string& goal_id,
                                                     CheckIn c,
                                                     const Idempotency& idem) {
+  if (auto prior = Retried(idem); !prior.ok()) {
+    return prior.status();
+  } else if (prior->has_value()) {
+    return repo_->GetCheckIn(**prior);
+  }
   status::FieldErrors errors;
   if (!std::isfinite(c.confidence) || c.confidence < 0 || c.confidence > 1) {
     errors.Add("check_in.confidence", "must be within 0.0..1.0");
@@ -1375,6 +1471,7 @@ absl::StatusOr<std::vector<DueItem>> GoalsService::ListDueCheckIns(
     const Caller& caller, const std::string& person_id,
     const std::string& manager_id, int cadence_days, const Page& page,
     std::string* next_cursor) {
+  if (page.limit <= 0) return std::vector<DueItem>();
   next_cursor->clear();
   if (cadence_days < 0 || cadence_days > 366) {
     return status::InvalidField("cadence_days", "must be within 0..366");
@@ -1516,7 +1613,7 @@ absl::StatusOr<std::vector<TreeNode>> GoalsService::AlignmentTree(
     n.restricted = !CanRead(caller, light, *org_);
     if (!n.restricted) {
       n.row = r;
-      if (r.state == GoalState::kActive || r.state == GoalState::kCompleted) {
+      if (HasHealth(r.state)) {
         n.expected_progress = Expected(r.cycle_id, r.start_date, r.due_date);
         n.health =
             HealthOf(r.progress, n.expected_progress, r.last_check_in_status);

@@ -177,6 +177,8 @@ class GoalsService {
   GoalView View(const Goal& g);
   double Expected(const std::string& cycle_id, const std::string& start,
                   const std::string& due);
+  double ExpectedAt(const std::string& cycle_id, const std::string& start,
+                    const std::string& due, absl::Time at);
   Health HealthOf(double progress, double expected, Health last_status) const;
 
   // Counts for the sightline_goals gauges: by cycle, state and health.
@@ -201,6 +203,10 @@ class GoalsService {
   absl::StatusOr<Cycle> CachedCycle(const std::string& id);
   void ForgetCycle(const std::string& id);
   absl::Status CheckWritable(const Goal& g, GoalTx& tx);
+  // A goal's new window must still hold each of its children.
+  absl::Status CheckChildrenFit(GoalTx& tx, const Goal& goal);
+  // A stored answer to a retried create, read before anything is checked.
+  absl::StatusOr<std::optional<std::string>> Retried(const Idempotency& idem);
   absl::Status ValidateGoalPeople(const Goal& g, const Goal* before);
   absl::Status Propagate(GoalTx& tx, const std::string& parent_id,
                          Contribution before, Contribution after, int64_t now);

@@ -71,6 +71,8 @@ class GoalTx {
   virtual absl::StatusOr<std::vector<Goal>> LoadGoalsOfCycle(
       const std::string& cycle_id) = 0;
   virtual absl::StatusOr<CheckIn> LoadCheckIn(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<Goal>> LoadChildren(
+      const std::string& parent_id) = 0;
 
   virtual absl::Status PutCycle(const Cycle& c, bool insert) = 0;
   // Also emits the goal's change event and marks it touched.
@@ -117,6 +119,12 @@ class GoalRepository {
                                                       const Page& page) = 0;
   virtual absl::StatusOr<std::vector<KeyResult>> ListKeyResults(
       const std::string& goal_id) = 0;
+  virtual absl::StatusOr<CheckIn> GetCheckIn(const std::string& id) = 0;
+  // The answer stored for a retried request, read outside a transaction so
+  // that a retry is answered before anything about the resource is checked.
+  virtual absl::StatusOr<std::optional<std::string>> FindIdempotent(
+      const std::string& scope, const std::string& request_id,
+      const std::string& fingerprint) = 0;
   // Newest first; the cursor is "<create_time>/<id>".
   virtual absl::StatusOr<std::vector<CheckIn>> ListCheckIns(
       const std::string& goal_id, const Page& page) = 0;

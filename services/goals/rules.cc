@@ -555,6 +555,8 @@ absl::Status ValidateKeyResult(const KeyResult& kr, absl::string_view prefix) {
 }
 
 void ApplyKeyResultDefaults(KeyResult* kr) {
+  // An unset weight (0 on the wire) is the documented default of 1.
+  if (kr->weight == 0) kr->weight = 1;
   if (!IsBinaryMeasure(kr->measure)) return;
   if (!IsValid(kr->direction)) kr->direction = Direction::kIncrease;
   if (kr->baseline == 0 && kr->target == 0) kr->target = 1;

@@ -612,6 +612,16 @@ TEST(ValidateKeyResultTest, BooleanAndMilestoneShape) {
   }
 }
 
+TEST(ApplyKeyResultDefaultsTest, UnsetWeightIsOneAndAnExplicitOneStays) {
+  KeyResult kr;
+  kr.weight = 0;
+  ApplyKeyResultDefaults(&kr);
+  EXPECT_EQ(kr.weight, 1);
+  kr.weight = 2.5;
+  ApplyKeyResultDefaults(&kr);
+  EXPECT_EQ(kr.weight, 2.5);
+}
+
 TEST(ApplyKeyResultDefaultsTest, BinaryMeasuresGetIncreaseAndTargetOne) {
   KeyResult kr;
   kr.title = "Ship it";

@@ -225,6 +225,21 @@ class SqlGoalTx : public GoalTx {
     return out[0];
   }
 
+  absl::StatusOr<std::vector<Goal>> LoadChildren(
+      const std::string& parent_id) override {
+    std::vector<std::string> data;
+    std::string d;
+    soci::statement st =
+        (sql_.prepare
+             << "SELECT data FROM goals WHERE parent_id = :p ORDER BY id",
+         soci::use(parent_id), soci::into(d));
+    st.execute();
+    while (st.fetch()) data.push_back(d);
+    std::vector<Goal> out;
+    if (auto s = DecodeAll<Goal>(data, "goal", &out); !s.ok()) return s;
+    return out;
+  }
+
   absl::Status PutCycle(const Cycle& c, bool insert) override {
     std::string data = B64(Encode(c));
     int state = static_cast<int>(c.state);
@@ -615,6 +630,37 @@ absl::StatusOr<std::vector<KeyResult>> SqlGoalRepository::ListKeyResults(
     while (s.fetch()) data.push_back(d);
     return DecodeAll<KeyResult>(data, "key result", &out);
   });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<CheckIn> SqlGoalRepository::GetCheckIn(const std::string& id) {
+  std::vector<CheckIn> out;
+  auto st = db_->Read("check_ins.get", [&](soci::session& sql) {
+    std::string data;
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT data FROM check_ins WHERE id = :id", soci::use(id),
+        soci::into(data, ind);
+    if (!sql.got_data() || ind == soci::i_null) return absl::OkStatus();
+    return DecodeAll<CheckIn>({data}, "check-in", &out);
+  });
+  if (!st.ok()) return st;
+  if (out.empty()) return absl::NotFoundError("that check-in does not exist");
+  return out[0];
+}
+
+absl::StatusOr<std::optional<std::string>> SqlGoalRepository::FindIdempotent(
+    const std::string& scope, const std::string& request_id,
+    const std::string& fingerprint) {
+  std::optional<std::string> out;
+  auto st =
+      db_->Read("idempotency.find", [&](soci::session& sql) -> absl::Status {
+        auto found =
+            storage::LookupIdempotent(sql, scope, request_id, fingerprint);
+        if (!found.ok()) return found.status();
+        if (found->has_value()) out = **found;
+        return absl::OkStatus();
+      });
   if (!st.ok()) return st;
   return out;
 }

@@ -21,6 +21,10 @@ class SqlGoalRepository : public GoalRepository {
                                               const Page& page) override;
   absl::StatusOr<std::vector<KeyResult>> ListKeyResults(
       const std::string& goal_id) override;
+  absl::StatusOr<CheckIn> GetCheckIn(const std::string& id) override;
+  absl::StatusOr<std::optional<std::string>> FindIdempotent(
+      const std::string& scope, const std::string& request_id,
+      const std::string& fingerprint) override;
   absl::StatusOr<std::vector<CheckIn>> ListCheckIns(const std::string& goal_id,
                                                     const Page& page) override;
   absl::StatusOr<std::vector<Revision>> ListRevisions(

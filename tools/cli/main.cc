@@ -34,6 +34,7 @@
 #include "lib/server/config.h"
 #include "lib/status/status.h"
 #include "services/people/roster_csv.h"
+#include "sightline/goals/v1/goal_service.grpc.pb.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
 
 ABSL_FLAG(std::string, token, "",
@@ -367,6 +368,11 @@ int main(int argc, char** argv) {
       "  call   ADDRESS package.Service/Method [JSON]\n"
       "  import-roster ADDRESS FILE.csv [--mode=full|incremental] [--dry_run] "
       "[--map=...]");
+  // Every contract the CLI can call must be linked in: the generic caller
+  // finds methods in the generated descriptor pool.
+  (void)sl::people::v1::PeopleService::service_full_name();
+  (void)sl::goals::v1::GoalService::service_full_name();
+  (void)sl::goals::v1::Goal::descriptor();
   sl::server::ApplyEnvironmentOverrides();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2)
