@@ -12,9 +12,11 @@ VAR="$ROOT/var"
 mkdir -p "$VAR/log" "$VAR/redis"
 CLI="$ROOT/$BUILD/tools/cli/sightline"
 
-# name  binary  preferred gRPC port  preferred metrics port
+# name  binary  preferred gRPC port  preferred metrics port (in start order:
+# a service may call those started before it)
 SERVICES=(
   "people $BUILD/services/people/sightline-people 50051 9451"
+  "goals $BUILD/services/goals/sightline-goals 50052 9452"
 )
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -54,17 +56,15 @@ for entry in "${SERVICES[@]}"; do
   read -r name bin gport mport <<< "$entry"
   gport=$(free_port "$gport")
   mport=$(free_port "$mport")
+  extra=()
+  [ "$name" = goals ] && extra=(--people_address="${ADDR[people]}")
   "$ROOT/$bin" \
     --grpc_address="127.0.0.1:$gport" --metrics_address="127.0.0.1:$mport" \
     --db="$VAR/$name.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
-    --jwt_key_file="$SECRET" >> "$VAR/log/$name.log" 2>&1 &
+    --jwt_key_file="$SECRET" "${extra[@]}" >> "$VAR/log/$name.log" 2>&1 &
   PIDS+=($!)
   ADDR[$name]="127.0.0.1:$gport"
   METRICS[$name]="http://127.0.0.1:$mport/metrics"
-done
-
-for entry in "${SERVICES[@]}"; do
-  read -r name _ <<< "$entry"
   ok=""
   for _ in $(seq 1 100); do
     if "$CLI" health "${ADDR[$name]}" > /dev/null 2>&1; then ok=1; break; fi
@@ -101,6 +101,9 @@ Import the sample roster:
 
 Then look someone up:
   $BUILD/tools/cli/sightline call ${ADDR[people]} sightline.people.v1.PeopleService/LookupPerson '{"email":"kenji.watanabe@example.com"}'
+
+And set a first goal tree (a cycle, a company goal, a team goal, a check-in):
+  examples/goals-demo.sh ${ADDR[people]} ${ADDR[goals]} var/dev-jwt.secret $BUILD
 
 INFO
 
