@@ -183,21 +183,13 @@ absl::StatusOr<Cycle> GoalsService::CreateCycle(const Caller& caller,
   cycle.create_time = cycle.update_time = now;
   Cycle result = cycle;
   auto st = repo_->Write("cycles.create", [&](GoalTx& tx) -> absl::Status {
-    if (!idem.request_id.empty()) {
-      auto prior =
-          tx.FindIdempotent(idem.scope, idem.request_id, idem.fingerprint);
-      if (!prior.ok()) return prior.status();
-      if (prior->has_value()) {
-        auto c = tx.LoadCycle(**prior);
-        if (!c.ok()) return c.status();
-        result = *c;
-        return absl::OkStatus();
-      }
-      if (auto s = tx.RecordIdempotent(idem.scope, idem.request_id,
-                                       idem.fingerprint, cycle.id);
-          !s.ok()) {
-        return s;
-      }
+    auto prior = ClaimRequest(tx, idem, cycle.id);
+    if (!prior.ok()) return prior.status();
+    if (prior->has_value()) {
+      auto c = tx.LoadCycle(**prior);
+      if (!c.ok()) return c.status();
+      result = *c;
+      return absl::OkStatus();
     }
     return tx.PutCycle(cycle, /*insert=*/true);
   });
@@ -463,6 +455,22 @@ absl::StatusOr<Goal> GoalsService::InsertGoal(
   return goal;
 }
 
+// Inside a create's transaction: the answer stored for this request by a
+// concurrent retry that committed first, if any; otherwise `answer` (the new
+// resource's id) is recorded for it, in the same transaction.
+absl::StatusOr<std::optional<std::string>> GoalsService::ClaimRequest(
+    GoalTx& tx, const Idempotency& idem, const std::string& answer) {
+  if (idem.request_id.empty()) return std::optional<std::string>();
+  auto prior = tx.FindIdempotent(idem.scope, idem.request_id, idem.fingerprint);
+  if (!prior.ok() || prior->has_value()) return prior;
+  if (auto s = tx.RecordIdempotent(idem.scope, idem.request_id,
+                                   idem.fingerprint, answer);
+      !s.ok()) {
+    return s;
+  }
+  return std::optional<std::string>();
+}
+
 absl::StatusOr<std::optional<std::string>> GoalsService::Retried(
     const Idempotency& idem) {
   if (idem.request_id.empty()) return std::optional<std::string>();
@@ -552,21 +560,13 @@ absl::StatusOr<GoalView> GoalsService::CreateGoal(
   Goal created;
   int64_t now = NowMicros();
   auto st = repo_->Write("goals.create", [&](GoalTx& tx) -> absl::Status {
-    if (!idem.request_id.empty()) {
-      auto prior =
-          tx.FindIdempotent(idem.scope, idem.request_id, idem.fingerprint);
-      if (!prior.ok()) return prior.status();
-      if (prior->has_value()) {
-        auto g = tx.LoadGoal(**prior);
-        if (!g.ok()) return g.status();
-        created = *g;
-        return absl::OkStatus();
-      }
-      if (auto s = tx.RecordIdempotent(idem.scope, idem.request_id,
-                                       idem.fingerprint, goal.id);
-          !s.ok()) {
-        return s;
-      }
+    auto prior = ClaimRequest(tx, idem, goal.id);
+    if (!prior.ok()) return prior.status();
+    if (prior->has_value()) {
+      auto g = tx.LoadGoal(**prior);
+      if (!g.ok()) return g.status();
+      created = *g;
+      return absl::OkStatus();
     }
     auto g = InsertGoal(tx, caller, goal, key_results, now);
     if (!g.ok()) return g.status();
@@ -661,27 +661,18 @@ absl::StatusOr<std::vector<GoalView>> GoalsService::BatchCreateGoals(
   int64_t now = NowMicros();
   auto st = repo_->Write("goals.batch_create", [&](GoalTx& tx) -> absl::Status {
     created.clear();
-    if (!idem.request_id.empty()) {
-      auto prior =
-          tx.FindIdempotent(idem.scope, idem.request_id, idem.fingerprint);
-      if (!prior.ok()) return prior.status();
-      if (prior->has_value()) {
-        for (absl::string_view id :
-             absl::StrSplit(**prior, ',', absl::SkipEmpty())) {
-          auto g = tx.LoadGoal(std::string(id));
-          if (!g.ok()) return g.status();
-          created.push_back(*g);
-        }
-        return absl::OkStatus();
+    std::vector<std::string> ids;
+    for (const auto& g : goals) ids.push_back(g.id);
+    auto prior = ClaimRequest(tx, idem, absl::StrJoin(ids, ","));
+    if (!prior.ok()) return prior.status();
+    if (prior->has_value()) {
+      for (absl::string_view id :
+           absl::StrSplit(**prior, ',', absl::SkipEmpty())) {
+        auto g = tx.LoadGoal(std::string(id));
+        if (!g.ok()) return g.status();
+        created.push_back(*g);
       }
-      std::vector<std::string> ids;
-      for (const auto& g : goals) ids.push_back(g.id);
-      if (auto s =
-              tx.RecordIdempotent(idem.scope, idem.request_id, idem.fingerprint,
-                                  absl::StrJoin(ids, ","));
-          !s.ok()) {
-        return s;
-      }
+      return absl::OkStatus();
     }
     for (const Goal& g : goals) {
       auto made = InsertGoal(tx, caller, g, key_results, now);
@@ -1182,25 +1173,17 @@ absl::StatusOr<KeyResult> GoalsService::CreateKeyResult(
   KeyResult result;
   int64_t now = NowMicros();
   auto st = repo_->Write("key_results.create", [&](GoalTx& tx) -> absl::Status {
-    if (!idem.request_id.empty()) {
-      auto prior =
-          tx.FindIdempotent(idem.scope, idem.request_id, idem.fingerprint);
-      if (!prior.ok()) return prior.status();
-      if (prior->has_value()) {
-        auto krs = tx.LoadKeyResults(goal_id);
-        if (!krs.ok()) return krs.status();
-        for (const auto& k : *krs) {
-          if (k.id == **prior) result = k;
-        }
-        if (result.id.empty())
-          return absl::NotFoundError("that key result was deleted since");
-        return absl::OkStatus();
+    auto prior = ClaimRequest(tx, idem, kr.id);
+    if (!prior.ok()) return prior.status();
+    if (prior->has_value()) {
+      auto krs = tx.LoadKeyResults(goal_id);
+      if (!krs.ok()) return krs.status();
+      for (const auto& k : *krs) {
+        if (k.id == **prior) result = k;
       }
-      if (auto s = tx.RecordIdempotent(idem.scope, idem.request_id,
-                                       idem.fingerprint, kr.id);
-          !s.ok()) {
-        return s;
-      }
+      if (result.id.empty())
+        return absl::NotFoundError("that key result was deleted since");
+      return absl::OkStatus();
     }
     auto fresh = tx.LoadGoal(goal_id);
     if (!fresh.ok()) return fresh.status();
@@ -1390,21 +1373,13 @@ absl::StatusOr<CheckIn> GoalsService::CreateCheckIn(const Caller& caller,
   CheckIn result;
   int64_t now = NowMicros();
   auto st = repo_->Write("check_ins.create", [&](GoalTx& tx) -> absl::Status {
-    if (!idem.request_id.empty()) {
-      auto prior =
-          tx.FindIdempotent(idem.scope, idem.request_id, idem.fingerprint);
-      if (!prior.ok()) return prior.status();
-      if (prior->has_value()) {
-        auto found = tx.LoadCheckIn(**prior);
-        if (!found.ok()) return found.status();
-        result = *found;
-        return absl::OkStatus();
-      }
-      if (auto s = tx.RecordIdempotent(idem.scope, idem.request_id,
-                                       idem.fingerprint, c.id);
-          !s.ok()) {
-        return s;
-      }
+    auto prior = ClaimRequest(tx, idem, c.id);
+    if (!prior.ok()) return prior.status();
+    if (prior->has_value()) {
+      auto found = tx.LoadCheckIn(**prior);
+      if (!found.ok()) return found.status();
+      result = *found;
+      return absl::OkStatus();
     }
     auto fresh = tx.LoadGoal(goal_id);
     if (!fresh.ok()) return fresh.status();

@@ -207,6 +207,8 @@ class GoalsService {
   absl::Status CheckChildrenFit(GoalTx& tx, const Goal& goal);
   // A stored answer to a retried create, read before anything is checked.
   absl::StatusOr<std::optional<std::string>> Retried(const Idempotency& idem);
+  absl::StatusOr<std::optional<std::string>> ClaimRequest(
+      GoalTx& tx, const Idempotency& idem, const std::string& answer);
   absl::Status ValidateGoalPeople(const Goal& g, const Goal* before);
   absl::Status Propagate(GoalTx& tx, const std::string& parent_id,
                          Contribution before, Contribution after, int64_t now);
