@@ -11,6 +11,7 @@ namespace sightline::testing {
 absl::StatusOr<std::unique_ptr<PeopleCluster>> PeopleCluster::Start(
     Db db, std::vector<std::string> extra_args) {
   std::unique_ptr<PeopleCluster> c(new PeopleCluster());
+  c->db_ = db;
   c->dir_ = MakeTempDir("people-it");
   c->redis_ = std::make_unique<RedisServer>(c->dir_);
   if (auto st = c->redis_->Start(); !st.ok()) return st;

@@ -34,6 +34,10 @@ class PeopleCluster {
   RedisServer& redis() { return *redis_; }
   const TestTokens& tokens() const { return *tokens_; }
   const std::string& dir() const { return dir_; }
+  Db db() const { return db_; }
+  // The PostgreSQL cluster behind the service (nullptr on SQLite), for tests
+  // that put another service's database on it.
+  PostgresServer* postgres() const { return pg_.get(); }
   std::unique_ptr<pv1::PeopleService::Stub> Stub() const;
 
   std::string AdminToken() const;     // hr_admin
@@ -49,6 +53,7 @@ class PeopleCluster {
 
  private:
   PeopleCluster() = default;
+  Db db_ = Db::kSqlite;
   std::string dir_;
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<PostgresServer> pg_;
