@@ -49,13 +49,22 @@ DURATION=${BENCH_SECONDS:-6}
 WARMUP=${BENCH_WARMUP:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 PEOPLE=${BENCH_PEOPLE:-100000}
+ORG_PEOPLE=${BENCH_ORG_PEOPLE:-10000}
+GOALS=${BENCH_GOALS:-50000}
+CHECKINS=${BENCH_CHECKINS:-500000}
+CHECKIN_RATE=${BENCH_CHECKIN_RATE:-500}
+CHECKIN_SECONDS=${BENCH_CHECKIN_SECONDS:-20}
 
 PEOPLE_BIN=$BUILD/services/people/sightline-people
 CLI=$BUILD/tools/cli/sightline
 ECHO_BIN=$BUILD/bench/sightline-bench-echo
 SYNC_BIN=$BUILD/bench/sightline-bench-sync
 PREP=$BUILD/bench/sightline-bench-prep
-for b in "$PEOPLE_BIN" "$CLI" "$ECHO_BIN" "$SYNC_BIN" "$PREP"; do
+GOALS_BIN=$BUILD/services/goals/sightline-goals
+GOALS_LOAD=$BUILD/bench/sightline-bench-goals-load
+GOALS_BENCH=$BUILD/bench/sightline-bench-goals
+for b in "$PEOPLE_BIN" "$CLI" "$ECHO_BIN" "$SYNC_BIN" "$PREP" "$GOALS_BIN" "$GOALS_LOAD" \
+  "$GOALS_BENCH"; do
   [ -x "$b" ] || { echo "bench: missing $b (build first: make build)" >&2; exit 1; }
 done
 for t in h2load redis-server redis-cli redis-benchmark curl openssl; do
@@ -98,7 +107,7 @@ trap 'FAILED=1; exit 130' INT TERM
 # value KEY FILE: the value of a key=value line.
 value() { sed -n "s/^$1=//p" "$2" | head -1; }
 
-mapfile -t PORTS < <("$PREP" ports 8)
+mapfile -t PORTS < <("$PREP" ports 12)
 REDIS_PORT=${PORTS[0]}
 PEOPLE_PORT=${PORTS[1]}
 PEOPLE_METRICS=${PORTS[2]}
@@ -107,6 +116,10 @@ NOLOG_METRICS=${PORTS[4]}
 ECHO_PORT=${PORTS[5]}
 NOLOCAL_PORT=${PORTS[6]}
 NOLOCAL_METRICS=${PORTS[7]}
+ORG_PORT=${PORTS[8]}
+ORG_METRICS=${PORTS[9]}
+GOALS_PORT=${PORTS[10]}
+GOALS_METRICS=${PORTS[11]}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -195,15 +208,17 @@ cpu() {
   awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-# cache_reads PORT: "result count" of the people cache's reads in Redis, and
-# "local-result count" of those in process memory.
+# cache_reads PORT: "result count" of the $CACHE_NS cache's reads in Redis,
+# and "local-result count" of those in process memory.
+CACHE_NS=people
 cache_reads() {
-  curl -s "http://127.0.0.1:$1/metrics" | awk '
-    /^sightline_cache_requests_total[{]/ && index($0, "cache=\"people\"") {
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v ns="cache=\"$CACHE_NS\"" \
+    -v local_ns="cache=\"$CACHE_NS-local\"" '
+    /^sightline_cache_requests_total[{]/ && index($0, ns) {
       match($0, /result="[^"]*"/)
       print substr($0, RSTART + 8, RLENGTH - 9), $NF
     }
-    /^sightline_cache_requests_total[{]/ && index($0, "cache=\"people-local\"") {
+    /^sightline_cache_requests_total[{]/ && index($0, local_ns) {
       match($0, /result="[^"]*"/)
       print "local-" substr($0, RSTART + 8, RLENGTH - 9), $NF
     }'
@@ -329,6 +344,78 @@ for ((r = 1; r <= ROUNDS; r++)); do
     "$NOLOCAL_METRICS" GetPerson hit
 done
 
+# --- goals -------------------------------------------------------------------
+# A company of $ORG_PEOPLE people in its own people service, $GOALS goals in 5
+# levels and $CHECKINS check-ins written by bench/goals_load (with the goals
+# service's own store and roll-up maths), then the goals service on that
+# database, the same Redis, and the org's people service.
+log "goals: $ORG_PEOPLE people, $GOALS goals in 5 levels, $CHECKINS check-ins (generated)"
+"$PEOPLE_BIN" --grpc_address="127.0.0.1:$ORG_PORT" --metrics_address="127.0.0.1:$ORG_METRICS" \
+  --db="$WORK/org.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
+  --jwt_key_file="$WORK/jwt.secret" >"$WORK/org.log" 2>&1 &
+ORG_PID=$!
+PIDS+=("$ORG_PID")
+"$PREP" wait "127.0.0.1:$ORG_PORT" || { FAILED=1; err "org people service did not start"; exit 1; }
+"$SYNC_BIN" --target="127.0.0.1:$ORG_PORT" --jwt_key_file="$WORK/jwt.secret" \
+  --people="$ORG_PEOPLE" --teams=$((ORG_PEOPLE / 100 + 1)) >"$WORK/org-sync.out" 2>&1 ||
+  { FAILED=1; err "org sync failed:"; cat "$WORK/org-sync.out" >&2; exit 1; }
+"$GOALS_LOAD" --db="$WORK/goals.db" --people_target="127.0.0.1:$ORG_PORT" \
+  --jwt_key_file="$WORK/jwt.secret" --goals="$GOALS" --check_ins="$CHECKINS" \
+  --leaves_out="$WORK/leaves.txt" >"$WORK/goals-load.out" 2>"$WORK/goals-load.err" ||
+  { FAILED=1; err "goals load failed:"; cat "$WORK/goals-load.err" >&2; exit 1; }
+sed 's/^/  /' "$WORK/goals-load.out"
+"$GOALS_BIN" --grpc_address="127.0.0.1:$GOALS_PORT" --metrics_address="127.0.0.1:$GOALS_METRICS" \
+  --db="$WORK/goals.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
+  --jwt_key_file="$WORK/jwt.secret" --people_address="127.0.0.1:$ORG_PORT" \
+  >"$WORK/goals.log" 2>&1 &
+GOALS_PID=$!
+PIDS+=("$GOALS_PID")
+"$PREP" wait "127.0.0.1:$GOALS_PORT" || { FAILED=1; err "goals service did not start"; exit 1; }
+GOALS_CYCLE=$(value cycle "$WORK/goals-load.out")
+GOALS_TOTAL=$(value goals "$WORK/goals-load.out")
+DEPTH3_NODES=$(value depth3_nodes "$WORK/goals-load.out")
+GOALS_READER=$(value reader "$WORK/goals-load.out")
+GOALS_TOKEN=$("$CLI" token --key_file="$WORK/jwt.secret" --subject="people/$GOALS_READER" \
+  --roles=employee --ttl=2h)
+tree() {  # NAME DEPTH NODES RUNS
+  "$GOALS_BENCH" tree --target="127.0.0.1:$GOALS_PORT" --token="$GOALS_TOKEN" \
+    --cycle="$GOALS_CYCLE" --depth="$2" --expect_nodes="$3" --runs="$4" >"$WORK/$1.out" ||
+    { FAILED=1; err "tree $1 failed"; }
+  log "  tree $1: $(tr '\n' ' ' <"$WORK/$1.out")"
+}
+# The first tree of a cycle reads it whole into memory; later ones only what changed.
+tree tree-first 0 "$GOALS_TOTAL" 1
+tree tree-all 0 "$GOALS_TOTAL" 10
+tree tree-depth3 3 "$DEPTH3_NODES" 50
+
+checkins() {  # NAME ARGS...
+  local name=$1
+  shift
+  "$GOALS_BENCH" check-ins --target="127.0.0.1:$GOALS_PORT" --jwt_key_file="$WORK/jwt.secret" \
+    --leaves="$WORK/leaves.txt" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" ||
+    { FAILED=1; err "check-ins $name failed: $(cat "$WORK/$name.err")"; }
+  log "  check-ins $name: $(tr '\n' ' ' <"$WORK/$name.out")"
+}
+checkins checkins-warmup --rate=100 --seconds=3
+checkins checkins-rate --rate="$CHECKIN_RATE" --seconds="$CHECKIN_SECONDS"
+checkins checkins-max --inflight=32 --seconds=10
+
+"$GOALS_BENCH" goal-body --target="127.0.0.1:$GOALS_PORT" --token="$GOALS_TOKEN" \
+  --goal="$(value sample_goal "$WORK/goals-load.out")" --out="$WORK/goal.bin" >"$WORK/goal-body.out" ||
+  { FAILED=1; err "goal-body failed"; exit 1; }
+GOAL_FRAME=$(value response_frame_bytes "$WORK/goal-body.out")
+GOAL_URL="http://127.0.0.1:$GOALS_PORT/sightline.goals.v1.GoalService/GetGoal"
+PEOPLE_TOKEN=$TOKEN
+TOKEN=$GOALS_TOKEN
+CACHE_NS=goals
+for ((r = 1; r <= ROUNDS; r++)); do
+  measure echo "$((2 * ROUNDS + r))" "$ECHO_URL" "$WORK/echo.bin" "$ECHO_FRAME" "$ECHO_PID"
+  measure goal-warm "$r" "$GOAL_URL" "$WORK/goal.bin" "$GOAL_FRAME" "$GOALS_PID" \
+    "$GOALS_METRICS" GetGoal hit
+done
+TOKEN=$PEOPLE_TOKEN
+CACHE_NS=people
+
 REDIS_GET=$(timeout 60 redis-benchmark -p "$REDIS_PORT" -t get -n 200000 -c 50 -q 2>/dev/null |
   tr '\r' '\n' | awk '/requests per second/ {printf "%.0f", $2}' || true)
 
@@ -336,7 +423,7 @@ log "stopping redis-server (pid $REDIS_PID)"
 stop_pid "$REDIS_PID" 10
 REDIS_LIVE=""
 for ((r = 1; r <= ROUNDS; r++)); do
-  measure echo "$((ROUNDS + r))" "$ECHO_URL" "$WORK/echo.bin" "$ECHO_FRAME" "$ECHO_PID"
+  measure echo "$((3 * ROUNDS + r))" "$ECHO_URL" "$WORK/echo.bin" "$ECHO_FRAME" "$ECHO_PID"
   measure redis-down "$r" "$PEOPLE_URL" "$WORK/person.bin" "$PERSON_FRAME" "$PEOPLE_PID" \
     "$PEOPLE_METRICS" GetPerson down
   measure sqlite-only "$r" "$NOLOCAL_URL" "$WORK/person.bin" "$PERSON_FRAME" "$NOLOCAL_PID" \
@@ -428,6 +515,29 @@ row "SQLite insert, people schema + indexes (s)" "$SCHEMA_S" "$BARE_S (bare SQLi
 target_row "Resident memory after the syncs (MiB)" "$(mib "$RSS")" - - "< 150" \
   "$(check "$(mib "$RSS")" "<" 150)"
 row "Peak resident memory during the syncs (MiB)" "$(mib "$PEAK")" - - - -
+GOAL=$(best goal-warm)
+GOAL_RATE=$(cut -d' ' -f1 <<<"$GOAL")
+GOAL_RATIO=$(ratio "$GOAL_RATE" "$ECHO_RATE")
+target_row "GetGoal, warm cache (calls/s)" "$GOAL_RATE" "$ECHO_RATE (echo)" "$GOAL_RATIO" ">= 0.70" \
+  "$(check "$GOAL_RATIO" ">=" 0.70)"
+row "Latency p50 / p99, GetGoal warm (ms)" "$(lat "$GOAL")" "$(lat "$ECHO_BEST") (echo)" - - -
+ALL_P50=$(value tree_p50_ms "$WORK/tree-all.out")
+target_row "GetAlignmentTree, whole company, $(value tree_nodes "$WORK/tree-all.out") goals in $(value tree_chunks "$WORK/tree-all.out") chunks, p50 of 10 (ms)" \
+  "${ALL_P50:-NA}" - - "< 500" "$(check "${ALL_P50:-NA}" "<" 500)"
+row "GetAlignmentTree, whole company, slowest of 10 (ms)" "$(value tree_max_ms "$WORK/tree-all.out")" - - - -
+row "GetAlignmentTree, whole company, first call of the cycle (ms)" "$(value tree_max_ms "$WORK/tree-first.out")" - - - -
+D3_P50=$(value tree_p50_ms "$WORK/tree-depth3.out")
+target_row "GetAlignmentTree, depth 3, $(value tree_nodes "$WORK/tree-depth3.out") goals, p50 of 50 (ms)" \
+  "${D3_P50:-NA}" - - "< 20" "$(check "${D3_P50:-NA}" "<" 20)"
+row "GetAlignmentTree, depth 3, p90 of 50 (ms)" "$(value tree_p90_ms "$WORK/tree-depth3.out")" - - - -
+CI_RATE=$(value checkins_per_s "$WORK/checkins-rate.out")
+CI_P99=$(value checkins_p99_ms "$WORK/checkins-rate.out")
+target_row "CreateCheckIn offered at $CHECKIN_RATE/s for ${CHECKIN_SECONDS}s: completed (calls/s)" "${CI_RATE:-NA}" - - \
+  ">= $CHECKIN_RATE" "$(check "${CI_RATE:-NA}" ">=" $((CHECKIN_RATE * 98 / 100)))"
+target_row "CreateCheckIn at $CHECKIN_RATE/s: p99 latency from planned send (ms)" "${CI_P99:-NA}" - - "< 10" \
+  "$(check "${CI_P99:-NA}" "<" 10)"
+row "CreateCheckIn at $CHECKIN_RATE/s: p50 latency (ms)" "$(value checkins_p50_ms "$WORK/checkins-rate.out")" - - - -
+row "CreateCheckIn, 32 in flight: most sustained (calls/s)" "$(value checkins_per_s "$WORK/checkins-max.out")" - - - -
 echo
 echo "(/metrics process_resident_memory_bytes after the syncs: $(mib "${METRICS_RSS:-0}") MiB)"
 

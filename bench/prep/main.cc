@@ -28,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "bench/frame.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -51,17 +52,6 @@ namespace pv1 = ::sightline::people::v1;
 int Fail(const std::string& message) {
   std::fprintf(stderr, "sightline-bench-prep: %s\n", message.c_str());
   return 1;
-}
-
-std::string Frame(const google::protobuf::MessageLite& m) {
-  std::string body = m.SerializeAsString();
-  uint32_t n = static_cast<uint32_t>(body.size());
-  std::string out(5, '\0');
-  out[1] = static_cast<char>((n >> 24) & 0xff);
-  out[2] = static_cast<char>((n >> 16) & 0xff);
-  out[3] = static_cast<char>((n >> 8) & 0xff);
-  out[4] = static_cast<char>(n & 0xff);
-  return out + body;
 }
 
 int WriteFrame(const google::protobuf::MessageLite& m) {

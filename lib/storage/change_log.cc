@@ -3,6 +3,7 @@
 #include <soci/soci.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "lib/telemetry/log.h"
 
 namespace sightline::storage {
@@ -46,6 +47,32 @@ absl::StatusOr<int64_t> HeadSeq(Database& db) {
   });
   if (!st.ok()) return st;
   return seq;
+}
+
+absl::StatusOr<std::vector<std::string>> ChangedScopes(Database& db,
+                                                       int64_t after_seq,
+                                                       int64_t upto_seq) {
+  std::vector<std::string> out;
+  if (upto_seq <= after_seq) return out;
+  auto st = db.Read("change_log.scopes", [&](soci::session& sql) {
+    long long after = after_seq, upto = upto_seq, oldest = 0;
+    soci::indicator ind = soci::i_ok;
+    sql << "SELECT MIN(seq) FROM change_log", soci::into(oldest, ind);
+    if (ind == soci::i_null || oldest > after + 1) {
+      return absl::OutOfRangeError(
+          absl::StrCat("changes after ", after, " were pruned"));
+    }
+    std::string scope;
+    soci::statement stmt =
+        (sql.prepare << "SELECT DISTINCT scope FROM change_log WHERE seq > "
+                        ":after AND seq <= :upto AND scope <> ''",
+         soci::use(after), soci::use(upto), soci::into(scope));
+    stmt.execute();
+    while (stmt.fetch()) out.push_back(scope);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 absl::StatusOr<int64_t> OldestSeq(Database& db) {

@@ -36,6 +36,12 @@ absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db,
                                                    int limit);
 // The last committed sequence number (0 for an empty log).
 absl::StatusOr<int64_t> HeadSeq(Database& db);
+// The distinct non-empty scopes of the changes with after_seq < seq <=
+// upto_seq: what an in-memory copy must re-read to catch up. OUT_OF_RANGE when
+// part of that range was pruned already.
+absl::StatusOr<std::vector<std::string>> ChangedScopes(Database& db,
+                                                       int64_t after_seq,
+                                                       int64_t upto_seq);
 // The smallest sequence number still kept (0 when empty); older resume points
 // have been pruned.
 absl::StatusOr<int64_t> OldestSeq(Database& db);

@@ -85,6 +85,11 @@ class CachedGoalRepository : public GoalRepository {
   absl::StatusOr<std::vector<GoalRow>> LiveRows() override {
     return inner_->LiveRows();
   }
+  absl::StatusOr<int64_t> ChangeHead() override { return inner_->ChangeHead(); }
+  absl::StatusOr<std::vector<std::string>> GoalsChanged(
+      int64_t after_seq, int64_t upto_seq) override {
+    return inner_->GoalsChanged(after_seq, upto_seq);
+  }
 
  private:
   GoalRepository* inner_;

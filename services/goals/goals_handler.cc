@@ -688,14 +688,14 @@ void ToProto(const TreeNode& n, v1::AlignmentNode* out) {
     out->set_restricted(true);
     return;
   }
-  out->set_title(n.row.title);
-  out->set_owner(OwnerName(n.row.owner));
-  out->set_level(static_cast<v1::Level>(static_cast<int>(n.row.level)));
-  out->set_state(static_cast<v1::Goal::State>(static_cast<int>(n.row.state)));
-  out->set_progress(n.row.progress);
+  out->set_title(n.goal->title);
+  out->set_owner(OwnerName(n.goal->owner));
+  out->set_level(static_cast<v1::Level>(static_cast<int>(n.goal->level)));
+  out->set_state(static_cast<v1::Goal::State>(static_cast<int>(n.goal->state)));
+  out->set_progress(n.goal->progress);
   out->set_expected_progress(n.expected_progress);
   out->set_health(static_cast<v1::Health>(static_cast<int>(n.health)));
-  out->set_weight(n.row.weight);
+  out->set_weight(n.goal->weight);
 }
 
 std::vector<v1::AlignmentTreeChunk> ChunkNodes(

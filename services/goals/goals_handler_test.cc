@@ -476,9 +476,12 @@ TEST(AlignmentNodeConversion, RestrictedNodesShowOnlyWhereTheySit) {
   n.parent_id = "g1";
   n.depth = 1;
   n.restricted = true;
-  n.row.title = "secret";
-  n.row.owner.person_id = "p9";
-  n.row.progress = 0.9;
+  // Set even though restricted: the conversion must not show it.
+  auto g = std::make_shared<Goal>();
+  n.goal = g;
+  g->title = "secret";
+  g->owner.person_id = "p9";
+  g->progress = 0.9;
   v1::AlignmentNode p;
   ToProto(n, &p);
   EXPECT_EQ(p.name(), "goals/g2");
@@ -490,9 +493,9 @@ TEST(AlignmentNodeConversion, RestrictedNodesShowOnlyWhereTheySit) {
   EXPECT_EQ(p.progress(), 0);
 
   n.restricted = false;
-  n.row.level = Level::kIndividual;
-  n.row.state = GoalState::kActive;
-  n.row.weight = 2;
+  g->level = Level::kIndividual;
+  g->state = GoalState::kActive;
+  g->weight = 2;
   n.expected_progress = 0.5;
   n.health = Health::kAtRisk;
   v1::AlignmentNode open;

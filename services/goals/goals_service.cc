@@ -31,25 +31,6 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-Goal GoalFromRow(const GoalRow& r) {
-  Goal g;
-  g.id = r.id;
-  g.parent_id = r.parent_id;
-  g.cycle_id = r.cycle_id;
-  g.title = r.title;
-  g.owner = r.owner;
-  g.contributor_ids = r.contributor_ids;
-  g.level = r.level;
-  g.state = r.state;
-  g.visibility = r.visibility;
-  g.weight = r.weight;
-  g.progress = r.progress;
-  g.start_date = r.start_date;
-  g.due_date = r.due_date;
-  g.last_check_in_status = r.last_check_in_status;
-  return g;
-}
-
 // Fills unset fields of a new goal with their documented defaults.
 void ApplyGoalDefaults(Goal* g) {
   if (g->weight == 0) g->weight = 1;
@@ -1506,127 +1487,106 @@ absl::StatusOr<std::vector<TreeNode>> GoalsService::AlignmentTree(
     const Caller& caller, const TreeRoot& root, int depth) {
   if (depth < 0 || depth > kMaxDepth)
     return status::InvalidField("depth", "must be within 0..64");
-  // The whole cycle is read at once when every level is wanted; otherwise
-  // level by level from the roots.
-  bool whole_cycle = depth == 0 && root.kind != TreeRoot::Kind::kGoal;
-  absl::flat_hash_map<std::string, std::vector<GoalRow>> children;
-  std::vector<GoalRow> roots;
+  std::string cycle_id = root.cycle_id;
   if (root.kind == TreeRoot::Kind::kGoal) {
     auto g = repo_->GetGoal(root.id);
     if (!g.ok()) return g.status();
     if (!CanRead(caller, *g, *org_)) return NotFoundGoal(root.id);
-    auto rows = repo_->Rows({root.id});
-    if (!rows.ok()) return rows.status();
-    roots = *rows;
-  } else {
-    auto cycle = CachedCycle(root.cycle_id);
-    if (!cycle.ok()) {
-      if (cycle.status().code() == absl::StatusCode::kNotFound) {
-        return status::InvalidField(
-            "cycle", absl::StrCat("cycles/", root.cycle_id, " does not exist"));
-      }
-      return cycle.status();
-    }
-    auto rows = repo_->RowsOfCycle(root.cycle_id);
-    if (!rows.ok()) return rows.status();
-    absl::flat_hash_set<std::string> ids;
-    for (const auto& r : *rows) ids.insert(r.id);
-    for (auto& r : *rows) {
-      bool is_root = false;
-      switch (root.kind) {
-        case TreeRoot::Kind::kCompany:
-          is_root = r.parent_id.empty() && r.level == Level::kCompany;
-          break;
-        case TreeRoot::Kind::kTeam:
-          is_root = r.owner.team_id == root.id;
-          break;
-        case TreeRoot::Kind::kPerson:
-          is_root = r.owner.person_id == root.id;
-          break;
-        default:
-          break;
-      }
-      if (is_root) roots.push_back(r);
-      if (whole_cycle) children[r.parent_id].push_back(std::move(r));
-    }
-    // A root below another root is shown under it, once.
-    absl::flat_hash_map<std::string, std::string> parent_of;
-    for (const auto& [p, kids] : children) {
-      for (const auto& k : kids) parent_of[k.id] = p;
-    }
-    if (!whole_cycle) {
-      for (const auto& r : *rows) parent_of[r.id] = r.parent_id;
-    }
-    absl::flat_hash_set<std::string> root_ids;
-    for (const auto& r : roots) root_ids.insert(r.id);
-    std::vector<GoalRow> top;
-    for (auto& r : roots) {
-      bool nested = false;
-      std::string up = parent_of[r.id];
-      for (int d = 0; !up.empty() && d < kMaxDepth && !nested; ++d) {
-        nested = root_ids.contains(up);
-        up = parent_of[up];
-      }
-      if (!nested) top.push_back(std::move(r));
-    }
-    roots = std::move(top);
+    cycle_id = g->cycle_id;
   }
-  std::sort(roots.begin(), roots.end(),
-            [](const GoalRow& a, const GoalRow& b) { return a.id < b.id; });
-  for (auto& [p, kids] : children) {
-    std::sort(kids.begin(), kids.end(),
-              [](const GoalRow& a, const GoalRow& b) { return a.id < b.id; });
+  auto cycle = CachedCycle(cycle_id);
+  if (!cycle.ok()) {
+    if (cycle.status().code() == absl::StatusCode::kNotFound &&
+        root.kind != TreeRoot::Kind::kGoal) {
+      return status::InvalidField(
+          "cycle", absl::StrCat("cycles/", cycle_id, " does not exist"));
+    }
+    return cycle.status();
   }
-
+  const absl::Time now = clock_();
   std::vector<TreeNode> out;
-  auto emit = [&](const GoalRow& r, int d) {
-    TreeNode n;
-    n.id = r.id;
-    n.parent_id = r.parent_id;
-    n.depth = d;
-    Goal light = GoalFromRow(r);
-    n.restricted = !CanRead(caller, light, *org_);
-    if (!n.restricted) {
-      n.row = r;
-      if (HasHealth(r.state)) {
-        n.expected_progress = Expected(r.cycle_id, r.start_date, r.due_date);
-        n.health =
-            HealthOf(r.progress, n.expected_progress, r.last_check_in_status);
+  auto st = index_.Read(cycle_id, [&](const CycleGoals& goals) {
+    // Roots, sorted by id; a root below another root is shown under it, once.
+    std::vector<GoalPtr> roots;
+    if (root.kind == TreeRoot::Kind::kGoal) {
+      if (GoalPtr g = goals.Find(root.id)) roots.push_back(std::move(g));
+    } else {
+      goals.ForEach([&](const GoalPtr& g) {
+        bool is_root = false;
+        switch (root.kind) {
+          case TreeRoot::Kind::kCompany:
+            is_root = g->parent_id.empty() && g->level == Level::kCompany;
+            break;
+          case TreeRoot::Kind::kTeam:
+            is_root = g->owner.team_id == root.id;
+            break;
+          case TreeRoot::Kind::kPerson:
+            is_root = g->owner.person_id == root.id;
+            break;
+          default:
+            break;
+        }
+        if (is_root) roots.push_back(g);
+      });
+      absl::flat_hash_set<std::string> root_ids;
+      for (const auto& g : roots) root_ids.insert(g->id);
+      std::erase_if(roots, [&](const GoalPtr& g) {
+        GoalPtr up = goals.Find(g->parent_id);
+        for (int d = 0; up != nullptr && d < kMaxDepth; ++d) {
+          if (root_ids.contains(up->id)) return true;
+          up = goals.Find(up->parent_id);
+        }
+        return false;
+      });
+      std::sort(
+          roots.begin(), roots.end(),
+          [](const GoalPtr& a, const GoalPtr& b) { return a->id < b->id; });
+    }
+    // Expected progress depends only on the window: computed once per window.
+    absl::flat_hash_map<std::pair<absl::string_view, absl::string_view>, double>
+        expected;
+    auto emit = [&](const GoalPtr& g, int d) {
+      TreeNode n;
+      n.id = g->id;
+      n.parent_id = g->parent_id;
+      n.depth = d;
+      n.restricted = !CanRead(caller, *g, *org_);
+      if (!n.restricted) {
+        if (HasHealth(g->state)) {
+          absl::string_view s = g->start_date.empty()
+                                    ? absl::string_view(cycle->start_date)
+                                    : absl::string_view(g->start_date);
+          absl::string_view e = g->due_date.empty()
+                                    ? absl::string_view(cycle->end_date)
+                                    : absl::string_view(g->due_date);
+          auto [it, fresh] = expected.try_emplace({s, e}, 0.0);
+          if (fresh) {
+            it->second = ExpectedProgress(s, e, now);
+          }
+          n.expected_progress = it->second;
+          n.health = HealthOf(g->progress, n.expected_progress,
+                              g->last_check_in_status);
+        }
+        n.goal = g;
       }
-    }
-    out.push_back(std::move(n));
-  };
-  std::vector<std::pair<GoalRow, int>> level;
-  for (const auto& r : roots) level.push_back({r, 0});
-  absl::flat_hash_set<std::string> visited;
-  while (!level.empty()) {
-    std::vector<std::string> ids;
-    for (const auto& [r, d] : level) {
-      if (!visited.insert(r.id).second) continue;
-      emit(r, d);
-      if (depth == 0 || d < depth) ids.push_back(r.id);
-    }
-    std::vector<std::pair<GoalRow, int>> next;
-    if (whole_cycle) {
-      for (const auto& [r, d] : level) {
-        auto it = children.find(r.id);
-        if (it == children.end() || !(depth == 0 || d < depth)) continue;
-        for (const auto& c : it->second) next.push_back({c, d + 1});
+      out.push_back(std::move(n));
+    };
+    // Level by level: parents before their children, siblings by id.
+    std::vector<std::pair<GoalPtr, int>> level;
+    for (auto& g : roots) level.push_back({std::move(g), 0});
+    absl::flat_hash_set<std::string> visited;
+    while (!level.empty()) {
+      std::vector<std::pair<GoalPtr, int>> next;
+      for (const auto& [g, d] : level) {
+        if (!visited.insert(g->id).second) continue;
+        emit(g, d);
+        if (depth != 0 && d >= depth) continue;
+        for (const auto& c : goals.Children(g->id)) next.push_back({c, d + 1});
       }
-    } else if (!ids.empty()) {
-      auto rows = repo_->ChildRows(ids);
-      if (!rows.ok()) return rows.status();
-      absl::flat_hash_map<std::string, int> depth_of;
-      for (const auto& [r, d] : level) depth_of[r.id] = d;
-      std::sort(rows->begin(), rows->end(),
-                [](const GoalRow& a, const GoalRow& b) {
-                  return a.parent_id != b.parent_id ? a.parent_id < b.parent_id
-                                                    : a.id < b.id;
-                });
-      for (auto& c : *rows) next.push_back({c, depth_of[c.parent_id] + 1});
+      level = std::move(next);
     }
-    level = std::move(next);
-  }
+  });
+  if (!st.ok()) return st;
   return out;
 }
 
@@ -1649,16 +1609,7 @@ absl::StatusOr<std::vector<TreeNode>> GoalsService::Lineage(
     n.restricted = !CanRead(caller, *g, *org_);
     if (!n.restricted) {
       GoalView v = View(*g);
-      n.row.id = g->id;
-      n.row.parent_id = g->parent_id;
-      n.row.cycle_id = g->cycle_id;
-      n.row.title = g->title;
-      n.row.owner = g->owner;
-      n.row.level = g->level;
-      n.row.state = g->state;
-      n.row.visibility = g->visibility;
-      n.row.weight = g->weight;
-      n.row.progress = g->progress;
+      n.goal = std::make_shared<const Goal>(*g);
       n.expected_progress = v.expected_progress;
       n.health = v.health;
     }

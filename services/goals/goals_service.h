@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/goals/goal_index.h"
 #include "services/goals/org.h"
 #include "services/goals/progress.h"
 #include "services/goals/repository.h"
@@ -64,7 +66,8 @@ struct TreeNode {
   std::string parent_id;
   int depth = 0;
   bool restricted = false;
-  GoalRow row;
+  // The goal as the tree shows it; null when restricted.
+  std::shared_ptr<const Goal> goal;
   double expected_progress = 0;
   Health health = Health::kUnspecified;
 };
@@ -88,6 +91,7 @@ class GoalsService {
       Clock clock = [] { return absl::Now(); });
 
   OrgService& org() { return *org_; }
+  const GoalIndex& tree_index() const { return index_; }
   const GoalsOptions& options() const { return options_; }
 
   absl::StatusOr<Cycle> CreateCycle(const Caller& caller, Cycle cycle,
@@ -229,6 +233,8 @@ class GoalsService {
 
   GoalRepository* repo_;
   OrgService* org_;
+  // The goals of the cycles trees were asked for.
+  GoalIndex index_{repo_};
   GoalsOptions options_;
   Clock clock_;
   absl::Mutex cycles_mu_;

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "lib/auth/principal.h"
 #include "lib/status/status.h"
+#include "lib/storage/change_log.h"
 #include "lib/storage/database.h"
 #include "lib/storage/schema.h"
 #include "lib/testing/harness.h"
@@ -1726,6 +1727,75 @@ TEST_F(ListGoalsTest, PagesFollowTheCursorWithoutGapsOrDuplicates) {
 
 // ---- trees ------------------------------------------------------------------
 
+// The tree reads an in-memory copy of the cycle; every change committed after
+// the copy was made, by this service or by another replica on the same
+// database, shows in the next tree, and a pruned change log makes the copy
+// read the cycle again.
+TEST_F(GoalsServiceTest, TreeFollowsEveryChangeAfterItsFirstRead) {
+  Tree tr = BuildTree();
+  ASSERT_FALSE(HasFailure());
+  TreeRoot company;
+  company.kind = TreeRoot::Kind::kCompany;
+  company.cycle_id = q1_;
+  auto shape = [&](GoalsService& s) {
+    std::map<std::string, std::pair<std::string, double>> out;
+    auto tree = s.AlignmentTree(Svc(), company, 0);
+    EXPECT_THAT(tree, IsOk());
+    if (!tree.ok()) return out;
+    for (const auto& n : *tree) out[n.id] = {n.parent_id, n.goal->progress};
+    return out;
+  };
+  auto first = shape(svc());
+  ASSERT_EQ(first.size(), 4u);
+  EXPECT_EQ(svc().tree_index().full_loads(), 1);
+
+  // A check-in moves the goal and every ancestor.
+  ASSERT_THAT(DoCheckIn(P("bob"), tr.b, {{tr.b1, 200}}), IsOk());
+  auto after_check_in = shape(svc());
+  EXPECT_NEAR(after_check_in[tr.b].second, 1, kEps);
+  EXPECT_NEAR(after_check_in[tr.t].second, Get(tr.t).progress, kEps);
+  EXPECT_NEAR(after_check_in[tr.c].second, Get(tr.c).progress, kEps);
+  EXPECT_GT(after_check_in[tr.c].second, first[tr.c].second);
+
+  // Another replica on the same database adds a goal and moves one.
+  GoalsService other(repo_.get(), &org_, GoalsOptions{},
+                     [this] { return now_; });
+  auto t2 =
+      other.CreateGoal(P("mia"), TeamGoal("platform", "Faster builds", tr.c),
+                       {Kr("cache hits", 10)}, Idempotency{});
+  ASSERT_THAT(t2, IsOk());
+  Goal patch;
+  patch.parent_id = t2->goal.id;
+  ASSERT_THAT(other.UpdateGoal(P("mia"), tr.a, patch, {"parent"}, "",
+                               "the scheduler serves build speed"),
+              IsOk());
+  auto moved = shape(svc());
+  ASSERT_EQ(moved.size(), 5u);
+  EXPECT_EQ(moved[tr.a].first, t2->goal.id);
+  EXPECT_EQ(moved[t2->goal.id].first, tr.c);
+  EXPECT_NEAR(moved[tr.t].second, Get(tr.t).progress, kEps);
+
+  // A draft, created and deleted, comes and goes.
+  Goal d = PersonGoal("ann", "Draft idea", tr.t);
+  d.state = GoalState::kDraft;
+  const std::string draft = Create(P("ann"), d, {Kr("done", 1, 1, 1)});
+  EXPECT_TRUE(shape(svc()).contains(draft));
+  ASSERT_THAT(svc().DeleteGoal(P("ann"), draft, ""), IsOk());
+  EXPECT_FALSE(shape(svc()).contains(draft));
+  // All of it by re-reading changed goals only.
+  EXPECT_EQ(svc().tree_index().full_loads(), 1);
+  EXPECT_GT(svc().tree_index().goals_reread(), 0);
+
+  // Changes pruned before the copy caught up: the cycle is read whole.
+  ASSERT_THAT(DoCheckIn(P("ann"), tr.a, {{tr.a1, 100}}), IsOk());
+  ASSERT_THAT(storage::PruneChanges(*db_, absl::Now() + absl::Hours(1)),
+              IsOk());
+  auto after_prune = shape(svc());
+  EXPECT_EQ(svc().tree_index().full_loads(), 2);
+  EXPECT_NEAR(after_prune[tr.a].second, Get(tr.a).progress, kEps);
+  EXPECT_EQ(after_prune, shape(other));
+}
+
 TEST_F(GoalsServiceTest, AlignmentTreeAndLineage) {
   const std::string c = Create(P("cora"), CompanyGoal("Company"));
   Goal tg = TeamGoal("platform", "Team", c);
@@ -1754,14 +1824,14 @@ TEST_F(GoalsServiceTest, AlignmentTreeAndLineage) {
   EXPECT_EQ(by_id[a].depth, 2);
   EXPECT_EQ(by_id[h].depth, 2);
   EXPECT_FALSE(by_id[a].restricted);
-  EXPECT_EQ(by_id[a].row.title, "Ann public");
-  EXPECT_NEAR(by_id[a].row.progress, 0.5, kEps);
+  EXPECT_EQ(by_id[a].goal->title, "Ann public");
+  EXPECT_NEAR(by_id[a].goal->progress, 0.5, kEps);
   EXPECT_TRUE(by_id[h].restricted);
-  EXPECT_EQ(by_id[h].row.title, "");
+  EXPECT_EQ(by_id[h].goal, nullptr);
   EXPECT_EQ(by_id[h].parent_id, t);
   // The secret goal's 1.0 still counts: (0.5 + 1) / 2.
-  EXPECT_NEAR(by_id[t].row.progress, 0.75, kEps);
-  EXPECT_NEAR(by_id[c].row.progress, 0.75, kEps);
+  EXPECT_NEAR(by_id[t].goal->progress, 0.75, kEps);
+  EXPECT_NEAR(by_id[c].goal->progress, 0.75, kEps);
   EXPECT_NEAR(by_id[t].expected_progress, 0.5, kEps);
   EXPECT_EQ(by_id[t].health, Health::kOnTrack);
 
@@ -1777,7 +1847,7 @@ TEST_F(GoalsServiceTest, AlignmentTreeAndLineage) {
   for (const auto& n : *managed) {
     EXPECT_FALSE(n.restricted) << n.id;
     if (n.id == h) {
-      EXPECT_EQ(n.row.title, "Ann secret");
+      EXPECT_EQ(n.goal->title, "Ann secret");
     }
   }
 
@@ -1812,14 +1882,14 @@ TEST_F(GoalsServiceTest, AlignmentTreeAndLineage) {
   EXPECT_EQ((*lineage)[0].depth, 0);
   EXPECT_EQ((*lineage)[1].depth, -1);
   EXPECT_EQ((*lineage)[2].depth, -2);
-  EXPECT_EQ((*lineage)[2].row.level, Level::kCompany);
-  EXPECT_NEAR((*lineage)[2].row.progress, 0.75, kEps);
+  EXPECT_EQ((*lineage)[2].goal->level, Level::kCompany);
+  EXPECT_NEAR((*lineage)[2].goal->progress, 0.75, kEps);
   EXPECT_THAT(svc().Lineage(P("sue"), h),
               StatusIs(absl::StatusCode::kNotFound));
   auto own = svc().Lineage(P("ann"), h);
   ASSERT_THAT(own, IsOk());
   ASSERT_EQ(own->size(), 3u);
-  EXPECT_EQ((*own)[0].row.title, "Ann secret");
+  EXPECT_EQ((*own)[0].goal->title, "Ann secret");
 }
 
 // ---- due check-ins and census -----------------------------------------------

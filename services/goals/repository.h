@@ -148,6 +148,18 @@ class GoalRepository {
   // Every goal not yet archived (for metrics).
   virtual absl::StatusOr<std::vector<GoalRow>> LiveRows() = 0;
 
+  // The change log's head, and the goals changed after `after_seq` up to
+  // `upto_seq` (OUT_OF_RANGE when that part of the log was pruned): what
+  // keeps an in-memory copy of the goals exact. UNIMPLEMENTED when the store
+  // keeps no change log (the copy is then rebuilt for every read).
+  virtual absl::StatusOr<int64_t> ChangeHead() {
+    return absl::UnimplementedError("no change log");
+  }
+  virtual absl::StatusOr<std::vector<std::string>> GoalsChanged(
+      int64_t /*after_seq*/, int64_t /*upto_seq*/) {
+    return absl::UnimplementedError("no change log");
+  }
+
   // Runs `fn` in one transaction; `last_seq` receives the change-log position.
   virtual absl::Status Write(absl::string_view op,
                              const std::function<absl::Status(GoalTx&)>& fn,

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "lib/storage/change_log.h"
 #include "lib/storage/idempotency.h"
 
 namespace sightline::goals {
@@ -834,6 +835,15 @@ absl::StatusOr<std::vector<GoalRow>> SqlGoalRepository::RowsOfPeople(
   });
   if (!st.ok()) return st;
   return out;
+}
+
+absl::StatusOr<int64_t> SqlGoalRepository::ChangeHead() {
+  return storage::HeadSeq(*db_);
+}
+
+absl::StatusOr<std::vector<std::string>> SqlGoalRepository::GoalsChanged(
+    int64_t after_seq, int64_t upto_seq) {
+  return storage::ChangedScopes(*db_, after_seq, upto_seq);
 }
 
 absl::StatusOr<std::vector<GoalRow>> SqlGoalRepository::LiveRows() {

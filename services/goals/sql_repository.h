@@ -40,6 +40,9 @@ class SqlGoalRepository : public GoalRepository {
   absl::StatusOr<std::vector<GoalRow>> RowsOfPeople(
       const std::vector<std::string>& person_ids) override;
   absl::StatusOr<std::vector<GoalRow>> LiveRows() override;
+  absl::StatusOr<int64_t> ChangeHead() override;
+  absl::StatusOr<std::vector<std::string>> GoalsChanged(
+      int64_t after_seq, int64_t upto_seq) override;
   absl::Status Write(absl::string_view op,
                      const std::function<absl::Status(GoalTx&)>& fn,
                      int64_t* last_seq) override;
