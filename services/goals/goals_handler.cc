@@ -683,7 +683,7 @@ void ToProto(const TreeNode& n, v1::AlignmentNode* out) {
   out->set_name(GoalName(n.id));
   if (!n.parent_id.empty()) out->set_parent(GoalName(n.parent_id));
   out->set_depth(n.depth);
-  if (n.restricted) {
+  if (n.restricted || n.goal == nullptr) {
     // Nothing of a goal the caller may not read, beyond where it sits.
     out->set_restricted(true);
     return;
