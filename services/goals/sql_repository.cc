@@ -2,6 +2,7 @@
 
 #include <soci/soci.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -178,6 +179,7 @@ class SqlGoalTx : public GoalTx {
     }
     std::vector<Goal> out;
     if (auto st = DecodeAll<Goal>({data}, "goal", &out); !st.ok()) return st;
+    stored_[id] = Indexed::Of(out[0]);
     return out[0];
   }
 
@@ -286,6 +288,21 @@ class SqlGoalTx : public GoalTx {
           soci::use(g.progress), soci::use(g.start_date), soci::use(g.due_date),
           soci::use(status), soci::use(last), soci::use(activate),
           soci::use(rev), soci::use(updated), soci::use(data);
+    } else if (auto it = stored_.find(g.id);
+               it != stored_.end() && it->second.SameIndexes(g)) {
+      // Only what no index covers changed (a check-in, a roll-up step): the
+      // indexes are left alone.
+      sql_ << "UPDATE goals SET title = :title, contributors = :contrib, "
+              "level = :level, visibility = :vis, weight = :weight, "
+              "progress = :progress, start_date = :sd, due_date = :dd, "
+              "last_check_in_status = :status, last_check_in_time = :last, "
+              "activate_time = :act, revision = :rev, update_time = :ut, "
+              "data = :data WHERE id = :id",
+          soci::use(g.title), soci::use(contributors), soci::use(level),
+          soci::use(visibility), soci::use(g.weight), soci::use(g.progress),
+          soci::use(g.start_date), soci::use(g.due_date), soci::use(status),
+          soci::use(last), soci::use(activate), soci::use(rev),
+          soci::use(updated), soci::use(data), soci::use(g.id);
     } else {
       sql_ << "UPDATE goals SET parent_id = :parent, cycle_id = :cycle, title "
               "= :title, "
@@ -305,10 +322,17 @@ class SqlGoalTx : public GoalTx {
           soci::use(g.start_date), soci::use(g.due_date), soci::use(status),
           soci::use(last), soci::use(activate), soci::use(rev),
           soci::use(updated), soci::use(data), soci::use(g.id);
+    }
+    auto before = stored_.find(g.id);
+    const bool same_contributors =
+        insert || (before != stored_.end() &&
+                   before->second.contributor_ids == g.contributor_ids);
+    if (!insert && !same_contributors) {
       sql_ << "DELETE FROM goal_contributors WHERE goal_id = :id",
           soci::use(g.id);
     }
-    if (!g.contributor_ids.empty()) {
+    stored_[g.id] = Indexed::Of(g);
+    if ((insert || !same_contributors) && !g.contributor_ids.empty()) {
       std::vector<std::string> ids(g.contributor_ids.size(), g.id);
       std::vector<std::string> people = g.contributor_ids;
       sql_ << "INSERT INTO goal_contributors (goal_id, person_id) VALUES (:g, "
@@ -322,6 +346,7 @@ class SqlGoalTx : public GoalTx {
   }
 
   absl::Status DeleteGoal(const Goal& g) override {
+    stored_.erase(g.id);
     sql_ << "DELETE FROM goal_contributors WHERE goal_id = :id",
         soci::use(g.id);
     sql_ << "DELETE FROM key_results WHERE goal_id = :id", soci::use(g.id);
@@ -433,6 +458,24 @@ class SqlGoalTx : public GoalTx {
   storage::Tx& tx_;
   soci::session& sql_;
   std::set<std::string> touched_;
+  // What the goals table and its indexes hold for goals this transaction
+  // read or wrote: a write that changes none of the indexed columns (or the
+  // contributors) leaves those alone.
+  struct Indexed {
+    std::string parent_id, cycle_id, owner_person, owner_team;
+    GoalState state = GoalState::kDraft;
+    std::vector<std::string> contributor_ids;
+    static Indexed Of(const Goal& g) {
+      return {g.parent_id,     g.cycle_id, g.owner.person_id,
+              g.owner.team_id, g.state,    g.contributor_ids};
+    }
+    bool SameIndexes(const Goal& g) const {
+      return parent_id == g.parent_id && cycle_id == g.cycle_id &&
+             owner_person == g.owner.person_id &&
+             owner_team == g.owner.team_id && state == g.state;
+    }
+  };
+  absl::flat_hash_map<std::string, Indexed> stored_;
 };
 
 }  // namespace
