@@ -521,6 +521,8 @@ GOAL_RATIO=$(ratio "$GOAL_RATE" "$ECHO_RATE")
 target_row "GetGoal, warm cache (calls/s)" "$GOAL_RATE" "$ECHO_RATE (echo)" "$GOAL_RATIO" ">= 0.70" \
   "$(check "$GOAL_RATIO" ">=" 0.70)"
 row "Latency p50 / p99, GetGoal warm (ms)" "$(lat "$GOAL")" "$(lat "$ECHO_BEST") (echo)" - - -
+row "Server CPU per call, GetGoal warm (us)" "$(cpu_of "$GOAL")" "$ECHO_CPU (echo)" \
+  "$(ratio "$(cpu_of "$GOAL")" "$ECHO_CPU")" - -
 ALL_P50=$(value tree_p50_ms "$WORK/tree-all.out")
 target_row "GetAlignmentTree, whole company, $(value tree_nodes "$WORK/tree-all.out") goals in $(value tree_chunks "$WORK/tree-all.out") chunks, p50 of 10 (ms)" \
   "${ALL_P50:-NA}" - - "< 500" "$(check "${ALL_P50:-NA}" "<" 500)"
