@@ -20,6 +20,10 @@ ABSL_FLAG(std::string, metrics_address, "",
 ABSL_FLAG(
     std::string, db, "",
     "Database: a SQLite file path (embedded default) or a postgresql:// URL.");
+ABSL_FLAG(int, db_pool_size, 8, "Database connections per process.");
+ABSL_FLAG(absl::Duration, sqlite_checkpoint_interval, absl::Seconds(1),
+          "SQLite: how often a background thread copies the write-ahead log "
+          "into the database; 0 leaves it to SQLite, inside commits.");
 ABSL_FLAG(std::string, redis, "",
           "Redis URL for the shared cache (redis://host:port); "
           "empty runs without a cache.");
@@ -148,6 +152,9 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
   c.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   c.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   c.db = absl::GetFlag(FLAGS_db);
+  c.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  c.sqlite_checkpoint_interval =
+      absl::GetFlag(FLAGS_sqlite_checkpoint_interval);
   c.redis = absl::GetFlag(FLAGS_redis);
   c.jwt_algorithm = absl::GetFlag(FLAGS_jwt_algorithm);
   c.jwt_key_file = absl::GetFlag(FLAGS_jwt_key_file);
@@ -201,6 +208,9 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
     return bad("keepalive_time", "must be positive");
   if (c.keepalive_timeout <= absl::ZeroDuration())
     return bad("keepalive_timeout", "must be positive");
+  if (c.db_pool_size < 1) return bad("db_pool_size", "must be at least 1");
+  if (c.sqlite_checkpoint_interval < absl::ZeroDuration())
+    return bad("sqlite_checkpoint_interval", "must not be negative");
   if (c.shutdown_grace < absl::ZeroDuration())
     return bad("shutdown_grace", "must not be negative");
   if (c.shutdown_drain < absl::ZeroDuration())

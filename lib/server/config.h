@@ -25,6 +25,8 @@ struct ServerConfig {
   std::string grpc_address;
   std::string metrics_address;  // empty: no /metrics endpoint
   std::string db;
+  int db_pool_size = 8;
+  absl::Duration sqlite_checkpoint_interval = absl::Seconds(1);
   std::string redis;  // empty: no cache
 
   // Bearer tokens.

@@ -315,6 +315,11 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   auto db = std::unique_ptr<Database>(new Database(dialect, connect, options));
   auto s = db->Connect();
   if (!s.ok()) return s;
+  if (dialect == Dialect::kSqlite &&
+      options.sqlite_checkpoint_interval > absl::ZeroDuration()) {
+    Database* raw = db.get();
+    db->checkpointer_ = std::thread([raw] { raw->CheckpointLoop(); });
+  }
   return db;
 }
 
@@ -329,7 +334,53 @@ Database::Database(Dialect dialect, std::string connect,
   if (options_.pool_size < 1) options_.pool_size = 1;
 }
 
-Database::~Database() = default;
+Database::~Database() {
+  {
+    absl::MutexLock lock(&checkpoint_mu_);
+    stopping_ = true;
+  }
+  if (checkpointer_.joinable()) checkpointer_.join();
+}
+
+int64_t Database::checkpoints() const {
+  absl::MutexLock lock(&checkpoint_mu_);
+  return checkpoints_;
+}
+
+void Database::CheckpointLoop() {
+  // A log this long means PASSIVE checkpoints cannot keep up (a reader held
+  // old pages the whole time): then one checkpoint waits for the writers and
+  // starts the log over, so that it stops growing.
+  constexpr int kRestartFrames = 65536;  // 256 MiB of 4 KiB pages
+  for (;;) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(checkpoint_mu_) {
+        return stopping_;
+      };
+      checkpoint_mu_.AwaitWithTimeout(absl::Condition(&stop),
+                                      options_.sqlite_checkpoint_interval);
+      if (stopping_) return;
+    }
+    int busy = 0, log = 0, copied = 0;
+    auto st = Read("sqlite.checkpoint", [&](soci::session& sql) {
+      sql << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy),
+          soci::into(log), soci::into(copied);
+      if (log >= kRestartFrames) {
+        sql << "PRAGMA wal_checkpoint(RESTART)", soci::into(busy),
+            soci::into(log), soci::into(copied);
+      }
+      return absl::OkStatus();
+    });
+    if (!st.ok()) {
+      telemetry::LogWarn("sqlite checkpoint failed",
+                         {{"error", std::string(st.message())}});
+      continue;
+    }
+    absl::MutexLock lock(&checkpoint_mu_);
+    ++checkpoints_;
+  }
+}
 
 absl::string_view Database::dialect_name() const {
   return dialect_ == Dialect::kSqlite ? "sqlite" : "postgresql";
@@ -376,6 +427,8 @@ absl::StatusOr<std::unique_ptr<soci::session>> Database::Acquire() {
     if (dialect_ == Dialect::kSqlite) {
       s = std::make_unique<soci::session>(*soci::factory_sqlite3(), connect_);
       *s << "PRAGMA synchronous=FULL";
+      if (options_.sqlite_checkpoint_interval > absl::ZeroDuration())
+        *s << "PRAGMA wal_autocheckpoint=0";
       *s << absl::StrCat("PRAGMA busy_timeout=",
                          absl::ToInt64Milliseconds(options_.busy_timeout));
     } else {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -38,6 +39,12 @@ struct DatabaseOptions {
   std::string url;
   int pool_size = 8;
   absl::Duration busy_timeout = absl::Seconds(10);
+  // SQLite only: how often a background thread copies the write-ahead log
+  // into the database (a PASSIVE checkpoint, which never blocks writers).
+  // Left to SQLite, that copy runs inside whichever commit crosses 1,000
+  // pages and stalls every writer queued behind it. Zero: SQLite's own
+  // automatic checkpoints.
+  absl::Duration sqlite_checkpoint_interval = absl::Seconds(1);
   // For sightline_sql_* metrics; may be null.
   prometheus::Registry* registry = nullptr;
 };
@@ -115,6 +122,9 @@ class Database {
   // events (used to wake Watch streams at once).
   void AddCommitListener(std::function<void(int64_t)> listener);
 
+  // Background checkpoints that ran so far (SQLite).
+  int64_t checkpoints() const;
+
   // Runs `statements` (separated by ";" at line ends) one by one; used by
   // migrations.
   static absl::Status Exec(soci::session& sql, absl::string_view statements);
@@ -143,6 +153,13 @@ class Database {
   absl::Mutex listeners_mu_;
   std::vector<std::function<void(int64_t)>> listeners_
       ABSL_GUARDED_BY(listeners_mu_);
+
+  // The background checkpointer (SQLite, when an interval is set).
+  void CheckpointLoop();
+  mutable absl::Mutex checkpoint_mu_;
+  bool stopping_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  int64_t checkpoints_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
+  std::thread checkpointer_;
 };
 
 // Translates a postgresql:// URL into libpq's keyword=value form (SOCI cannot

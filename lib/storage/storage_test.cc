@@ -1,4 +1,5 @@
 #include <soci/soci.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <set>
@@ -279,6 +280,52 @@ TEST(DatabaseOpenTest, SqliteRunsInWalMode) {
                           }),
               IsOk());
   EXPECT_EQ(sync, 2);  // FULL: a commit is durable before Write returns
+  testing::RemoveTree(dir);
+}
+
+// Commits never copy the log into the database themselves: a background
+// thread does, and afterwards nothing committed is left only in the log.
+TEST(DatabaseOpenTest, SqliteCheckpointsInTheBackground) {
+  std::string dir = testing::MakeTempDir("checkpoint");
+  auto db =
+      Database::Open({.url = "sqlite://" + dir + "/x.db",
+                      .sqlite_checkpoint_interval = absl::Milliseconds(20)});
+  ASSERT_TRUE(db.ok()) << db.status();
+  int autocheckpoint = -1;
+  ASSERT_THAT((*db)->Read("pragma",
+                          [&](soci::session& sql) {
+                            sql << "PRAGMA wal_autocheckpoint",
+                                soci::into(autocheckpoint);
+                            return absl::OkStatus();
+                          }),
+              IsOk());
+  EXPECT_EQ(autocheckpoint, 0);
+  ASSERT_THAT((*db)->Write("create",
+                           [](Tx& tx) {
+                             tx.sql() << "CREATE TABLE t (v TEXT)";
+                             return absl::OkStatus();
+                           }),
+              IsOk());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_THAT((*db)->Write("insert",
+                             [&](Tx& tx) {
+                               std::string v(4000, 'a' + i % 26);
+                               tx.sql() << "INSERT INTO t (v) VALUES (:v)",
+                                   soci::use(v);
+                               return absl::OkStatus();
+                             }),
+                IsOk());
+  }
+  // The rows reach the database file only through a checkpoint.
+  auto file_size = [&] {
+    struct stat st {};
+    return ::stat((dir + "/x.db").c_str(), &st) == 0 ? st.st_size : 0;
+  };
+  for (int tries = 0; tries < 500 && file_size() < 200000; ++tries)
+    absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_GE(file_size(), 200000);
+  EXPECT_GT((*db)->checkpoints(), 0);
+  db->reset();
   testing::RemoveTree(dir);
 }
 

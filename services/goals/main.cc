@@ -42,7 +42,6 @@ ABSL_FLAG(
     "How often Watch streams and caches look for commits of other replicas.");
 ABSL_FLAG(absl::Duration, metrics_refresh, absl::Seconds(30),
           "How often the sightline_goals gauges are recomputed.");
-ABSL_FLAG(int, db_pool_size, 8, "Database connections per process.");
 
 using namespace sightline;  // NOLINT: main wires parts from every namespace
 
@@ -84,10 +83,11 @@ int main(int argc, char** argv) {
   }
   goals::DirectoryOrg org(&directory);
 
-  auto db =
-      storage::Database::Open({.url = config->db,
-                               .pool_size = absl::GetFlag(FLAGS_db_pool_size),
-                               .registry = &registry});
+  auto db = storage::Database::Open(
+      {.url = config->db,
+       .pool_size = config->db_pool_size,
+       .sqlite_checkpoint_interval = config->sqlite_checkpoint_interval,
+       .registry = &registry});
   if (!db.ok())
     return server::ExitWithError("cannot open the database", db.status());
   if (auto st = storage::Migrate(**db, "goals", goals::GoalsMigrations());

@@ -20,9 +20,9 @@ ABSL_FLAG(absl::Duration, cache_ttl, absl::Minutes(10),
 ABSL_FLAG(
     absl::Duration, change_poll_interval, absl::Milliseconds(200),
     "How often Watch streams look for changes committed by other replicas.");
-ABSL_FLAG(int, db_pool_size, 8, "Database connections per process.");
 ABSL_FLAG(int, local_cache_entries, 100000,
-          "People kept in process memory in front of Redis (0: none). Commits of other "
+          "People kept in process memory in front of Redis (0: none). Commits "
+          "of other "
           "replicas are seen within --change_poll_interval.");
 
 using namespace sightline;  // NOLINT: main wires parts from every namespace
@@ -45,10 +45,11 @@ int main(int argc, char** argv) {
     return server::ExitWithError("bad configuration", runtime.status());
   auto& registry = (*runtime)->telemetry().registry();
 
-  auto db =
-      storage::Database::Open({.url = config->db,
-                               .pool_size = absl::GetFlag(FLAGS_db_pool_size),
-                               .registry = &registry});
+  auto db = storage::Database::Open(
+      {.url = config->db,
+       .pool_size = config->db_pool_size,
+       .sqlite_checkpoint_interval = config->sqlite_checkpoint_interval,
+       .registry = &registry});
   if (!db.ok())
     return server::ExitWithError("cannot open the database", db.status());
   if (auto st = storage::Migrate(**db, "people", people::PeopleMigrations());
@@ -74,8 +75,9 @@ int main(int argc, char** argv) {
   cache::Cache chains(std::move(chains_client), chain_options, &registry);
 
   people::SqlPeopleRepository sql_repo(db->get());
-  people::CachedPeopleRepository repo(&sql_repo, &entities, &chains,
-                                      static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
+  people::CachedPeopleRepository repo(
+      &sql_repo, &entities, &chains,
+      static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
   repo.ExportMetrics(&registry);
   people::DirectoryOptions options;
   options.policy.mass_termination_share = share;
