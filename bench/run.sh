@@ -534,8 +534,11 @@ target_row "GetAlignmentTree, depth 3, $(value tree_nodes "$WORK/tree-depth3.out
 row "GetAlignmentTree, depth 3, p90 of 50 (ms)" "$(value tree_p90_ms "$WORK/tree-depth3.out")" - - - -
 CI_RATE=$(value checkins_per_s "$WORK/checkins-rate.out")
 CI_P99=$(value checkins_p99_ms "$WORK/checkins-rate.out")
+# Completions over the span from the first planned send to the last answer:
+# a service that keeps up lands just under the offered rate.
+KEEP_UP=$((CHECKIN_RATE * 98 / 100))
 target_row "CreateCheckIn offered at $CHECKIN_RATE/s for ${CHECKIN_SECONDS}s: completed (calls/s)" "${CI_RATE:-NA}" - - \
-  ">= $CHECKIN_RATE" "$(check "${CI_RATE:-NA}" ">=" $((CHECKIN_RATE * 98 / 100)))"
+  ">= $KEEP_UP (98% of offered)" "$(check "${CI_RATE:-NA}" ">=" "$KEEP_UP")"
 target_row "CreateCheckIn at $CHECKIN_RATE/s: p99 latency from planned send (ms)" "${CI_P99:-NA}" - - "< 10" \
   "$(check "${CI_P99:-NA}" "<" 10)"
 row "CreateCheckIn at $CHECKIN_RATE/s: p50 latency (ms)" "$(value checkins_p50_ms "$WORK/checkins-rate.out")" - - - -
