@@ -36,7 +36,6 @@ using Kind = JsonValue::Kind;
 constexpr size_t kMaxTokenBytes = 8192;
 constexpr size_t kShards = 16;
 
-
 struct JwtFree {
   void operator()(jwt_t* jwt) const { jwt_free(jwt); }
 };

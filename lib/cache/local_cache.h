@@ -33,7 +33,8 @@ class LocalCache {
 
   bool enabled() const { return per_shard_ > 0; }
 
-  // Counts lookups as sightline_cache_requests_total{cache=name,result=hit|miss}.
+  // Counts lookups as
+  // sightline_cache_requests_total{cache=name,result=hit|miss}.
   void ExportMetrics(prometheus::Registry* registry, const std::string& name) {
     auto& family = prometheus::BuildCounter()
                        .Name("sightline_cache_requests_total")
@@ -102,7 +103,9 @@ class LocalCache {
     mutable absl::Mutex mu;
     absl::flat_hash_map<std::string, V> map ABSL_GUARDED_BY(mu);
   };
-  Shard& shard(const std::string& key) { return shards_[absl::HashOf(key) % kShards]; }
+  Shard& shard(const std::string& key) {
+    return shards_[absl::HashOf(key) % kShards];
+  }
   const Shard& shard(const std::string& key) const {
     return shards_[absl::HashOf(key) % kShards];
   }

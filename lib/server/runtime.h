@@ -92,29 +92,33 @@ class Runtime {
   // from memory, and then `slow` runs on a worker as Unary would. A warm read
   // thus costs no thread hand-off and is sent from the thread that received it.
   template <typename Fast, typename Slow>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fast fast, Slow slow) {
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fast fast,
+                                  Slow slow) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     auto principal = Authenticate(ctx);
     if (!principal.ok()) {
       reactor->Finish(status::ToGrpc(principal.status()));
       return reactor;
     }
-    CallContext call{ctx, std::move(*principal), std::string(), DeadlineOf(ctx)};
-    std::optional<absl::Status> answered = fast(static_cast<const CallContext&>(call));
+    CallContext call{ctx, std::move(*principal), std::string(),
+                     DeadlineOf(ctx)};
+    std::optional<absl::Status> answered =
+        fast(static_cast<const CallContext&>(call));
     if (answered.has_value()) {
       reactor->Finish(Finish(*answered));
       return reactor;
     }
     call.request_id = RequestId(ctx);
-    bool queued = executor_->TrySubmit(
-        [this, reactor, call = std::move(call), slow = std::move(slow)]() mutable {
-          if (call.grpc->IsCancelled()) {
-            reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-            return;
-          }
-          absl::Status s = slow(static_cast<const CallContext&>(call));
-          reactor->Finish(Finish(s));
-        });
+    bool queued = executor_->TrySubmit([this, reactor, call = std::move(call),
+                                        slow = std::move(slow)]() mutable {
+      if (call.grpc->IsCancelled()) {
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+        return;
+      }
+      absl::Status s = slow(static_cast<const CallContext&>(call));
+      reactor->Finish(Finish(s));
+    });
     if (!queued) reactor->Finish(Overloaded());
     return reactor;
   }

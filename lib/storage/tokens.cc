@@ -131,7 +131,8 @@ std::string Etag(absl::string_view name, int64_t revision) {
   };
   for (unsigned char c : name) mix(c);
   mix('#');
-  for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(revision >> (8 * i)));
+  for (int i = 0; i < 8; ++i)
+    mix(static_cast<unsigned char>(revision >> (8 * i)));
   char out[19];
   out[0] = '"';
   static constexpr char kHex[] = "0123456789abcdef";

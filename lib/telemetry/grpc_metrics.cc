@@ -70,7 +70,8 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
     if (registered_) registry_->Unregister(info_->server_context());
   }
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       metrics_->started->Increment();
@@ -91,9 +92,11 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
       registry_->Register(info_->server_context(), &record_);
       registered_ = true;
     }
-    if (echo_request_id_ && methods->QueryInterceptionHookPoint(
-                                InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->emplace("x-request-id", record_.request_id);
+    if (echo_request_id_ &&
+        methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("x-request-id",
+                                                 record_.request_id);
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
@@ -111,7 +114,8 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
       // handler to run, and it reports UNIMPLEMENTED; that call was cancelled.
       if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
           info_->server_context()->IsCancelled()) {
-        st = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+        st = grpc::Status(grpc::StatusCode::CANCELLED,
+                          "cancelled by the client");
       }
       Finish(st);
     }
@@ -120,9 +124,9 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
 
  private:
   void Finish(const grpc::Status& status) {
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start_)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count();
     int code = static_cast<int>(status.error_code());
     if (code < 0 || code > 16) code = 2;
     metrics_->handled[code]->Increment();
@@ -139,11 +143,13 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
         code == static_cast<int>(grpc::StatusCode::DATA_LOSS)) {
       level = Level::kError;
     }
-    LogRpc(level, info_->method(), status::GoCodeName(static_cast<grpc::StatusCode>(code)),
+    LogRpc(level, info_->method(),
+           status::GoCodeName(static_cast<grpc::StatusCode>(code)),
            static_cast<int64_t>(seconds * 1e6),
            record.redact_principal ? absl::string_view("redacted")
                                    : absl::string_view(record.principal),
-           record_.request_id, code != 0 ? absl::string_view(status.error_message()) : "");
+           record_.request_id,
+           code != 0 ? absl::string_view(status.error_message()) : "");
   }
 
   grpc::experimental::ServerRpcInfo* info_;

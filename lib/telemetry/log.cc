@@ -176,12 +176,17 @@ void AppendPrefix(Level level, absl::string_view message, std::string* line) {
   int64_t second = millis / 1000;
   if (second != cached_second) {
     cached_second = second;
-    cached_prefix = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
-                                     absl::UTCTimeZone());
+    cached_prefix =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                         absl::UTCTimeZone());
   }
   int ms = static_cast<int>(millis % 1000);
-  char frac[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                  static_cast<char>('0' + ms % 10), 'Z', '\0'};
+  char frac[6] = {'.',
+                  static_cast<char>('0' + ms / 100),
+                  static_cast<char>('0' + ms / 10 % 10),
+                  static_cast<char>('0' + ms % 10),
+                  'Z',
+                  '\0'};
   line->append("{\"ts\":\"");
   line->append(cached_prefix);
   line->append(frac, 5);
@@ -199,7 +204,8 @@ void AppendPrefix(Level level, absl::string_view message, std::string* line) {
   line->push_back('"');
 }
 
-void AppendField(absl::string_view key, absl::string_view value, std::string* line) {
+void AppendField(absl::string_view key, absl::string_view value,
+                 std::string* line) {
   line->append(",\"");
   line->append(key.data(), key.size());
   line->append("\":\"");
@@ -210,8 +216,8 @@ void AppendField(absl::string_view key, absl::string_view value, std::string* li
 }  // namespace
 
 void LogRpc(Level level, absl::string_view method, absl::string_view code,
-            int64_t duration_us, absl::string_view principal, absl::string_view request_id,
-            absl::string_view error) {
+            int64_t duration_us, absl::string_view principal,
+            absl::string_view request_id, absl::string_view error) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
   std::string line;
   line.reserve(256);
@@ -222,7 +228,8 @@ void LogRpc(Level level, absl::string_view method, absl::string_view code,
   if (duration_us < 0) duration_us = 0;
   absl::StrAppend(&line, ",\"duration_ms\":", duration_us / 1000, ".");
   int frac = static_cast<int>(duration_us % 1000);
-  char digits[3] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+  char digits[3] = {static_cast<char>('0' + frac / 100),
+                    static_cast<char>('0' + frac / 10 % 10),
                     static_cast<char>('0' + frac % 10)};
   line.append(digits, 3);
   AppendField("principal", principal, &line);

@@ -59,8 +59,8 @@ inline void LogError(absl::string_view m, const LogFields& f = {}) {
 // The line of one RPC, formatted without intermediate allocations: it is
 // written for every call.
 void LogRpc(Level level, absl::string_view method, absl::string_view code,
-            int64_t duration_us, absl::string_view principal, absl::string_view request_id,
-            absl::string_view error);
+            int64_t duration_us, absl::string_view principal,
+            absl::string_view request_id, absl::string_view error);
 
 // Writes whatever is buffered; called on shutdown.
 void FlushLogs();

@@ -175,15 +175,17 @@ TEST(LogTest, WritesEscapedJson) {
 TEST(LogTest, RpcLinesCarryEveryFieldAsJson) {
   std::vector<std::string> lines;
   CaptureLogsForTest(&lines);
-  LogRpc(Level::kInfo, "/pkg.S/M", "NotFound", 1234567, "ada@example.com", "req-1",
-         "people/x \"missing\"");
+  LogRpc(Level::kInfo, "/pkg.S/M", "NotFound", 1234567, "ada@example.com",
+         "req-1", "people/x \"missing\"");
   LogRpc(Level::kInfo, "/pkg.S/M", "OK", 42, "", "req-2", "");
   CaptureLogsForTest(nullptr);
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_THAT(lines[0], HasSubstr("\"msg\":\"rpc\",\"method\":\"/pkg.S/M\",\"code\":"
-                                  "\"NotFound\",\"duration_ms\":1234.567,\"principal\":"
-                                  "\"ada@example.com\",\"request_id\":\"req-1\",\"error\":"
-                                  "\"people/x \\\"missing\\\"\"}"));
+  EXPECT_THAT(
+      lines[0],
+      HasSubstr("\"msg\":\"rpc\",\"method\":\"/pkg.S/M\",\"code\":"
+                "\"NotFound\",\"duration_ms\":1234.567,\"principal\":"
+                "\"ada@example.com\",\"request_id\":\"req-1\",\"error\":"
+                "\"people/x \\\"missing\\\"\"}"));
   EXPECT_THAT(lines[1], HasSubstr("\"duration_ms\":0.042,"));
   EXPECT_THAT(lines[1], Not(HasSubstr("error")));
   EXPECT_EQ(lines[0].substr(0, 7), "{\"ts\":\"");

@@ -361,11 +361,13 @@ PeopleHandler::PeopleHandler(server::Runtime* runtime, Directory* directory,
                              server::ChangeStreamDeps watch)
     : runtime_(runtime), directory_(directory), watch_(std::move(watch)) {}
 
-grpc::ServerUnaryReactor* PeopleHandler::GetPerson(grpc::CallbackServerContext* ctx,
-                                                   const v1::GetPersonRequest* req,
-                                                   v1::Person* resp) {
+grpc::ServerUnaryReactor* PeopleHandler::GetPerson(
+    grpc::CallbackServerContext* ctx, const v1::GetPersonRequest* req,
+    v1::Person* resp) {
   // Warm reads are answered from memory on the gRPC thread.
-  auto fast = [this, req, resp](const server::CallContext& call) -> std::optional<absl::Status> {
+  auto fast =
+      [this, req,
+       resp](const server::CallContext& call) -> std::optional<absl::Status> {
     if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
     auto id = ParsePersonName(req->name(), "name");
     if (!id.ok()) return id.status();
@@ -374,7 +376,8 @@ grpc::ServerUnaryReactor* PeopleHandler::GetPerson(grpc::CallbackServerContext* 
     ToProto(*p, resp);
     return absl::OkStatus();
   };
-  auto slow = [this, req, resp](const server::CallContext& call) -> absl::Status {
+  auto slow = [this, req,
+               resp](const server::CallContext& call) -> absl::Status {
     if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
     auto id = ParsePersonName(req->name(), "name");
     if (!id.ok()) return id.status();

@@ -35,7 +35,9 @@ class PeopleRepository {
 
   virtual absl::StatusOr<Person> GetPerson(const std::string& id) = 0;
   // A person already held in memory, without blocking; nullopt otherwise.
-  virtual std::optional<Person> PeekPerson(const std::string& /*id*/) { return std::nullopt; }
+  virtual std::optional<Person> PeekPerson(const std::string& /*id*/) {
+    return std::nullopt;
+  }
   // The people found, in the order asked; missing ids are left out.
   virtual absl::StatusOr<std::vector<Person>> GetPeople(
       const std::vector<std::string>& ids) = 0;
