@@ -1,9 +1,11 @@
 #include "lib/storage/database.h"
 
+#include <fcntl.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -128,7 +130,15 @@ class Database::Metrics {
                      .Name("sightline_sql_retries_total")
                      .Help("Write transactions retried after a conflict.")
                      .Register(*r)
-                     .Add({{"db", std::string(db)}})) {}
+                     .Add({{"db", std::string(db)}})),
+        batch_(prometheus::BuildHistogram()
+                   .Name("sightline_sql_commit_writes")
+                   .Help("Write transactions committed together by one "
+                         "commit (SQLite group commit).")
+                   .Register(*r)
+                   .Add({{"db", std::string(db)}},
+                        prometheus::Histogram::BucketBoundaries{
+                            1, 2, 4, 8, 16, 32, 64, 128})) {}
 
   void Observe(absl::string_view op, double seconds, const absl::Status& s) {
     Series& series = Get(op);
@@ -147,6 +157,7 @@ class Database::Metrics {
     }
   }
   void Retry() { retries_.Increment(); }
+  void Batch(size_t writes) { batch_.Observe(static_cast<double>(writes)); }
 
  private:
   struct Series {
@@ -169,6 +180,7 @@ class Database::Metrics {
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Counter>& errors_;
   prometheus::Counter& retries_;
+  prometheus::Histogram& batch_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
 };
@@ -281,7 +293,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   absl::string_view url = options.url;
   if (url.empty()) return absl::InvalidArgumentError("db: must not be empty");
   Dialect dialect;
-  std::string connect;
+  std::string connect, sqlite_path;
   if (absl::StartsWith(url, "postgresql://") ||
       absl::StartsWith(url, "postgres://")) {
     auto c = PostgresConnectString(url);
@@ -309,10 +321,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     auto made = MakeParentDirs(std::string(path));
     if (!made.ok()) return made;
     dialect = Dialect::kSqlite;
+    sqlite_path = std::string(path);
     connect = absl::StrCat(
         "db=", path, " timeout=", absl::ToInt64Seconds(options.busy_timeout));
   }
   auto db = std::unique_ptr<Database>(new Database(dialect, connect, options));
+  db->sqlite_path_ = std::move(sqlite_path);
   auto s = db->Connect();
   if (!s.ok()) return s;
   if (dialect == Dialect::kSqlite &&
@@ -348,10 +362,15 @@ int64_t Database::checkpoints() const {
 }
 
 void Database::CheckpointLoop() {
-  // A log this long means PASSIVE checkpoints cannot keep up (a reader held
-  // old pages the whole time): then one checkpoint waits for the writers and
-  // starts the log over, so that it stops growing.
-  constexpr int kRestartFrames = 65536;  // 256 MiB of 4 KiB pages
+  // The log starts over only when a commit begins with every frame already
+  // copied and no reader left on it. Under steady writes some commit always
+  // lands while a checkpoint runs, so past this length the checkpointer makes
+  // such a moment: it catches up, then takes the writers' turn (they queue and
+  // commit together afterwards) and restarts the log, with only the last
+  // milliseconds of commits left to copy. Before, a RESTART checkpoint that
+  // raced the writers stalled every commit for a hundred milliseconds or more.
+  const int fd = ::open(sqlite_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  int restarted_at = -1;  // the log's length at the last restart
   for (;;) {
     {
       absl::MutexLock lock(&checkpoint_mu_);
@@ -360,18 +379,39 @@ void Database::CheckpointLoop() {
       };
       checkpoint_mu_.AwaitWithTimeout(absl::Condition(&stop),
                                       options_.sqlite_checkpoint_interval);
-      if (stopping_) return;
+      if (stopping_) break;
     }
-    int busy = 0, log = 0, copied = 0;
-    auto st = Read("sqlite.checkpoint", [&](soci::session& sql) {
-      sql << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy),
-          soci::into(log), soci::into(copied);
-      if (log >= kRestartFrames) {
-        sql << "PRAGMA wal_checkpoint(RESTART)", soci::into(busy),
-            soci::into(log), soci::into(copied);
+    int log = 0;
+    auto checkpoint = [&](absl::string_view mode) {
+      return Read("sqlite.checkpoint", [&](soci::session& sql) {
+        int busy = 0, copied = 0;
+        sql << absl::StrCat("PRAGMA wal_checkpoint(", mode, ")"),
+            soci::into(busy), soci::into(log), soci::into(copied);
+        return absl::OkStatus();
+      });
+    };
+    auto st = checkpoint("PASSIVE");
+    if (st.ok() && fd >= 0) WriteBack(fd);
+    // Until a commit starts the log over, it keeps the length it had.
+    if (st.ok() && log >= options_.sqlite_restart_frames &&
+        log != restarted_at) {
+      // Catch up until a pass finds little new, so that the writers' turn
+      // below copies only a few milliseconds of commits.
+      int copied_before = log;
+      for (int pass = 0; st.ok() && pass < 4; ++pass) {
+        st = checkpoint("PASSIVE");
+        if (st.ok() && fd >= 0) WriteBack(fd);
+        const int fresh = log - copied_before;
+        copied_before = log;
+        if (fresh < 512) break;
       }
-      return absl::OkStatus();
-    });
+      if (st.ok()) {
+        TakeWritersTurn();
+        st = checkpoint("RESTART");
+        EndWritersTurn();
+        restarted_at = log;
+      }
+    }
     if (!st.ok()) {
       telemetry::LogWarn("sqlite checkpoint failed",
                          {{"error", std::string(st.message())}});
@@ -380,6 +420,45 @@ void Database::CheckpointLoop() {
     absl::MutexLock lock(&checkpoint_mu_);
     ++checkpoints_;
   }
+  if (fd >= 0) ::close(fd);
+}
+
+void Database::TakeWritersTurn() {
+  absl::MutexLock lock(&group_mu_);
+  auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(group_mu_) {
+    return !leading_;
+  };
+  group_mu_.Await(absl::Condition(&free));
+  leading_ = true;
+}
+
+void Database::EndWritersTurn() {
+  absl::MutexLock lock(&group_mu_);
+  leading_ = false;
+}
+
+// A checkpoint copies pages into the database file through the page cache,
+// where they wait for the kernel's background writeback. That starts only when
+// the machine's dirty-page threshold is crossed (hundreds of MiB) and then
+// queues all of it on the disk at once, and every commit's sync of the
+// write-ahead log waits behind it for hundreds of milliseconds. Writing the
+// file back here, a MiB at a time and waiting for each step, keeps the
+// disk's queue short. (Durability does not depend on it: the log holds every
+// commit until SQLite syncs the file itself.)
+void Database::WriteBack(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return;
+  constexpr off_t kStep = off_t{1} << 20;
+  for (off_t off = 0; off < st.st_size; off += kStep) {
+    ::sync_file_range(fd, off, kStep,
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                          SYNC_FILE_RANGE_WAIT_AFTER);
+  }
+}
+
+size_t Database::queued_writes() const {
+  absl::MutexLock lock(&group_mu_);
+  return queue_.size();
 }
 
 absl::string_view Database::dialect_name() const {
@@ -491,64 +570,48 @@ absl::Status Database::Read(
   return st;
 }
 
+// Runs `fn` and then what the transaction owes before COMMIT (its change-log
+// events and BeforeCommit hooks). `conflict` tells a lost race the database
+// reported (worth running again) from an error `fn` returned, which is final
+// even when it is ABORTED (an etag mismatch).
+absl::Status Database::RunInTx(Tx& tx, absl::FunctionRef<absl::Status(Tx&)> fn,
+                               bool* conflict, bool* broken) {
+  absl::Status st;
+  try {
+    st = fn(tx);
+    if (st.ok()) st = AppendEvents(tx);
+    for (auto& hook : tx.before_commit_) {
+      if (!st.ok()) break;
+      st = hook(tx);
+    }
+  } catch (const soci::soci_error& e) {
+    st = MapError(e, broken);
+    *conflict = IsRetryable(st);
+  }
+  return st;
+}
+
 absl::Status Database::Write(absl::string_view op,
                              absl::FunctionRef<absl::Status(Tx&)> fn,
                              int64_t* last_seq_out) {
   auto start = std::chrono::steady_clock::now();
-  absl::Status st;
-  int64_t last_seq = 0;
-  std::vector<std::function<void()>> after;
+  Pending mine{.fn = fn, .st = absl::OkStatus(), .after = {}};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) {
       if (metrics_ != nullptr) metrics_->Retry();
       absl::SleepFor(absl::Milliseconds(1 << std::min(attempt, 6)));
     }
-    // Take the writer's turn before a session, so waiting writers do not hold
-    // sessions that readers need.
-    std::optional<absl::MutexLock> serial;
-    if (dialect_ == Dialect::kSqlite) serial.emplace(&write_mu_);
-    auto session = Acquire();
-    if (!session.ok()) return session.status();
-    soci::session& sql = **session;
-    bool broken = false;
-    Tx tx(sql, dialect_);
-    bool in_tx = false;
-    try {
-      sql << (dialect_ == Dialect::kSqlite
-                  ? "BEGIN IMMEDIATE"
-                  : "BEGIN ISOLATION LEVEL SERIALIZABLE");
-      in_tx = true;
-      st = fn(tx);
-      if (st.ok()) st = AppendEvents(tx);
-      for (auto& hook : tx.before_commit_) {
-        if (!st.ok()) break;
-        st = hook(tx);
-      }
-      if (st.ok()) {
-        sql << "COMMIT";
-        in_tx = false;
-      }
-    } catch (const soci::soci_error& e) {
-      st = MapError(e, &broken);
+    mine.st = absl::OkStatus();
+    mine.conflict = false;
+    mine.done = false;
+    if (dialect_ == Dialect::kSqlite) {
+      WriteGrouped(&mine);
+    } else {
+      RunBatch({&mine});
     }
-    if (in_tx) {
-      try {
-        sql << "ROLLBACK";
-      } catch (const soci::soci_error&) {
-        broken = true;
-      }
-    }
-    serial.reset();
-    if (!broken && dialect_ == Dialect::kPostgres && !sql.is_connected())
-      broken = true;
-    Release(std::move(*session), broken);
-    if (st.ok()) {
-      last_seq = tx.last_seq_;
-      after = std::move(tx.after_commit_);
-      break;
-    }
-    if (!IsRetryable(st)) break;
+    if (mine.st.ok() || !mine.conflict) break;
   }
+  const absl::Status& st = mine.st;
   if (metrics_ != nullptr) {
     metrics_->Observe(
         op,
@@ -564,17 +627,102 @@ absl::Status Database::Write(absl::string_view op,
     // A conflict that outlived every retry is the caller's to retry.
     return st;
   }
-  if (last_seq_out != nullptr) *last_seq_out = last_seq;
-  for (auto& f : after) f();
-  if (last_seq > 0) {
+  if (last_seq_out != nullptr) *last_seq_out = mine.last_seq;
+  for (auto& f : mine.after) f();
+  if (mine.last_seq > 0) {
     std::vector<std::function<void(int64_t)>> listeners;
     {
       absl::MutexLock lock(&listeners_mu_);
       listeners = listeners_;
     }
-    for (auto& l : listeners) l(last_seq);
+    for (auto& l : listeners) l(mine.last_seq);
   }
   return absl::OkStatus();
+}
+
+// SQLite has one writer at a time and each commit waits for the disk. Writers
+// that arrive while a commit is under way queue up; when it is done, one of
+// them (the leader) runs every queued write in one transaction, each in its own
+// savepoint, and commits them with one sync. Each write still succeeds or fails
+// on its own, and none is acknowledged before the commit that holds it is on
+// disk.
+void Database::WriteGrouped(Pending* mine) {
+  std::vector<Pending*> batch;
+  {
+    absl::MutexLock lock(&group_mu_);
+    queue_.push_back(mine);
+    auto turn = [this, mine]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(group_mu_) {
+      return mine->done || !leading_;
+    };
+    group_mu_.Await(absl::Condition(&turn));
+    if (mine->done) return;
+    leading_ = true;
+    batch.swap(queue_);
+  }
+  RunBatch(batch);
+  if (metrics_ != nullptr) metrics_->Batch(batch.size());
+  absl::MutexLock lock(&group_mu_);
+  for (Pending* p : batch) p->done = true;
+  leading_ = false;
+}
+
+void Database::RunBatch(const std::vector<Pending*>& batch) {
+  auto session = Acquire();
+  if (!session.ok()) {
+    for (Pending* p : batch) p->st = session.status();
+    return;
+  }
+  soci::session& sql = **session;
+  const bool savepoints = batch.size() > 1;
+  bool broken = false;
+  bool in_tx = false;
+  try {
+    sql << (dialect_ == Dialect::kSqlite
+                ? "BEGIN IMMEDIATE"
+                : "BEGIN ISOLATION LEVEL SERIALIZABLE");
+    in_tx = true;
+    size_t ok = 0;
+    for (Pending* p : batch) {
+      if (savepoints) sql << "SAVEPOINT member";
+      Tx tx(sql, dialect_);
+      p->st = RunInTx(tx, p->fn, &p->conflict, &broken);
+      if (savepoints) {
+        if (!p->st.ok()) sql << "ROLLBACK TO member";
+        sql << "RELEASE member";
+      }
+      if (p->st.ok()) {
+        ++ok;
+        p->last_seq = tx.last_seq_;
+        p->after = std::move(tx.after_commit_);
+      }
+    }
+    if (ok > 0) {
+      sql << "COMMIT";
+      in_tx = false;
+    }
+  } catch (const soci::soci_error& e) {
+    // The transaction as a whole failed: none of its writes happened.
+    bool conflict = false;
+    absl::Status st = MapError(e, &broken);
+    conflict = IsRetryable(st);
+    for (Pending* p : batch) {
+      if (!p->st.ok()) continue;
+      p->st = st;
+      p->conflict = conflict;
+      p->last_seq = 0;
+      p->after.clear();
+    }
+  }
+  if (in_tx) {
+    try {
+      sql << "ROLLBACK";
+    } catch (const soci::soci_error&) {
+      broken = true;
+    }
+  }
+  if (!broken && dialect_ == Dialect::kPostgres && !sql.is_connected())
+    broken = true;
+  Release(std::move(*session), broken);
 }
 
 absl::Status Database::AppendEvents(Tx& tx) {

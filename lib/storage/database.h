@@ -5,8 +5,10 @@
 // absl::Status here.
 //
 // Durability: on SQLite the database runs in WAL mode with synchronous=FULL, so
-// Write() returns only after the commit is on disk. On PostgreSQL a write
-// transaction is SERIALIZABLE and retried on serialization failures.
+// Write() returns only after the commit is on disk. Concurrent writes on SQLite
+// are committed together (group commit), each in its own savepoint. On
+// PostgreSQL a write transaction is SERIALIZABLE and retried on serialization
+// failures.
 
 #include <functional>
 #include <memory>
@@ -45,6 +47,9 @@ struct DatabaseOptions {
   // pages and stalls every writer queued behind it. Zero: SQLite's own
   // automatic checkpoints.
   absl::Duration sqlite_checkpoint_interval = absl::Seconds(1);
+  // SQLite only: past this many frames (4 KiB each) in the write-ahead log the
+  // checkpointer starts the log over (see CheckpointLoop).
+  int sqlite_restart_frames = 65536;
   // For sightline_sql_* metrics; may be null.
   prometheus::Registry* registry = nullptr;
 };
@@ -124,6 +129,8 @@ class Database {
 
   // Background checkpoints that ran so far (SQLite).
   int64_t checkpoints() const;
+  // Writes waiting for the commit under way to finish (SQLite).
+  size_t queued_writes() const;
 
   // Runs `statements` (separated by ";" at line ends) one by one; used by
   // migrations.
@@ -147,8 +154,27 @@ class Database {
   std::vector<std::unique_ptr<soci::session>> idle_ ABSL_GUARDED_BY(pool_mu_);
   int open_ ABSL_GUARDED_BY(pool_mu_) = 0;
 
-  // SQLite has one writer at a time; taking turns here avoids SQLITE_BUSY.
-  absl::Mutex write_mu_;
+  // One write waiting for its commit (see WriteGrouped).
+  struct Pending {
+    absl::FunctionRef<absl::Status(Tx&)> fn;
+    absl::Status st;
+    bool conflict = false;  // st is a lost race, worth another attempt
+    bool done = false;
+    int64_t last_seq = 0;
+    std::vector<std::function<void()>> after;
+  };
+  absl::Status RunInTx(Tx& tx, absl::FunctionRef<absl::Status(Tx&)> fn,
+                       bool* conflict, bool* broken);
+  void WriteGrouped(Pending* mine);
+  // Runs the writes in one transaction, each in a savepoint when there are
+  // several, and commits those that succeeded.
+  void RunBatch(const std::vector<Pending*>& batch);
+
+  // SQLite has one writer at a time: writers queue here, and the leader
+  // commits everything queued together (group commit).
+  mutable absl::Mutex group_mu_;
+  std::vector<Pending*> queue_ ABSL_GUARDED_BY(group_mu_);
+  bool leading_ ABSL_GUARDED_BY(group_mu_) = false;
 
   absl::Mutex listeners_mu_;
   std::vector<std::function<void(int64_t)>> listeners_
@@ -156,6 +182,11 @@ class Database {
 
   // The background checkpointer (SQLite, when an interval is set).
   void CheckpointLoop();
+  static void WriteBack(int fd);
+  // Keeps writers waiting (queued for the next group commit) meanwhile.
+  void TakeWritersTurn();
+  void EndWritersTurn();
+  std::string sqlite_path_;
   mutable absl::Mutex checkpoint_mu_;
   bool stopping_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
   int64_t checkpoints_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
