@@ -26,15 +26,11 @@ constexpr double kEps = 1e-9;
 
 // ---- approval
 
-class GoalsApprovalTest : public ::testing::Test {
+class GoalsApprovalTest : public ::testing::Test, protected ClusterFixture {
  protected:
   void SetUp() override {
-    auto c = GoalsCluster::Start(Db::kSqlite, {"--approval_required"});
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-    auto cycle = cluster_->CreateCycle("H1");
-    ASSERT_TRUE(cycle.ok()) << cycle.status();
-    cycle_ = cycle->name();
+    ASSERT_NO_FATAL_FAILURE(
+        StartCluster(Db::kSqlite, "H1", {"--approval_required"}));
   }
 
   gv1::Goal SelfSet(const std::string& title) {
@@ -66,9 +62,6 @@ class GoalsApprovalTest : public ::testing::Test {
     return cluster_->Call(&gv1::GoalService::Stub::ReturnGoal,
                           cluster_->Token(as), req, out);
   }
-
-  std::unique_ptr<GoalsCluster> cluster_;
-  std::string cycle_;
 };
 
 TEST_F(GoalsApprovalTest, SelfSetGoalWaitsForTheManager) {
@@ -173,15 +166,11 @@ const std::vector<Reader>& Readers() {
   return *r;
 }
 
-class GoalsVisibilityTest : public ::testing::TestWithParam<Db> {
+class GoalsVisibilityTest : public ::testing::TestWithParam<Db>,
+                            protected ClusterFixture {
  protected:
   void SetUp() override {
-    auto c = GoalsCluster::Start(GetParam());
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-    auto cycle = cluster_->CreateCycle("Q3");
-    ASSERT_TRUE(cycle.ok()) << cycle.status();
-    cycle_ = cycle->name();
+    ASSERT_NO_FATAL_FAILURE(StartCluster(GetParam(), "Q3"));
     // The team's PUBLIC goal, rolled up from its children only.
     auto parent = GoalMsg("Make billing reliable", cluster_->Team("eng"),
                           gv1::TEAM, cycle_);
@@ -268,8 +257,6 @@ class GoalsVisibilityTest : public ::testing::TestWithParam<Db> {
     }
   }
 
-  std::unique_ptr<GoalsCluster> cluster_;
-  std::string cycle_;
   gv1::Goal parent_;
   std::map<gv1::Goal::Visibility, gv1::Goal> goals_;
   std::map<std::string, double> progress_;

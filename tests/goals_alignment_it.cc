@@ -25,15 +25,11 @@ using ::testing::HasSubstr;
 
 constexpr double kEps = 1e-9;
 
-class GoalsAlignmentTest : public ::testing::TestWithParam<Db> {
+class GoalsAlignmentTest : public ::testing::TestWithParam<Db>,
+                           protected ClusterFixture {
  protected:
   void SetUp() override {
-    auto c = GoalsCluster::Start(GetParam());
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-    auto cycle = cluster_->CreateCycle("FY");
-    ASSERT_TRUE(cycle.ok()) << cycle.status();
-    cycle_ = cycle->name();
+    ASSERT_NO_FATAL_FAILURE(StartCluster(GetParam(), "FY"));
   }
 
   // A goal that must be created; its first key result's name in `kr`.
@@ -132,8 +128,6 @@ class GoalsAlignmentTest : public ::testing::TestWithParam<Db> {
                 {team_.name(), company_.name(), 1, team}});
   }
 
-  std::unique_ptr<GoalsCluster> cluster_;
-  std::string cycle_;
   gv1::Goal company_, team_, ind_;
   std::string team_kr_, ind_kr_;
 };

@@ -432,4 +432,14 @@ std::pair<int, std::string> PromtoolCheck(const std::string& exposition,
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+void ClusterFixture::StartCluster(Db db, const std::string& cycle_name,
+                                  std::vector<std::string> goals_args) {
+  auto c = GoalsCluster::Start(db, std::move(goals_args));
+  ASSERT_TRUE(c.ok()) << c.status();
+  cluster_ = std::move(*c);
+  auto cycle = cluster_->CreateCycle(cycle_name);
+  ASSERT_TRUE(cycle.ok()) << cycle.status();
+  cycle_ = cycle->name();
+}
+
 }  // namespace sightline::testing

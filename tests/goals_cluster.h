@@ -124,6 +124,18 @@ class GoalsCluster {
   std::map<std::string, std::vector<auth::Role>> roles_;
 };
 
+// For test fixtures: a started cluster with one cycle, shared by the tests.
+class ClusterFixture {
+ protected:
+  // Starts the cluster and creates the cycle `cycle_name`; a failure fails the
+  // test (wrap the call in ASSERT_NO_FATAL_FAILURE).
+  void StartCluster(Db db, const std::string& cycle_name,
+                    std::vector<std::string> goals_args = {});
+
+  std::unique_ptr<GoalsCluster> cluster_;
+  std::string cycle_;  // "cycles/..."
+};
+
 // A goal to create: PUBLIC, the cycle's window, weight 1.
 gv1::Goal GoalMsg(const std::string& title, const std::string& owner,
                   gv1::Level level, const std::string& cycle,

@@ -22,15 +22,12 @@ using ::sightline::testing::GrpcStatusIs;
 using ::testing::ElementsAreArray;
 using ::testing::UnorderedElementsAreArray;
 
-class GoalsResilienceTest : public ::testing::TestWithParam<Db> {
+class GoalsResilienceTest : public ::testing::TestWithParam<Db>,
+                            protected ClusterFixture {
  protected:
   void SetUp() override {
-    auto c = GoalsCluster::Start(GetParam(), {"--approval_required"});
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-    auto cycle = cluster_->CreateCycle("FY");
-    ASSERT_TRUE(cycle.ok()) << cycle.status();
-    cycle_ = cycle->name();
+    ASSERT_NO_FATAL_FAILURE(
+        StartCluster(GetParam(), "FY", {"--approval_required"}));
     auto company =
         GoalMsg("Grow ARR", cluster_->Person("ceo"), gv1::COMPANY, cycle_);
     company.set_progress_source(gv1::Goal::CHILDREN);
@@ -100,8 +97,6 @@ class GoalsResilienceTest : public ::testing::TestWithParam<Db> {
                           cluster_->Token("mgr-eng"), req, out);
   }
 
-  std::unique_ptr<GoalsCluster> cluster_;
-  std::string cycle_;
   gv1::Goal company_, active_, pending_;
 };
 

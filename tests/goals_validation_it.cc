@@ -33,15 +33,10 @@ struct Case {
   std::function<grpc::Status()> call;
 };
 
-class GoalsValidationTest : public ::testing::Test {
+class GoalsValidationTest : public ::testing::Test, protected ClusterFixture {
  protected:
   void SetUp() override {
-    auto c = GoalsCluster::Start(Db::kSqlite);
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-    auto cycle = cluster_->CreateCycle("FY");
-    ASSERT_TRUE(cycle.ok()) << cycle.status();
-    cycle_ = cycle->name();
+    ASSERT_NO_FATAL_FAILURE(StartCluster(Db::kSqlite, "FY"));
     for (gv1::Goal* g : {&goal_, &other_}) {
       ASSERT_THAT(cluster_->CreateGoal("ic-eng-1",
                                        GoalMsg(g == &goal_ ? "Main" : "Other",
@@ -95,8 +90,7 @@ class GoalsValidationTest : public ::testing::Test {
 
   std::vector<Case> Cases();
 
-  std::unique_ptr<GoalsCluster> cluster_;
-  std::string cycle_, token_;
+  std::string token_;
   gv1::Goal goal_, other_;
   gv1::KeyResult kr_, other_kr_;
 };

@@ -40,17 +40,14 @@ std::vector<std::string> Describe(
   return out;
 }
 
-class GoalsWatchTest : public ::testing::TestWithParam<Db> {
+class GoalsWatchTest : public ::testing::TestWithParam<Db>,
+                       protected ClusterFixture {
  protected:
   void SetUp() override {
-    auto c = GoalsCluster::Start(GetParam());
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c);
-    auto cycle = cluster_->CreateCycle("FY");
-    ASSERT_TRUE(cycle.ok()) << cycle.status();
+    ASSERT_NO_FATAL_FAILURE(StartCluster(GetParam(), "FY"));
     ASSERT_THAT(cluster_->CreateGoal("ic-eng-1",
                                      GoalMsg("t0", cluster_->Person("ic-eng-1"),
-                                             gv1::INDIVIDUAL, cycle->name()),
+                                             gv1::INDIVIDUAL, cycle_),
                                      {NumberKr("KR", 0, 100)}, &goal_),
                 GrpcOk());
     auto krs = cluster_->KeyResults("ic-eng-1", goal_.name());
@@ -75,7 +72,6 @@ class GoalsWatchTest : public ::testing::TestWithParam<Db> {
         cluster_->stub(), cluster_->Token("ic-eng-1"), resume_token);
   }
 
-  std::unique_ptr<GoalsCluster> cluster_;
   gv1::Goal goal_;
   std::string kr_;
 };

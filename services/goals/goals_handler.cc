@@ -1053,38 +1053,38 @@ grpc::ServerUnaryReactor* GoalsHandler::DeleteGoal(
       });
 }
 
-grpc::ServerUnaryReactor* GoalsHandler::ApproveGoal(
-    grpc::CallbackServerContext* ctx, const v1::ApproveGoalRequest* req,
-    v1::Goal* resp) {
+template <typename Request>
+grpc::ServerUnaryReactor* GoalsHandler::Decide(grpc::CallbackServerContext* ctx,
+                                               const Request* req,
+                                               v1::Goal* resp, bool approve) {
   return runtime_->Unary(
-      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+      ctx,
+      [this, req, resp,
+       approve](const server::CallContext& call) -> absl::Status {
         auto id = ParseGoalName(req->name(), "name");
         if (!id.ok()) return id.status();
         auto caller = CallerOf(call, /*fresh=*/true);
         if (!caller.ok()) return caller.status();
-        auto v =
-            service_->ApproveGoal(*caller, *id, req->etag(), req->comment());
+        auto v = approve ? service_->ApproveGoal(*caller, *id, req->etag(),
+                                                 req->comment())
+                         : service_->ReturnGoal(*caller, *id, req->etag(),
+                                                req->comment());
         if (!v.ok()) return v.status();
         Render(*v, resp);
         return absl::OkStatus();
       });
 }
 
+grpc::ServerUnaryReactor* GoalsHandler::ApproveGoal(
+    grpc::CallbackServerContext* ctx, const v1::ApproveGoalRequest* req,
+    v1::Goal* resp) {
+  return Decide(ctx, req, resp, /*approve=*/true);
+}
+
 grpc::ServerUnaryReactor* GoalsHandler::ReturnGoal(
     grpc::CallbackServerContext* ctx, const v1::ReturnGoalRequest* req,
     v1::Goal* resp) {
-  return runtime_->Unary(
-      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        auto id = ParseGoalName(req->name(), "name");
-        if (!id.ok()) return id.status();
-        auto caller = CallerOf(call, /*fresh=*/true);
-        if (!caller.ok()) return caller.status();
-        auto v =
-            service_->ReturnGoal(*caller, *id, req->etag(), req->comment());
-        if (!v.ok()) return v.status();
-        Render(*v, resp);
-        return absl::OkStatus();
-      });
+  return Decide(ctx, req, resp, /*approve=*/false);
 }
 
 // ---- key results ----

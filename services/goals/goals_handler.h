@@ -109,6 +109,11 @@ class GoalsHandler : public v1::GoalService::CallbackService {
       const v1::WatchGoalsRequest* req) override;
 
  private:
+  // ApproveGoal and ReturnGoal: one call shape around two decisions.
+  template <typename Request>
+  grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* ctx,
+                                   const Request* req, v1::Goal* resp,
+                                   bool approve);
   absl::StatusOr<Caller> CallerOf(const server::CallContext& call,
                                   bool fresh) const;
   void Render(const GoalView& v, v1::Goal* out) const;

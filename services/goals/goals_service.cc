@@ -1195,6 +1195,25 @@ absl::StatusOr<KeyResult> GoalsService::CreateKeyResult(
   return result;
 }
 
+absl::StatusOr<GoalsService::GoalAndKeyResult>
+GoalsService::LoadKeyResultToChange(GoalTx& tx, const std::string& goal_id,
+                                    const std::string& kr_id,
+                                    const std::string& etag) {
+  auto goal = tx.LoadGoal(goal_id);
+  if (!goal.ok()) return goal.status();
+  if (auto s = CheckWritable(*goal, tx); !s.ok()) return s;
+  auto krs = tx.LoadKeyResults(goal_id);
+  if (!krs.ok()) return krs.status();
+  auto it = std::find_if(krs->begin(), krs->end(),
+                         [&](const KeyResult& k) { return k.id == kr_id; });
+  if (it == krs->end()) {
+    return absl::NotFoundError(absl::StrCat("goals/", goal_id, "/keyResults/",
+                                            kr_id, " does not exist"));
+  }
+  if (auto s = CheckEtag(etag, Etag(*it)); !s.ok()) return s;
+  return GoalAndKeyResult{std::move(*goal), std::move(*it)};
+}
+
 absl::StatusOr<KeyResult> GoalsService::UpdateKeyResult(
     const Caller& caller, const std::string& goal_id, const std::string& kr_id,
     const KeyResult& patch, const std::vector<std::string>& mask,
@@ -1210,20 +1229,10 @@ absl::StatusOr<KeyResult> GoalsService::UpdateKeyResult(
   KeyResult result;
   int64_t now = NowMicros();
   auto st = repo_->Write("key_results.update", [&](GoalTx& tx) -> absl::Status {
-    auto fresh = tx.LoadGoal(goal_id);
-    if (!fresh.ok()) return fresh.status();
-    if (auto s = CheckWritable(*fresh, tx); !s.ok()) return s;
-    auto krs = tx.LoadKeyResults(goal_id);
-    if (!krs.ok()) return krs.status();
-    std::optional<KeyResult> before;
-    for (const auto& k : *krs) {
-      if (k.id == kr_id) before = k;
-    }
-    if (!before.has_value()) {
-      return absl::NotFoundError(absl::StrCat("goals/", goal_id, "/keyResults/",
-                                              kr_id, " does not exist"));
-    }
-    if (auto s = CheckEtag(etag, Etag(*before)); !s.ok()) return s;
+    auto loaded = LoadKeyResultToChange(tx, goal_id, kr_id, etag);
+    if (!loaded.ok()) return loaded.status();
+    const Goal* fresh = &loaded->goal;
+    const KeyResult* before = &loaded->key_result;
     KeyResult after = *before;
     ApplyKeyResultMask(patch, mask, &after);
     if (auto s = ValidateKeyResult(after, "key_result"); !s.ok()) return s;
@@ -1271,20 +1280,10 @@ absl::Status GoalsService::DeleteKeyResult(const Caller& caller,
   if (auto st = ValidateReason(reason, true); !st.ok()) return st;
   int64_t now = NowMicros();
   return repo_->Write("key_results.delete", [&](GoalTx& tx) -> absl::Status {
-    auto fresh = tx.LoadGoal(goal_id);
-    if (!fresh.ok()) return fresh.status();
-    if (auto s = CheckWritable(*fresh, tx); !s.ok()) return s;
-    auto krs = tx.LoadKeyResults(goal_id);
-    if (!krs.ok()) return krs.status();
-    std::optional<KeyResult> before;
-    for (const auto& k : *krs) {
-      if (k.id == kr_id) before = k;
-    }
-    if (!before.has_value()) {
-      return absl::NotFoundError(absl::StrCat("goals/", goal_id, "/keyResults/",
-                                              kr_id, " does not exist"));
-    }
-    if (auto s = CheckEtag(etag, Etag(*before)); !s.ok()) return s;
+    auto loaded = LoadKeyResultToChange(tx, goal_id, kr_id, etag);
+    if (!loaded.ok()) return loaded.status();
+    const Goal* fresh = &loaded->goal;
+    const KeyResult* before = &loaded->key_result;
     if (auto s = tx.DeleteKeyResult(*before); !s.ok()) return s;
     Goal next = *fresh;
     ApplyKrDelta(&next, KeyResultContribution(*before), Contribution{});

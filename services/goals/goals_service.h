@@ -207,6 +207,15 @@ class GoalsService {
   absl::StatusOr<Cycle> CachedCycle(const std::string& id);
   void ForgetCycle(const std::string& id);
   absl::Status CheckWritable(const Goal& g, GoalTx& tx);
+  // Inside a write that changes key result `kr_id`: its goal (checked
+  // writable) and the key result as stored (checked against `etag`).
+  struct GoalAndKeyResult {
+    Goal goal;
+    KeyResult key_result;
+  };
+  absl::StatusOr<GoalAndKeyResult> LoadKeyResultToChange(
+      GoalTx& tx, const std::string& goal_id, const std::string& kr_id,
+      const std::string& etag);
   // A goal's new window must still hold each of its children.
   absl::Status CheckChildrenFit(GoalTx& tx, const Goal& goal);
   // A stored answer to a retried create, read before anything is checked.
