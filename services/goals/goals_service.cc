@@ -108,14 +108,20 @@ double GoalsService::Expected(const std::string& cycle_id,
 double GoalsService::ExpectedAt(const std::string& cycle_id,
                                 const std::string& start,
                                 const std::string& due, absl::Time at) {
-  std::string s = start, d = due;
-  if (s.empty() || d.empty()) {
-    auto c = CachedCycle(cycle_id);
-    if (!c.ok()) return 0;
-    if (s.empty()) s = c->start_date;
-    if (d.empty()) d = c->end_date;
+  if (!start.empty() && !due.empty()) return ExpectedProgress(start, due, at);
+  // A window left to the cycle: read it in place (every warm read of such a
+  // goal comes here, so no copy and no exclusive lock).
+  auto within = [&](const Cycle& c) {
+    return ExpectedProgress(start.empty() ? c.start_date : start,
+                            due.empty() ? c.end_date : due, at);
+  };
+  {
+    absl::ReaderMutexLock lock(&cycles_mu_);
+    auto it = cycles_.find(cycle_id);
+    if (it != cycles_.end()) return within(it->second);
   }
-  return ExpectedProgress(s, d, at);
+  auto c = CachedCycle(cycle_id);
+  return c.ok() ? within(*c) : 0;
 }
 
 Health GoalsService::HealthOf(double progress, double expected,
@@ -123,13 +129,15 @@ Health GoalsService::HealthOf(double progress, double expected,
   return ComputeHealth(progress, expected, last, options_.health);
 }
 
-GoalView GoalsService::View(const Goal& g) {
+GoalView GoalsService::View(Goal g) {
   GoalView v;
-  v.goal = g;
-  if (HasHealth(g.state)) {
-    v.expected_progress = Expected(g.cycle_id, g.start_date, g.due_date);
+  v.goal = std::move(g);
+  const Goal& goal = v.goal;
+  if (HasHealth(goal.state)) {
+    v.expected_progress =
+        Expected(goal.cycle_id, goal.start_date, goal.due_date);
     v.health =
-        HealthOf(g.progress, v.expected_progress, g.last_check_in_status);
+        HealthOf(goal.progress, v.expected_progress, goal.last_check_in_status);
   }
   return v;
 }
@@ -676,13 +684,13 @@ std::optional<absl::StatusOr<GoalView>> GoalsService::PeekGoal(
     return absl::StatusOr<GoalView>(NotFoundGoal(id));
   // Expected progress may need the cycle: only from memory here.
   {
-    absl::MutexLock lock(&cycles_mu_);
+    absl::ReaderMutexLock lock(&cycles_mu_);
     if ((g->start_date.empty() || g->due_date.empty()) &&
         !cycles_.contains(g->cycle_id)) {
       return std::nullopt;
     }
   }
-  return absl::StatusOr<GoalView>(View(*g));
+  return absl::StatusOr<GoalView>(View(std::move(*g)));
 }
 
 absl::StatusOr<GoalView> GoalsService::GetGoal(

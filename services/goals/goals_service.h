@@ -178,7 +178,7 @@ class GoalsService {
   absl::StatusOr<Goal> GoalForWatch(const std::string& goal_id);
 
   // Read-time computations.
-  GoalView View(const Goal& g);
+  GoalView View(Goal g);
   double Expected(const std::string& cycle_id, const std::string& start,
                   const std::string& due);
   double ExpectedAt(const std::string& cycle_id, const std::string& start,
