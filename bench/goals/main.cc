@@ -19,6 +19,12 @@
 //       ancestor up to the company goal. Every call must succeed.
 //       With --inflight=K instead of --rate: K calls kept in flight for S
 //       seconds (the most the service sustains).
+//   sightline-bench-goals commits --db=F --rate=R --seconds=S
+//       the baseline of the check-in latency on the same disk: durable SQLite
+//       commits of one 4 KiB row each at the same rate, open loop. Prints
+//       commits_p50_ms and commits_p99_ms.
+
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -48,6 +54,7 @@
 #include "sightline/goals/v1/goal_service.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "", "The goals service.");
+ABSL_FLAG(std::string, db, "", "commits: a new SQLite file for the baseline.");
 ABSL_FLAG(std::string, token, "", "goal-body, tree: bearer token.");
 ABSL_FLAG(std::string, goal, "", "goal-body: the goal id.");
 ABSL_FLAG(std::string, out, "", "goal-body: where the framed request goes.");
@@ -333,16 +340,75 @@ class CheckInRun {
   std::string first_error_;
 };
 
+// The baseline of the check-in latency, measured on the same disk in the same
+// run: durable SQLite commits (WAL, synchronous=FULL, as the services run it)
+// of one 4 KiB row each, at the same fixed rate, open loop.
+int Commits() {
+  const std::string path = absl::GetFlag(FLAGS_db);
+  const double seconds = absl::GetFlag(FLAGS_seconds);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  if (path.empty() || seconds <= 0 || rate <= 0)
+    return Fail("--db, --seconds > 0 and --rate > 0");
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    return Fail("cannot open " + path);
+  }
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close)> owner(db, sqlite3_close);
+  for (const char* sql :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+        "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v BLOB)"}) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+      return Fail(sqlite3_errmsg(db));
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?)", -1, &stmt,
+                         nullptr) != SQLITE_OK) {
+    return Fail(sqlite3_errmsg(db));
+  }
+  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt_owner(
+      stmt, sqlite3_finalize);
+  const std::string row(4096, 'x');
+  const absl::Duration gap = absl::Seconds(1.0 / rate);
+  const int64_t n = static_cast<int64_t>(seconds * rate);
+  const absl::Time start = absl::Now();
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const absl::Time planned = start + gap * i;
+    const absl::Duration wait = planned - absl::Now();
+    if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
+    sqlite3_bind_blob(stmt, 1, row.data(), static_cast<int>(row.size()),
+                      SQLITE_STATIC);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) !=
+            SQLITE_OK ||
+        sqlite3_step(stmt) != SQLITE_DONE ||
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Fail(sqlite3_errmsg(db));
+    }
+    sqlite3_reset(stmt);
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - planned));
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("commits=%lld\ncommits_p50_ms=%.2f\ncommits_p99_ms=%.2f\n",
+              static_cast<long long>(n), Percentile(ms, 0.5),
+              Percentile(ms, 0.99));
+  return 0;
+}
+
 }  // namespace
 }  // namespace sightline::bench
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "sightline-bench-goals goal-body | tree | check-ins (see the source)");
+      "sightline-bench-goals goal-body | tree | check-ins | commits (see the "
+      "source)");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string step = args.size() > 1 ? args[1] : "";
   if (step == "goal-body") return sightline::bench::GoalBody();
   if (step == "tree") return sightline::bench::Tree();
   if (step == "check-ins") return sightline::bench::CheckInRun().Run();
-  return sightline::bench::Fail("which step? goal-body, tree, check-ins");
+  if (step == "commits") return sightline::bench::Commits();
+  return sightline::bench::Fail(
+      "which step? goal-body, tree, check-ins, commits");
 }
