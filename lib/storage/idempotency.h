@@ -20,6 +20,13 @@ class session;
 
 namespace sightline::storage {
 
+// The key a Create call's answer is kept under.
+struct Idempotency {
+  std::string scope;       // method and principal
+  std::string request_id;  // empty: not idempotent
+  std::string fingerprint;
+};
+
 // SHA-256 (hex) of the deterministic serialization of `request` with its
 // `request_id` field (if any) cleared.
 std::string RequestFingerprint(const google::protobuf::Message& request);

@@ -11,6 +11,13 @@
 
 namespace sightline::storage {
 
+// One page of a List call as the storage layer reads it.
+struct Page {
+  // Exclusive cursor (an id, or a composite key the method defines).
+  std::string after;
+  int limit = 100;
+};
+
 // Tokens are base64url(kind "\n" payload || HMAC-SHA256[0..16)): opaque to
 // clients, and a token that was altered, forged, or minted for another method
 // or another filter is refused with INVALID_ARGUMENT naming the field.

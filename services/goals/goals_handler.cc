@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
+#include "lib/server/api.h"
 #include "lib/status/status.h"
 #include "lib/storage/idempotency.h"
 #include "lib/storage/tokens.h"
@@ -27,85 +28,24 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
-constexpr int kMaxNodesPerChunk = 1000;
-
-// ---- names
-// -------------------------------------------------------------------
-
-// A resource name pattern: `<first>/{id}` or `<first>/{id}/<second>/{id}`.
-struct Shape {
-  absl::string_view first;
-  absl::string_view second;  // empty for a top-level resource
-  absl::string_view text;
-};
+using server::EnumOf;
+using server::FinishPage;
+using server::IdOf;
+using server::kGoalShape;
+using server::kPersonShape;
+using server::kTeamShape;
+using server::OptionalIdOf;
+using server::Paging;
+using server::ParseInto;
+using server::ParseOne;
+using server::Shape;
+using server::StartPage;
+using server::TokenFor;
 
 constexpr Shape kCycleShape{"cycles", "", "cycles/{cycle}"};
-constexpr Shape kGoalShape{"goals", "", "goals/{goal}"};
-constexpr Shape kPersonShape{"people", "", "people/{person}"};
-constexpr Shape kTeamShape{"teams", "", "teams/{team}"};
 constexpr Shape kKeyResultShape{"goals", "keyResults",
                                 "goals/{goal}/keyResults/{key_result}"};
-
-bool IsId(absl::string_view id) {
-  if (id.empty() || id.size() > 63) return false;
-  for (char c : id) {
-    auto u = static_cast<unsigned char>(c);
-    if (!absl::ascii_islower(u) && !absl::ascii_isdigit(u) && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
-// The ids of `name`; adds a violation naming `field` and returns false when the
-// name has another shape.
-bool ParseInto(absl::string_view name, const Shape& shape,
-               absl::string_view field, std::vector<std::string>* ids,
-               status::FieldErrors* errors) {
-  ids->clear();
-  if (name.empty()) {
-    errors->Add(field,
-                absl::StrCat("must not be empty; expected ", shape.text));
-    return false;
-  }
-  std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
-  size_t want = shape.second.empty() ? 2 : 4;
-  bool ok = parts.size() == want && parts[0] == shape.first && IsId(parts[1]);
-  if (ok && want == 4) ok = parts[2] == shape.second && IsId(parts[3]);
-  if (!ok) {
-    errors->Add(field, absl::StrCat("must look like ", shape.text,
-                                    " (ids of [a-z0-9-], 1..63 characters)"));
-    return false;
-  }
-  ids->emplace_back(parts[1]);
-  if (want == 4) ids->emplace_back(parts[3]);
-  return true;
-}
-
-// One id, or "" after adding a violation.
-std::string IdOf(absl::string_view name, const Shape& shape,
-                 absl::string_view field, status::FieldErrors* errors) {
-  std::vector<std::string> ids;
-  if (!ParseInto(name, shape, field, &ids, errors)) return "";
-  return ids[0];
-}
-
-// Like IdOf, but an empty name is an empty id (an optional reference).
-std::string OptionalIdOf(absl::string_view name, const Shape& shape,
-                         absl::string_view field, status::FieldErrors* errors) {
-  if (name.empty()) return "";
-  return IdOf(name, shape, field, errors);
-}
-
-absl::StatusOr<std::string> ParseOne(absl::string_view name, const Shape& shape,
-                                     absl::string_view field) {
-  status::FieldErrors errors;
-  std::string id = IdOf(name, shape, field, &errors);
-  if (!errors.empty()) return errors.Build();
-  return id;
-}
+constexpr int kMaxNodesPerChunk = 1000;
 
 Owner OwnerOf(absl::string_view name, absl::string_view field,
               status::FieldErrors* errors) {
@@ -129,27 +69,6 @@ std::string GoalName(const std::string& id) {
 std::string KeyResultNameOf(const std::string& goal_id,
                             const std::string& kr_id) {
   return absl::StrCat("goals/", goal_id, "/keyResults/", kr_id);
-}
-
-// ---- enums
-// -------------------------------------------------------------------
-
-// `value` as the domain enum E when the API enum `d` has it; 0 (unspecified)
-// after adding a violation otherwise.
-template <typename E>
-E EnumOf(int value, const google::protobuf::EnumDescriptor* d,
-         absl::string_view field, status::FieldErrors* errors) {
-  if (d->FindValueByNumber(value) == nullptr) {
-    std::vector<std::string> names;
-    for (int i = 0; i < d->value_count(); ++i) {
-      names.push_back(d->value(i)->name());
-    }
-    errors->Add(field,
-                absl::StrCat("must be one of ", absl::StrJoin(names, ", "),
-                             "; got ", value));
-    return static_cast<E>(0);
-  }
-  return static_cast<E>(value);
 }
 
 // ---- conversions
@@ -272,66 +191,6 @@ const std::vector<std::string>& TemplateFields() {
       "parent",     "weight",      "progress_source", "kind",
       "hypothesis", "visibility",  "state",           "tags"};
   return *f;
-}
-
-// ---- paging
-// --------------------------------------------------------------------
-
-struct Paging {
-  Page page;
-  int size = 0;
-};
-
-// `extra`: ask for one row more than the page, to tell whether another
-// follows (for methods whose service answer carries no next cursor).
-absl::StatusOr<Paging> StartPage(const storage::TokenCodec& codec,
-                                 absl::string_view method,
-                                 absl::string_view filters, int page_size,
-                                 const std::string& token, bool extra) {
-  auto size = storage::PageSize(page_size, kDefaultPageSize, kMaxPageSize);
-  if (!size.ok()) return size.status();
-  Paging p;
-  p.size = *size;
-  p.page.limit = extra ? *size + 1 : *size;
-  if (!token.empty()) {
-    auto cursor = storage::DecodePageToken(codec, method, filters, token);
-    if (!cursor.ok()) return cursor.status();
-    p.page.after = *cursor;
-  }
-  return p;
-}
-
-template <typename T, typename Cursor>
-std::string FinishPage(const storage::TokenCodec& codec,
-                       absl::string_view method, absl::string_view filters,
-                       const Paging& p, std::vector<T>* rows, Cursor cursor) {
-  if (rows->size() <= static_cast<size_t>(p.size)) return "";
-  rows->erase(rows->begin() + p.size, rows->end());
-  return storage::EncodePageToken(codec, method, filters, cursor(rows->back()));
-}
-
-std::string TokenFor(const storage::TokenCodec& codec, absl::string_view method,
-                     absl::string_view filters, const std::string& cursor) {
-  if (cursor.empty()) return "";
-  return storage::EncodePageToken(codec, method, filters, cursor);
-}
-
-// ---- idempotency
-// -----------------------------------------------------------------
-
-absl::StatusOr<Idempotency> IdempotencyOf(
-    absl::string_view method, const server::CallContext& call,
-    const google::protobuf::Message& request, const std::string& request_id) {
-  if (auto st = storage::ValidateRequestId(request_id, "request_id");
-      !st.ok()) {
-    return st;
-  }
-  Idempotency idem;
-  idem.scope = absl::StrCat(method, "|", call.principal.subject);
-  idem.request_id = request_id;
-  if (!request_id.empty())
-    idem.fingerprint = storage::RequestFingerprint(request);
-  return idem;
 }
 
 // ---- streams
@@ -800,7 +659,8 @@ grpc::ServerUnaryReactor* GoalsHandler::CreateCycle(
     v1::Cycle* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        auto idem = IdempotencyOf("CreateCycle", call, *req, req->request_id());
+        auto idem = server::IdempotencyOf("CreateCycle", call.principal.subject,
+                                          *req, req->request_id());
         if (!idem.ok()) return idem.status();
         auto cycle = CycleFromProto(req->cycle());
         if (!cycle.ok()) return cycle.status();
@@ -877,7 +737,8 @@ grpc::ServerUnaryReactor* GoalsHandler::CreateGoal(
     v1::Goal* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        auto idem = IdempotencyOf("CreateGoal", call, *req, req->request_id());
+        auto idem = server::IdempotencyOf("CreateGoal", call.principal.subject,
+                                          *req, req->request_id());
         if (!idem.ok()) return idem.status();
         status::FieldErrors errors;
         Goal goal = ReadGoal(req->goal(), "goal", nullptr, &errors);
@@ -904,7 +765,8 @@ grpc::ServerUnaryReactor* GoalsHandler::BatchCreateGoals(
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
         auto idem =
-            IdempotencyOf("BatchCreateGoals", call, *req, req->request_id());
+            server::IdempotencyOf("BatchCreateGoals", call.principal.subject,
+                                  *req, req->request_id());
         if (!idem.ok()) return idem.status();
         status::FieldErrors errors;
         Audience audience = Audience::kTeam;
@@ -1094,8 +956,8 @@ grpc::ServerUnaryReactor* GoalsHandler::CreateKeyResult(
     v1::KeyResult* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        auto idem =
-            IdempotencyOf("CreateKeyResult", call, *req, req->request_id());
+        auto idem = server::IdempotencyOf(
+            "CreateKeyResult", call.principal.subject, *req, req->request_id());
         if (!idem.ok()) return idem.status();
         status::FieldErrors errors;
         std::string goal_id =
@@ -1186,8 +1048,8 @@ grpc::ServerUnaryReactor* GoalsHandler::CreateCheckIn(
     v1::CheckIn* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        auto idem =
-            IdempotencyOf("CreateCheckIn", call, *req, req->request_id());
+        auto idem = server::IdempotencyOf(
+            "CreateCheckIn", call.principal.subject, *req, req->request_id());
         if (!idem.ok()) return idem.status();
         auto goal_id = ParseGoalName(req->parent(), "parent");
         if (!goal_id.ok()) return goal_id.status();

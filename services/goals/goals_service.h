@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/storage/idempotency.h"
 #include "services/goals/goal_index.h"
 #include "services/goals/org.h"
 #include "services/goals/progress.h"
@@ -36,11 +37,7 @@ struct GoalsOptions {
   std::function<void(const std::string& cycle_id)> on_check_in;
 };
 
-struct Idempotency {
-  std::string scope;       // method and principal
-  std::string request_id;  // empty: not idempotent
-  std::string fingerprint;
-};
+using storage::Idempotency;
 
 // A goal with what is computed at read time.
 struct GoalView {

@@ -12,16 +12,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/storage/tokens.h"
 #include "services/goals/codec.h"
 #include "services/goals/model.h"
 
 namespace sightline::goals {
 
-struct Page {
-  std::string
-      after;  // exclusive cursor (id, or a composite key the method defines)
-  int limit = 100;
-};
+using storage::Page;
 
 struct GoalQuery {
   std::string owner_person_id;
