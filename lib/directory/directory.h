@@ -94,6 +94,10 @@ class Directory {
   absl::StatusOr<std::vector<std::string>> FetchReportingChain(
       const std::string& id);
   absl::StatusOr<PersonEntry> FetchBySubject(const std::string& subject);
+  // OK when every id is an active person; otherwise INVALID_ARGUMENT naming
+  // fields[i] for each one that does not exist or has left.
+  absl::Status ValidatePeople(const std::vector<std::string>& ids,
+                              const std::vector<std::string>& fields);
 
   // Applies one record (used by the loader and the Watch stream; public for
   // tests).

@@ -37,6 +37,14 @@ class StreamSet {
       ABSL_GUARDED_BY(mu_);
 };
 
+// A stream that ends before it starts (bad token, bad request).
+template <typename Response>
+class FailedWriter : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit FailedWriter(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 // Resume tokens are the change-log sequence, signed.
 std::string EncodeResumeToken(const storage::TokenCodec& codec,
                               absl::string_view feed, int64_t seq);

@@ -42,41 +42,7 @@ absl::StatusOr<Caller> DirectoryOrg::ResolveCaller(
 absl::Status DirectoryOrg::ValidatePeople(
     const std::vector<std::string>& ids,
     const std::vector<std::string>& fields) {
-  std::vector<std::string> unique;
-  absl::flat_hash_map<std::string, bool> seen;
-  for (const auto& id : ids) {
-    if (!seen.contains(id)) unique.push_back(id);
-    seen[id] = true;
-  }
-  auto found = dir_->FetchPeople(unique);
-  absl::flat_hash_map<std::string, directory::PersonEntry> by_id;
-  if (found.ok()) {
-    for (auto& p : *found) by_id[p.id] = p;
-  } else if (found.status().code() == absl::StatusCode::kNotFound) {
-    // The batch is all or nothing: find out which ones exist, one by one.
-    for (const auto& id : unique) {
-      auto p = dir_->FetchBySubject(absl::StrCat("people/", id));
-      if (p.ok()) {
-        by_id[p->id] = *p;
-      } else if (p.status().code() != absl::StatusCode::kNotFound) {
-        return p.status();
-      }
-    }
-  } else {
-    return found.status();
-  }
-  status::FieldErrors errors;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    auto it = by_id.find(ids[i]);
-    const std::string& field = i < fields.size() ? fields[i] : "person";
-    if (it == by_id.end()) {
-      errors.Add(field, absl::StrCat("people/", ids[i], " does not exist"));
-    } else if (!it->second.active()) {
-      errors.Add(field,
-                 absl::StrCat("people/", ids[i], " has left the organization"));
-    }
-  }
-  return errors.Build();
+  return dir_->ValidatePeople(ids, fields);
 }
 
 absl::Status DirectoryOrg::ValidateTeam(const std::string& team_id,

@@ -196,13 +196,7 @@ const std::vector<std::string>& TemplateFields() {
 // ---- streams
 // ---------------------------------------------------------------------
 
-// A stream that ends before it starts (bad token, bad request).
-template <typename Response>
-class FailedWriter : public grpc::ServerWriteReactor<Response> {
- public:
-  explicit FailedWriter(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
+using server::FailedWriter;
 
 // Computes an alignment tree on a worker, then writes it chunk by chunk.
 class TreeWriter : public grpc::ServerWriteReactor<v1::AlignmentTreeChunk> {

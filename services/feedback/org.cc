@@ -1,0 +1,115 @@
+#include "services/feedback/org.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "lib/status/status.h"
+
+namespace sightline::feedback {
+
+std::vector<std::string> DirectoryOrg::Chain(
+    const std::string& person_id) const {
+  return dir_->ManagementChain(person_id);
+}
+
+std::string DirectoryOrg::TeamOf(const std::string& person_id) const {
+  auto p = dir_->Person(person_id);
+  return p.has_value() ? p->team_id : "";
+}
+
+std::string DirectoryOrg::ManagerOf(const std::string& person_id) const {
+  auto p = dir_->Person(person_id);
+  return p.has_value() ? p->manager_id : "";
+}
+
+std::vector<std::string> DirectoryOrg::TeamMembers(
+    const std::string& team_id) const {
+  return dir_->TeamMembers(team_id, /*subteams=*/true);
+}
+
+std::vector<std::string> DirectoryOrg::DirectReports(
+    const std::string& manager_id) const {
+  return dir_->Reports(manager_id, /*all_levels=*/false);
+}
+
+std::optional<std::string> DirectoryOrg::TeamLead(
+    const std::string& team_id) const {
+  auto t = dir_->Team(team_id);
+  if (!t.has_value()) return std::nullopt;
+  return t->lead_id;
+}
+
+absl::StatusOr<std::string> DirectoryOrg::ResolvePerson(
+    const auth::Principal& principal, bool fresh) {
+  if (auto id = dir_->ResolveSubject(principal.subject); id.has_value())
+    return *id;
+  if (!fresh || principal.IsService()) return std::string();
+  auto p = dir_->FetchBySubject(principal.subject);
+  if (p.ok()) return p->id;
+  if (p.status().code() == absl::StatusCode::kNotFound ||
+      p.status().code() == absl::StatusCode::kInvalidArgument) {
+    return std::string();
+  }
+  return p.status();
+}
+
+absl::StatusOr<std::vector<std::string>> DirectoryOrg::FreshChain(
+    const std::string& person_id) {
+  if (auto hit = chains_.Get(person_id); hit.has_value()) return *hit;
+  auto chain = dir_->FetchReportingChain(person_id);
+  if (!chain.ok()) return chain.status();
+  chains_.Put(person_id, *chain);
+  return chain;
+}
+
+absl::Status DirectoryOrg::ValidatePeople(
+    const std::vector<std::string>& ids,
+    const std::vector<std::string>& fields) {
+  bool all_known = true;
+  for (const auto& id : ids) all_known = all_known && people_.Get(id);
+  if (all_known) return absl::OkStatus();
+  auto st = dir_->ValidatePeople(ids, fields);
+  if (st.ok()) {
+    for (const auto& id : ids) people_.Put(id, true);
+  }
+  return st;
+}
+
+GrpcGoalCheck::GrpcGoalCheck(std::shared_ptr<grpc::Channel> channel,
+                             server::ServiceToken* token, absl::Duration ttl,
+                             absl::Duration timeout)
+    : stub_(goals::v1::GoalService::NewStub(channel)),
+      token_(token),
+      timeout_(timeout),
+      goals_(ttl) {}
+
+absl::Status GrpcGoalCheck::Check(const std::string& goal_id,
+                                  const std::string& key_result,
+                                  const std::string& field) {
+  std::string goal = absl::StrCat("goals/", goal_id);
+  auto key_results = goals_.Get(goal_id);
+  if (!key_results.has_value()) {
+    grpc::ClientContext ctx;
+    if (auto st = token_->Prepare(&ctx, timeout_); !st.ok()) return st;
+    goals::v1::ListKeyResultsRequest req;
+    req.set_parent(goal);
+    goals::v1::ListKeyResultsResponse resp;
+    grpc::Status s = stub_->ListKeyResults(&ctx, req, &resp);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      return status::InvalidField(field, absl::StrCat(goal, " does not exist"));
+    }
+    if (!s.ok()) return status::FromDependency("goals", s);
+    key_results.emplace();
+    for (const auto& kr : resp.key_results()) key_results->push_back(kr.name());
+    goals_.Put(goal_id, *key_results);
+  }
+  if (!key_result.empty() && std::find(key_results->begin(), key_results->end(),
+                                       key_result) == key_results->end()) {
+    return status::InvalidField(
+        "feedback.key_result",
+        absl::StrCat(key_result, " is not a key result of ", goal));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace sightline::feedback
