@@ -207,6 +207,7 @@ absl::StatusOr<std::vector<store::Feedback>> FeedbackService::ListFeedback(
       } else {
         q.public_only = true;
       }
+      q.or_author_key = caller.key;
     }
   } else if (!spec.author_id.empty()) {
     if (spec.author_id == caller.person_id) {

@@ -40,6 +40,8 @@ struct FeedbackQuery {
   std::vector<std::string> subject_in;  // any of these subjects
   bool public_only = false;
   bool exclude_subject_only = false;
+  // With public_only or exclude_subject_only: also what this author wrote.
+  std::string or_author_key;
   bool exclude_anonymous = false;
   int kind = 0;
   int relationship = 0;

@@ -226,8 +226,13 @@ class SqlRepository : public FeedbackRepository {
       if (!f.goal_id.empty()) q.Sql(" AND goal_id = ").Str(f.goal_id);
       if (!f.request_id.empty()) q.Sql(" AND request_id = ").Str(f.request_id);
       if (!f.subject_in.empty()) q.Sql(" AND subject_id IN ").In(f.subject_in);
-      if (f.public_only) q.Sql(" AND visibility = ").Int(3);
-      if (f.exclude_subject_only) q.Sql(" AND visibility <> ").Int(1);
+      if (f.public_only || f.exclude_subject_only) {
+        q.Sql(f.public_only ? " AND (visibility = " : " AND (visibility <> ")
+            .Int(f.public_only ? 3 : 1);
+        if (!f.or_author_key.empty())
+          q.Sql(" OR author_key = ").Str(f.or_author_key);
+        q.Sql(")");
+      }
       if (f.exclude_anonymous) q.Sql(" AND anonymous = ").Int(0);
       if (f.kind != 0) q.Sql(" AND kind = ").Int(f.kind);
       if (f.relationship != 0)
