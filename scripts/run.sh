@@ -17,6 +17,7 @@ CLI="$ROOT/$BUILD/tools/cli/sightline"
 SERVICES=(
   "people $BUILD/services/people/sightline-people 50051 9451"
   "goals $BUILD/services/goals/sightline-goals 50052 9452"
+  "feedback $BUILD/services/feedback/sightline-feedback 50053 9453"
 )
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -58,6 +59,8 @@ for entry in "${SERVICES[@]}"; do
   mport=$(free_port "$mport")
   extra=()
   [ "$name" = goals ] && extra=(--people_address="${ADDR[people]}")
+  [ "$name" = feedback ] && extra=(--people_address="${ADDR[people]}"
+    --goals_address="${ADDR[goals]}")
   "$ROOT/$bin" \
     --grpc_address="127.0.0.1:$gport" --metrics_address="127.0.0.1:$mport" \
     --db="$VAR/$name.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
@@ -104,6 +107,9 @@ Then look someone up:
 
 And set a first goal tree (a cycle, a company goal, a team goal, a check-in):
   examples/goals-demo.sh ${ADDR[people]} ${ADDR[goals]} var/dev-jwt.secret $BUILD
+
+And give someone public recognition, then read the company feed:
+  examples/feedback-demo.sh ${ADDR[people]} ${ADDR[feedback]} var/dev-jwt.secret $BUILD
 
 INFO
 

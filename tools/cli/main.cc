@@ -34,6 +34,7 @@
 #include "lib/server/config.h"
 #include "lib/status/status.h"
 #include "services/people/roster_csv.h"
+#include "sightline/feedback/v1/feedback_service.grpc.pb.h"
 #include "sightline/goals/v1/goal_service.grpc.pb.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
 
@@ -373,6 +374,8 @@ int main(int argc, char** argv) {
   (void)sl::people::v1::PeopleService::service_full_name();
   (void)sl::goals::v1::GoalService::service_full_name();
   (void)sl::goals::v1::Goal::descriptor();
+  (void)sl::feedback::v1::FeedbackService::service_full_name();
+  (void)sl::feedback::v1::Feedback::descriptor();
   sl::server::ApplyEnvironmentOverrides();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2)
