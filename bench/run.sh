@@ -54,6 +54,8 @@ GOALS=${BENCH_GOALS:-50000}
 CHECKINS=${BENCH_CHECKINS:-500000}
 CHECKIN_RATE=${BENCH_CHECKIN_RATE:-500}
 CHECKIN_SECONDS=${BENCH_CHECKIN_SECONDS:-20}
+FEEDBACK_THREADS=${BENCH_FEEDBACK_THREADS:-64}
+FEEDBACK_ENTRIES=${BENCH_FEEDBACK_ENTRIES:-10000}
 
 PEOPLE_BIN=$BUILD/services/people/sightline-people
 CLI=$BUILD/tools/cli/sightline
@@ -63,8 +65,10 @@ PREP=$BUILD/bench/sightline-bench-prep
 GOALS_BIN=$BUILD/services/goals/sightline-goals
 GOALS_LOAD=$BUILD/bench/sightline-bench-goals-load
 GOALS_BENCH=$BUILD/bench/sightline-bench-goals
+FEEDBACK_BIN=$BUILD/services/feedback/sightline-feedback
+FEEDBACK_BENCH=$BUILD/bench/sightline-bench-feedback
 for b in "$PEOPLE_BIN" "$CLI" "$ECHO_BIN" "$SYNC_BIN" "$PREP" "$GOALS_BIN" "$GOALS_LOAD" \
-  "$GOALS_BENCH"; do
+  "$GOALS_BENCH" "$FEEDBACK_BIN" "$FEEDBACK_BENCH"; do
   [ -x "$b" ] || { echo "bench: missing $b (build first: make build)" >&2; exit 1; }
 done
 for t in h2load redis-server redis-cli redis-benchmark curl openssl; do
@@ -107,7 +111,7 @@ trap 'FAILED=1; exit 130' INT TERM
 # value KEY FILE: the value of a key=value line.
 value() { sed -n "s/^$1=//p" "$2" | head -1; }
 
-mapfile -t PORTS < <("$PREP" ports 12)
+mapfile -t PORTS < <("$PREP" ports 14)
 REDIS_PORT=${PORTS[0]}
 PEOPLE_PORT=${PORTS[1]}
 PEOPLE_METRICS=${PORTS[2]}
@@ -120,6 +124,8 @@ ORG_PORT=${PORTS[8]}
 ORG_METRICS=${PORTS[9]}
 GOALS_PORT=${PORTS[10]}
 GOALS_METRICS=${PORTS[11]}
+FEEDBACK_PORT=${PORTS[12]}
+FEEDBACK_METRICS=${PORTS[13]}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -408,6 +414,31 @@ log "  commits: $(tr '\n' ' ' <"$WORK/commits.out")"
 checkins checkins-rate --rate="$CHECKIN_RATE" --seconds="$CHECKIN_SECONDS"
 checkins checkins-max --inflight=32 --seconds=10
 
+# --- feedback ----------------------------------------------------------------
+# The feedback service on its own SQLite database, with the org's people
+# service and the goals service; authors and subjects are the leaf goals'
+# owners.
+log "feedback: CreateFeedback from $FEEDBACK_THREADS threads, then ListFeedback of a person with $FEEDBACK_ENTRIES entries"
+"$FEEDBACK_BIN" --grpc_address="127.0.0.1:$FEEDBACK_PORT" \
+  --metrics_address="127.0.0.1:$FEEDBACK_METRICS" --db="$WORK/feedback.db" \
+  --redis="redis://127.0.0.1:$REDIS_PORT" --jwt_key_file="$WORK/jwt.secret" \
+  --people_address="127.0.0.1:$ORG_PORT" --goals_address="127.0.0.1:$GOALS_PORT" \
+  >"$WORK/feedback.log" 2>&1 &
+FEEDBACK_PID=$!
+PIDS+=("$FEEDBACK_PID")
+"$PREP" wait "127.0.0.1:$FEEDBACK_PORT" || { FAILED=1; err "feedback service did not start"; exit 1; }
+feedback() {  # MODE ARGS...
+  local mode=$1
+  shift
+  "$FEEDBACK_BENCH" "$mode" --target="127.0.0.1:$FEEDBACK_PORT" \
+    --jwt_key_file="$WORK/jwt.secret" --leaves="$WORK/leaves.txt" \
+    --threads="$FEEDBACK_THREADS" "$@" >"$WORK/feedback-$mode.out" 2>"$WORK/feedback-$mode.err" ||
+    { FAILED=1; err "feedback $mode failed: $(cat "$WORK/feedback-$mode.err")"; }
+  log "  feedback $mode: $(tr '\n' ' ' <"$WORK/feedback-$mode.out")"
+}
+feedback create --seconds=15
+feedback list --entries="$FEEDBACK_ENTRIES" --runs=5
+
 "$GOALS_BENCH" goal-body --target="127.0.0.1:$GOALS_PORT" --token="$GOALS_TOKEN" \
   --goal="$(value sample_goal "$WORK/goals-load.out")" --out="$WORK/goal.bin" >"$WORK/goal-body.out" ||
   { FAILED=1; err "goal-body failed"; exit 1; }
@@ -558,6 +589,15 @@ row "CreateCheckIn at $CHECKIN_RATE/s: p50 latency (ms)" "${CI_P50:-NA}" \
 row "Durable SQLite commit of one 4 KiB row at $CHECKIN_RATE/s: p50 / p99 (ms)" \
   "${COMMIT_P50:-NA} / ${COMMIT_P99:-NA}" - - - -
 row "CreateCheckIn, 32 in flight: most sustained (calls/s)" "$(value checkins_per_s "$WORK/checkins-max.out")" - - - -
+FB_RATE=$(value create_per_s "$WORK/feedback-create.out")
+target_row "CreateFeedback, durable on SQLite, $FEEDBACK_THREADS in flight (calls/s)" "${FB_RATE:-NA}" \
+  "$ECHO_RATE (echo)" "$(ratio "${FB_RATE:-NA}" "$ECHO_RATE")" ">= 2000" "$(check "${FB_RATE:-NA}" ">=" 2000)"
+row "CreateFeedback latency p50 / p99 (ms)" \
+  "$(value create_p50_ms "$WORK/feedback-create.out") / $(value create_p99_ms "$WORK/feedback-create.out")" - - - -
+FB_LIST=$(value list_p99_ms "$WORK/feedback-list.out")
+target_row "ListFeedback of a person with $(value list_entries "$WORK/feedback-list.out") entries, 50 a page, every page 5 times: p99 (ms)" \
+  "${FB_LIST:-NA}" - - "< 20" "$(check "${FB_LIST:-NA}" "<" 20)"
+row "ListFeedback, same walk: p50 (ms)" "$(value list_p50_ms "$WORK/feedback-list.out")" - - - -
 echo
 echo "(/metrics process_resident_memory_bytes after the syncs: $(mib "${METRICS_RSS:-0}") MiB)"
 
