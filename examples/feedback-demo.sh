@@ -9,14 +9,8 @@ PEOPLE=${1:-127.0.0.1:50051}
 FEEDBACK=${2:-127.0.0.1:50053}
 SECRET=${3:-var/dev-jwt.secret}
 BUILD=${4:-build}
-CLI="$BUILD/tools/cli/sightline"
+. "$(dirname "$0")/common.sh"
 
-token() { "$CLI" token --key_file="$SECRET" --subject="$1" ${2:+--roles=$2}; }
-field() { sed -n "s/^ *\"$1\": \"\\([^\"]*\\)\".*/\\1/p" | head -1; }
-person() {
-  SIGHTLINE_TOKEN=$(token "$1") "$CLI" call "$PEOPLE" \
-    sightline.people.v1.PeopleService/LookupPerson "{\"email\":\"$1\"}" | field name
-}
 call() {  # AS METHOD JSON
   SIGHTLINE_TOKEN=$1 "$CLI" call "$FEEDBACK" "sightline.feedback.v1.FeedbackService/$2" "$3"
 }
