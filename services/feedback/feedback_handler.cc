@@ -51,8 +51,8 @@ void CheckTimestamp(const google::protobuf::Timestamp& t,
   }
 }
 
-void ToProto(const store::Request& r, ResponderState state,
-             const RequestView& v, v1::FeedbackRequest* out) {
+void ToProto(const RequestView& v, v1::FeedbackRequest* out) {
+  const store::Request& r = v.request;
   out->set_name(absl::StrCat("feedbackRequests/", r.id()));
   out->set_requester(Person(r.requester_id()));
   out->set_subject(Person(r.subject_id()));
@@ -66,7 +66,7 @@ void ToProto(const store::Request& r, ResponderState state,
   for (const auto& q : r.questions()) out->add_questions(q);
   *out->mutable_due_time() = Micros(r.due_time());
   out->set_allow_anonymous(r.allow_anonymous());
-  out->set_state(static_cast<v1::FeedbackRequest::State>(state));
+  out->set_state(static_cast<v1::FeedbackRequest::State>(v.state));
   out->set_asked_count(v.asked);
   out->set_completed_count(v.completed);
   out->set_declined_count(v.declined);
@@ -74,10 +74,6 @@ void ToProto(const store::Request& r, ResponderState state,
   *out->mutable_create_time() = Micros(r.create_time());
   if (!r.review_id().empty())
     out->set_review(absl::StrCat("reviews/", r.review_id()));
-}
-
-void ToProto(const RequestView& v, v1::FeedbackRequest* out) {
-  ToProto(v.request, v.state, v, out);
 }
 
 void ToProto(const store::Review& r, v1::Review360* out) {
@@ -322,11 +318,14 @@ grpc::ServerUnaryReactor* FeedbackHandler::ListFeedback(
       });
 }
 
-grpc::ServerUnaryReactor* FeedbackHandler::AcknowledgeFeedback(
-    grpc::CallbackServerContext* ctx, const v1::AcknowledgeFeedbackRequest* req,
-    v1::Feedback* resp) {
+template <typename Request, typename Action>
+grpc::ServerUnaryReactor* FeedbackHandler::WithReaction(
+    grpc::CallbackServerContext* ctx, const Request* req, v1::Feedback* resp,
+    Action action) {
   return runtime_->Unary(
-      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+      ctx,
+      [this, req, resp,
+       action](const server::CallContext& call) -> absl::Status {
         status::FieldErrors errors;
         std::string id = IdOf(req->name(), kFeedbackShape, "name", &errors);
         int reaction = static_cast<int>(EnumOf<int>(
@@ -334,10 +333,19 @@ grpc::ServerUnaryReactor* FeedbackHandler::AcknowledgeFeedback(
         if (!errors.empty()) return errors.Build();
         auto caller = CallerOf(call, /*fresh=*/false);
         if (!caller.ok()) return caller.status();
-        auto f = service_->Acknowledge(*caller, id, reaction);
+        absl::StatusOr<store::Feedback> f = action(*caller, id, reaction);
         if (!f.ok()) return f.status();
         return RenderFeedback(*caller, *f, resp);
       });
+}
+
+grpc::ServerUnaryReactor* FeedbackHandler::AcknowledgeFeedback(
+    grpc::CallbackServerContext* ctx, const v1::AcknowledgeFeedbackRequest* req,
+    v1::Feedback* resp) {
+  return WithReaction(ctx, req, resp,
+                      [this](const Caller& c, const std::string& id, int r) {
+                        return service_->Acknowledge(c, id, r);
+                      });
 }
 
 // ---- requests
@@ -535,19 +543,10 @@ grpc::ServerUnaryReactor* FeedbackHandler::ListRecognition(
 grpc::ServerUnaryReactor* FeedbackHandler::ReactToRecognition(
     grpc::CallbackServerContext* ctx, const v1::ReactToRecognitionRequest* req,
     v1::Feedback* resp) {
-  return runtime_->Unary(
-      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        status::FieldErrors errors;
-        std::string id = IdOf(req->name(), kFeedbackShape, "name", &errors);
-        int reaction = static_cast<int>(EnumOf<int>(
-            req->reaction(), v1::Reaction_descriptor(), "reaction", &errors));
-        if (!errors.empty()) return errors.Build();
-        auto caller = CallerOf(call, /*fresh=*/false);
-        if (!caller.ok()) return caller.status();
-        auto f = service_->React(*caller, id, reaction);
-        if (!f.ok()) return f.status();
-        return RenderFeedback(*caller, *f, resp);
-      });
+  return WithReaction(ctx, req, resp,
+                      [this](const Caller& c, const std::string& id, int r) {
+                        return service_->React(c, id, r);
+                      });
 }
 
 grpc::ServerWriteReactor<v1::WatchRecognitionResponse>*

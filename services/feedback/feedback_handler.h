@@ -52,6 +52,12 @@ class FeedbackHandler : public v1::FeedbackService::CallbackService {
 
  private:
   absl::StatusOr<Caller> CallerOf(const server::CallContext& call, bool fresh);
+  // AcknowledgeFeedback and ReactToRecognition: a name and a reaction in,
+  // the feedback out; `action(caller, id, reaction)` does the change.
+  template <typename Request, typename Action>
+  grpc::ServerUnaryReactor* WithReaction(grpc::CallbackServerContext* ctx,
+                                         const Request* req, v1::Feedback* resp,
+                                         Action action);
   absl::Status RenderFeedback(const Caller& caller, const store::Feedback& f,
                               v1::Feedback* out);
 

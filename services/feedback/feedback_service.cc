@@ -116,10 +116,8 @@ absl::StatusOr<store::Feedback> FeedbackService::CreateFeedback(
   if (auto st = ValidateFeedback(f, "feedback"); !st.ok()) return st;
   if (f.anonymous() && rel == Relationship::kUpward) {
     // With fewer reports than the floor, "one of your reports" names them.
-    int reports = 0;
-    for (const auto& r : org_->DirectReports(f.subject_id())) {
-      reports += 1 + static_cast<int>(org_->DirectReports(r).size());
-    }
+    int reports = static_cast<int>(
+        org_->Reports(f.subject_id(), /*all_levels=*/true).size());
     if (reports < floor_) {
       return status::InvalidField(
           "feedback.anonymous",
@@ -220,6 +218,8 @@ absl::StatusOr<std::vector<store::Feedback>> FeedbackService::ListFeedback(
     q.goal_id = spec.goal_id;
   }
   std::vector<store::Feedback> out;
+  // Most pages are about one subject: their chain is looked up once.
+  absl::flat_hash_map<std::string, std::vector<std::string>> chains;
   Page p = page;
   int scanned = 0;
   next->clear();
@@ -231,8 +231,12 @@ absl::StatusOr<std::vector<store::Feedback>> FeedbackService::ListFeedback(
     scanned += static_cast<int>(rows->size());
     for (auto& f : *rows) {
       if (static_cast<int>(out.size()) >= page.limit) break;
-      if (CanRead(caller, f, org_->Chain(f.subject_id())))
-        out.push_back(std::move(f));
+      auto chain = chains.find(f.subject_id());
+      if (chain == chains.end()) {
+        chain =
+            chains.emplace(f.subject_id(), org_->Chain(f.subject_id())).first;
+      }
+      if (CanRead(caller, f, chain->second)) out.push_back(std::move(f));
     }
     if (static_cast<int>(rows->size()) < p.limit) {
       next->clear();
@@ -343,12 +347,11 @@ absl::StatusOr<std::vector<RequestView>> FeedbackService::ListRequests(
     std::string* next) {
   next->clear();
   if (caller.person_id.empty()) return std::vector<RequestView>();
-  auto rows =
-      repo_->ListRequests(caller.person_id, inbox, include_closed, page);
+  std::string cursor;
+  auto rows = repo_->ListRequests(caller.person_id, inbox, include_closed, page,
+                                  &cursor);
   if (!rows.ok()) return rows.status();
-  if (static_cast<int>(rows->size()) == page.limit && !rows->empty()) {
-    *next = absl::StrCat(rows->back().create_time(), "/", rows->back().id());
-  }
+  if (static_cast<int>(rows->size()) == page.limit) *next = cursor;
   int64_t now = storage::NowMicros();
   std::vector<RequestView> out;
   for (const auto& r : *rows) {
@@ -426,9 +429,10 @@ absl::StatusOr<store::Review> FeedbackService::CreateReview(
   }
   const std::string& subject = review.subject_id();
   std::string manager = chain->empty() ? "" : (*chain)[0];
-  std::vector<std::string> peers, reports = org_->DirectReports(subject);
+  std::vector<std::string> peers,
+      reports = org_->Reports(subject, /*all_levels=*/false);
   if (!manager.empty()) {
-    for (const auto& p : org_->DirectReports(manager)) {
+    for (const auto& p : org_->Reports(manager, /*all_levels=*/false)) {
       if (p != subject && peers.size() < 10) peers.push_back(p);
     }
   }

@@ -1,13 +1,11 @@
 // sightline-feedback: feedback in every direction, requests, 360 reviews,
 // recognition and 1:1s.
 
-#include <atomic>
-#include <thread>
-
 #include "absl/flags/flag.h"
 #include "lib/directory/directory.h"
 #include "lib/server/change_stream.h"
 #include "lib/server/client.h"
+#include "lib/server/periodic.h"
 #include "lib/server/server.h"
 #include "lib/storage/change_log.h"
 #include "lib/storage/schema.h"
@@ -110,17 +108,9 @@ int main(int argc, char** argv) {
       runtime->get(), &service, &org,
       {runtime->get(), db->get(), &feed, &streams, "recognition"});
 
-  std::atomic<bool> stopping{false};
-  std::thread refresher([&] {
-    absl::Duration every = absl::GetFlag(FLAGS_metrics_refresh);
-    while (!stopping.load()) {
-      auto census = service.Census();
-      if (census.ok()) metrics.Requests(census->first, census->second);
-      for (absl::Time until = absl::Now() + every;
-           !stopping.load() && absl::Now() < until;) {
-        absl::SleepFor(absl::Milliseconds(100));
-      }
-    }
+  server::Periodic refresher(absl::GetFlag(FLAGS_metrics_refresh), [&] {
+    auto census = service.Census();
+    if (census.ok()) metrics.Requests(census->first, census->second);
   });
 
   server::Server srv(runtime->get());
@@ -136,8 +126,7 @@ int main(int argc, char** argv) {
   } else {
     code = srv.Run();
   }
-  stopping = true;
-  refresher.join();
+  refresher.Stop();
   feed.Stop();
   directory.Stop();
   return code;

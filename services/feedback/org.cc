@@ -27,9 +27,9 @@ std::vector<std::string> DirectoryOrg::TeamMembers(
   return dir_->TeamMembers(team_id, /*subteams=*/true);
 }
 
-std::vector<std::string> DirectoryOrg::DirectReports(
-    const std::string& manager_id) const {
-  return dir_->Reports(manager_id, /*all_levels=*/false);
+std::vector<std::string> DirectoryOrg::Reports(const std::string& manager_id,
+                                               bool all_levels) const {
+  return dir_->Reports(manager_id, all_levels);
 }
 
 std::optional<std::string> DirectoryOrg::TeamLead(

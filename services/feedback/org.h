@@ -33,8 +33,9 @@ class Org {
   virtual std::string ManagerOf(const std::string& person_id) const = 0;
   virtual std::vector<std::string> TeamMembers(
       const std::string& team_id) const = 0;
-  virtual std::vector<std::string> DirectReports(
-      const std::string& manager_id) const = 0;
+  // Active reports: direct only, or at every level below.
+  virtual std::vector<std::string> Reports(const std::string& manager_id,
+                                           bool all_levels) const = 0;
   // nullopt when the team is unknown; "" when it has no lead.
   virtual std::optional<std::string> TeamLead(
       const std::string& team_id) const = 0;
@@ -96,8 +97,8 @@ class DirectoryOrg : public Org {
   std::string ManagerOf(const std::string& person_id) const override;
   std::vector<std::string> TeamMembers(
       const std::string& team_id) const override;
-  std::vector<std::string> DirectReports(
-      const std::string& manager_id) const override;
+  std::vector<std::string> Reports(const std::string& manager_id,
+                                   bool all_levels) const override;
   std::optional<std::string> TeamLead(
       const std::string& team_id) const override;
   absl::StatusOr<std::string> ResolvePerson(const auth::Principal& principal,

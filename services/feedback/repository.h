@@ -99,10 +99,11 @@ class FeedbackRepository {
       const Idempotency& idem) = 0;
   virtual absl::StatusOr<store::Request> GetRequest(const std::string& id) = 0;
   // Addressed to the person (inbox) or asked by them, newest first; the
-  // inbox only open parts unless `include_closed`.
+  // inbox only open parts unless `include_closed`. `cursor` receives the
+  // cursor of the last row read.
   virtual absl::StatusOr<std::vector<store::Request>> ListRequests(
       const std::string& person_id, bool inbox, bool include_closed,
-      const Page& page) = 0;
+      const Page& page, std::string* cursor) = 0;
   virtual absl::StatusOr<store::Request> Decline(const std::string& id,
                                                  const std::string& responder,
                                                  const std::string& reason,

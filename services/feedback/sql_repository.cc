@@ -147,6 +147,18 @@ absl::Status NotFound(absl::string_view collection, const std::string& id) {
   return absl::NotFoundError(absl::StrCat(collection, "/", id, " not found"));
 }
 
+// The record `id` of `table`, on any session; NOT_FOUND names `collection`.
+template <typename M>
+absl::StatusOr<M> ById(soci::session& sql, absl::string_view table,
+                       absl::string_view collection, const std::string& id) {
+  auto rows =
+      Query(absl::StrCat("SELECT id, 0, data FROM ", table, " WHERE id = "))
+          .Str(id)
+          .Rows(sql);
+  if (rows.empty()) return NotFound(collection, id);
+  return Decode<M>(rows[0].data, collection);
+}
+
 class SqlRepository : public FeedbackRepository {
  public:
   explicit SqlRepository(storage::Database* db) : db_(db) {}
@@ -204,16 +216,7 @@ class SqlRepository : public FeedbackRepository {
   }
 
   absl::StatusOr<store::Feedback> GetFeedback(const std::string& id) override {
-    std::vector<Row> rows;
-    auto st = db_->Read("feedback.get", [&](soci::session& sql) {
-      rows = Query("SELECT id, create_time, data FROM feedback WHERE id = ")
-                 .Str(id)
-                 .Rows(sql);
-      return absl::OkStatus();
-    });
-    if (!st.ok()) return st;
-    if (rows.empty()) return NotFound("feedback", id);
-    return Decode<store::Feedback>(rows[0].data, "feedback");
+    return GetOne<store::Feedback>("feedback.get", "feedback", "feedback", id);
   }
 
   absl::StatusOr<std::vector<store::Feedback>> ListFeedback(
@@ -256,12 +259,7 @@ class SqlRepository : public FeedbackRepository {
                                               int64_t now) override {
     store::Feedback out;
     auto st = db_->Write("feedback.acknowledge", [&](storage::Tx& tx) {
-      auto rows =
-          Query("SELECT id, create_time, data FROM feedback WHERE id = ")
-              .Str(id)
-              .Rows(tx.sql());
-      if (rows.empty()) return NotFound("feedback", id);
-      auto f = Decode<store::Feedback>(rows[0].data, "feedback");
+      auto f = ById<store::Feedback>(tx.sql(), "feedback", "feedback", id);
       if (!f.ok()) return f.status();
       f->set_ack_time(now);
       f->set_ack_reaction(reaction);
@@ -384,7 +382,7 @@ class SqlRepository : public FeedbackRepository {
 
   absl::StatusOr<std::vector<store::Request>> ListRequests(
       const std::string& person_id, bool inbox, bool include_closed,
-      const Page& page) override {
+      const Page& page, std::string* cursor) override {
     std::vector<Row> rows;
     auto st = db_->Read("feedback.request_list", [&](soci::session& sql) {
       Query q(
@@ -401,6 +399,7 @@ class SqlRepository : public FeedbackRepository {
       return absl::OkStatus();
     });
     if (!st.ok()) return st;
+    *cursor = rows.empty() ? "" : CursorOf(rows.back());
     return DecodeRows<store::Request>(rows, "feedback request");
   }
 
@@ -668,27 +667,19 @@ class SqlRepository : public FeedbackRepository {
   absl::StatusOr<M> GetOne(absl::string_view op, absl::string_view table,
                            absl::string_view collection,
                            const std::string& id) {
-    std::vector<Row> rows;
+    absl::StatusOr<M> out = NotFound(collection, id);
     auto st = db_->Read(op, [&](soci::session& sql) {
-      rows =
-          Query(absl::StrCat("SELECT id, 0, data FROM ", table, " WHERE id = "))
-              .Str(id)
-              .Rows(sql);
+      out = ById<M>(sql, table, collection, id);
       return absl::OkStatus();
     });
     if (!st.ok()) return st;
-    if (rows.empty()) return NotFound(collection, id);
-    return Decode<M>(rows[0].data, collection);
+    return out;
   }
 
   absl::StatusOr<store::Request> LockedRequest(storage::Tx& tx,
                                                const std::string& id) {
-    auto rows =
-        Query("SELECT id, create_time, data FROM feedback_requests WHERE id = ")
-            .Str(id)
-            .Rows(tx.sql());
-    if (rows.empty()) return NotFound("feedbackRequests", id);
-    return Decode<store::Request>(rows[0].data, "feedback request");
+    return ById<store::Request>(tx.sql(), "feedback_requests",
+                                "feedbackRequests", id);
   }
 
   // Moves `responder`'s open part of `r` to `to` and saves the request.
@@ -726,12 +717,7 @@ class SqlRepository : public FeedbackRepository {
 
   absl::StatusOr<store::OneOnOne> Meeting(soci::session& sql,
                                           const std::string& id) {
-    auto rows =
-        Query("SELECT id, scheduled_time, data FROM one_on_ones WHERE id = ")
-            .Str(id)
-            .Rows(sql);
-    if (rows.empty()) return NotFound("oneOnOnes", id);
-    return Decode<store::OneOnOne>(rows[0].data, "1:1");
+    return ById<store::OneOnOne>(sql, "one_on_ones", "oneOnOnes", id);
   }
 
   // The reader's note, this meeting's action items, and the pair's open ones

@@ -1,12 +1,11 @@
 // sightline-goals: objectives and key results, alignment, check-ins, history.
 
-#include <thread>
-
 #include "absl/flags/flag.h"
 #include "lib/cache/cache.h"
 #include "lib/directory/directory.h"
 #include "lib/server/change_stream.h"
 #include "lib/server/client.h"
+#include "lib/server/periodic.h"
 #include "lib/server/server.h"
 #include "lib/storage/change_follower.h"
 #include "lib/storage/change_log.h"
@@ -147,17 +146,9 @@ int main(int argc, char** argv) {
       {runtime->get(), db->get(), &feed, &streams, "goals"});
 
   // Gauges recomputed in the background, never on a request's path.
-  std::atomic<bool> stopping{false};
-  std::thread refresher([&] {
-    absl::Duration every = absl::GetFlag(FLAGS_metrics_refresh);
-    while (!stopping.load()) {
-      auto census = service.TakeCensus();
-      if (census.ok()) metrics.Publish(*census);
-      for (absl::Time until = absl::Now() + every;
-           !stopping.load() && absl::Now() < until;) {
-        absl::SleepFor(absl::Milliseconds(100));
-      }
-    }
+  server::Periodic refresher(absl::GetFlag(FLAGS_metrics_refresh), [&] {
+    auto census = service.TakeCensus();
+    if (census.ok()) metrics.Publish(*census);
   });
 
   server::Server srv(runtime->get());
@@ -173,8 +164,7 @@ int main(int argc, char** argv) {
   } else {
     code = srv.Run();
   }
-  stopping = true;
-  refresher.join();
+  refresher.Stop();
   follower.Stop();
   feed.Stop();
   directory.Stop();
