@@ -714,13 +714,21 @@ TEST_P(FeedbackCoreIT, OneOnOnePrivateNotesAndCarriedActionItems) {
   ASSERT_TRUE(
       c_->Call(&S::CompleteActionItem, c_->Token("ic-eng-1"), done, &after)
           .ok());
-  EXPECT_EQ(after.action_items_size(), 0);  // done: no longer carried
+  // Shown done on the meeting it was carried into; not carried further.
+  ASSERT_EQ(after.action_items_size(), 1);
+  EXPECT_TRUE(after.action_items(0).done());
+  *next.mutable_one_on_one()->mutable_scheduled_time() = at(absl::Hours(340));
+  fv1::OneOnOne third;
+  ASSERT_TRUE(
+      c_->Call(&S::CreateOneOnOne, c_->Token("mgr-eng"), next, &third).ok());
+  EXPECT_EQ(third.action_items_size(), 0);
   ASSERT_TRUE(
       c_->Call(&S::ListOneOnOnes, c_->Token("mgr-eng"), list, &listed).ok());
-  ASSERT_EQ(listed.one_on_ones_size(), 2);
-  EXPECT_EQ(listed.one_on_ones(0).name(), second.name());  // latest first
-  ASSERT_EQ(listed.one_on_ones(1).action_items_size(), 1);
-  EXPECT_TRUE(listed.one_on_ones(1).action_items(0).done());
+  ASSERT_EQ(listed.one_on_ones_size(), 3);
+  EXPECT_EQ(listed.one_on_ones(0).name(), third.name());  // latest first
+  EXPECT_EQ(listed.one_on_ones(1).name(), second.name());
+  ASSERT_EQ(listed.one_on_ones(2).action_items_size(), 1);
+  EXPECT_TRUE(listed.one_on_ones(2).action_items(0).done());
   EXPECT_EQ(
       c_->Call(&S::CompleteActionItem, c_->Token("ic-sales-1"), done, &after)
           .error_code(),

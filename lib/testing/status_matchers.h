@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "grpcpp/support/status.h"
+#include "lib/status/status.h"
 
 namespace sightline::testing {
 
@@ -41,6 +42,20 @@ MATCHER(IsOk, "is OK") {
   const absl::Status& s = GetStatus(arg);
   *result_listener << "status is " << s;
   return s.ok();
+}
+
+// INVALID_ARGUMENT with a BadRequest violation naming `field` (among others).
+MATCHER_P(InvalidNaming, field,
+          std::string("is INVALID_ARGUMENT naming ") + field) {
+  const absl::Status& s = GetStatus(arg);
+  *result_listener << "status is " << s << " naming [";
+  bool found = false;
+  for (const auto& v : status::FieldViolations(s)) {
+    *result_listener << v.field << " ";
+    found |= v.field == field;
+  }
+  *result_listener << "]";
+  return s.code() == absl::StatusCode::kInvalidArgument && found;
 }
 
 MATCHER_P2(GrpcStatusIs, code, message_matcher,

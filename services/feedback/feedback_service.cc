@@ -225,12 +225,12 @@ absl::StatusOr<std::vector<store::Feedback>> FeedbackService::ListFeedback(
   next->clear();
   while (static_cast<int>(out.size()) < page.limit && scanned < kMaxScan) {
     p.limit = std::min(page.limit, kMaxScan - scanned);
-    std::string cursor;
-    auto rows = repo_->ListFeedback(q, p, &cursor);
+    std::vector<std::string> cursors;
+    auto rows = repo_->ListFeedback(q, p, &cursors);
     if (!rows.ok()) return rows.status();
-    scanned += static_cast<int>(rows->size());
-    for (auto& f : *rows) {
-      if (static_cast<int>(out.size()) >= page.limit) break;
+    size_t i = 0;
+    for (; i < rows->size() && static_cast<int>(out.size()) < page.limit; ++i) {
+      auto& f = (*rows)[i];
       auto chain = chains.find(f.subject_id());
       if (chain == chains.end()) {
         chain =
@@ -238,12 +238,15 @@ absl::StatusOr<std::vector<store::Feedback>> FeedbackService::ListFeedback(
       }
       if (CanRead(caller, f, chain->second)) out.push_back(std::move(f));
     }
-    if (static_cast<int>(rows->size()) < p.limit) {
+    scanned += static_cast<int>(i);
+    // The rows read to the end, and nothing more to read: the last page.
+    if (i == rows->size() && static_cast<int>(rows->size()) < p.limit) {
       next->clear();
       break;
     }
-    *next = cursor;
-    p.after = cursor;
+    // Next time after the last row looked at, not the last row read.
+    *next = cursors[i - 1];
+    p.after = *next;
   }
   return out;
 }
@@ -555,10 +558,10 @@ absl::StatusOr<std::vector<store::Feedback>> FeedbackService::ListRecognition(
       return std::vector<store::Feedback>();
     }
   }
-  std::string cursor;
-  auto rows = repo_->ListFeedback(q, page, &cursor);
+  std::vector<std::string> cursors;
+  auto rows = repo_->ListFeedback(q, page, &cursors);
   if (!rows.ok()) return rows.status();
-  *next = static_cast<int>(rows->size()) == page.limit ? cursor : "";
+  *next = static_cast<int>(rows->size()) == page.limit ? cursors.back() : "";
   return rows;
 }
 

@@ -80,10 +80,12 @@ class FeedbackRepository {
       const std::string& responder_id, int64_t now) = 0;
   virtual absl::StatusOr<store::Feedback> GetFeedback(
       const std::string& id) = 0;
-  // A page in rank order after `page.after`; `cursor` receives the cursor of
-  // the last row read (rows are read past those a caller filters out).
+  // A page in rank order after `page.after`; `cursors` (when set) receives
+  // each row's cursor, so that a caller who filters rows out can stop after
+  // any of them.
   virtual absl::StatusOr<std::vector<store::Feedback>> ListFeedback(
-      const FeedbackQuery& q, const Page& page, std::string* cursor) = 0;
+      const FeedbackQuery& q, const Page& page,
+      std::vector<std::string>* cursors) = 0;
   virtual absl::StatusOr<store::Feedback> Acknowledge(const std::string& id,
                                                       int reaction,
                                                       int64_t now) = 0;

@@ -220,7 +220,8 @@ class SqlRepository : public FeedbackRepository {
   }
 
   absl::StatusOr<std::vector<store::Feedback>> ListFeedback(
-      const FeedbackQuery& f, const Page& page, std::string* cursor) override {
+      const FeedbackQuery& f, const Page& page,
+      std::vector<std::string>* cursors) override {
     std::vector<Row> rows;
     auto st = db_->Read("feedback.list", [&](soci::session& sql) {
       Query q("SELECT id, sort_rank, data FROM feedback WHERE 1 = 1");
@@ -250,7 +251,10 @@ class SqlRepository : public FeedbackRepository {
       return absl::OkStatus();
     });
     if (!st.ok()) return st;
-    if (cursor != nullptr) *cursor = rows.empty() ? "" : CursorOf(rows.back());
+    if (cursors != nullptr) {
+      cursors->clear();
+      for (const auto& r : rows) cursors->push_back(CursorOf(r));
+    }
     return DecodeRows<store::Feedback>(rows, "feedback");
   }
 
@@ -737,7 +741,9 @@ class SqlRepository : public FeedbackRepository {
         "one_on_one_id = ");
     q.Str(m->id()).Sql(" OR (pair_key = ");
     q.Str(PairKey(m->manager_id(), m->report_id()));
-    q.Sql(" AND done = 0 AND origin_time < ").Int(m->scheduled_time());
+    q.Sql(" AND origin_time < ").Int(m->scheduled_time());
+    // Carried while open, and into every meeting created before it was done.
+    q.Sql(" AND (done = 0 OR done_time >= ").Int(m->create_time()).Sql(")");
     q.Sql(") ORDER BY create_time, id");
     auto items = DecodeRows<store::ActionItem>(q.Rows(sql), "action item");
     if (!items.ok()) return items.status();
@@ -785,6 +791,8 @@ class SqlRepository : public FeedbackRepository {
   void SaveItem(storage::Tx& tx, const store::ActionItem& item) {
     Query("UPDATE action_items SET done = ")
         .Int(item.done() ? 1 : 0)
+        .Sql(", done_time = ")
+        .Int(item.done_time())
         .Sql(", data = ")
         .Str(Encode(item))
         .Sql(" WHERE id = ")
@@ -884,6 +892,12 @@ CREATE TABLE feedback_settings (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+)sql",
+       ""},
+      // An item done after a later meeting was created stays on that
+      // meeting (shown done) and leaves the ones created after it.
+      {2, "action item completion time", R"sql(
+ALTER TABLE action_items ADD COLUMN done_time BIGINT NOT NULL DEFAULT 0;
 )sql",
        ""},
   };

@@ -33,6 +33,7 @@
 namespace sightline::goals {
 namespace {
 
+using ::sightline::testing::InvalidNaming;
 using ::sightline::testing::IsOk;
 using ::sightline::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -41,20 +42,6 @@ using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
 
 constexpr double kEps = 1e-9;
-
-// INVALID_ARGUMENT with a BadRequest violation naming exactly `field`.
-MATCHER_P(InvalidNaming, field,
-          absl::StrCat("is INVALID_ARGUMENT naming ", field)) {
-  const absl::Status& s = ::sightline::testing::GetStatus(arg);
-  *result_listener << "status is " << s << " naming [";
-  bool found = false;
-  for (const auto& v : status::FieldViolations(s)) {
-    *result_listener << v.field << " ";
-    found |= v.field == field;
-  }
-  *result_listener << "]";
-  return s.code() == absl::StatusCode::kInvalidArgument && found;
-}
 
 // An in-memory org that stands in for the people service: the replica
 // (OrgView, TeamMembers, Reports) always answers; the fresh calls fail with
