@@ -14,6 +14,7 @@
 #include "lib/storage/database.h"
 #include "lib/storage/schema.h"
 #include "lib/testing/harness.h"
+#include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
 #include "services/feedback/fakes.h"
 
@@ -54,14 +55,10 @@ class FeedbackServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = ::sightline::testing::MakeTempDir("feedback-service");
-    storage::DatabaseOptions opts;
-    opts.url = absl::StrCat("sqlite://", dir_, "/feedback.db");
-    opts.pool_size = 2;
-    auto db = storage::Database::Open(opts);
+    auto db = ::sightline::testing::OpenMigratedSqlite(dir_, "feedback",
+                                                       FeedbackMigrations());
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
-    ASSERT_THAT(storage::Migrate(*db_, "feedback", FeedbackMigrations()),
-                IsOk());
     repo_ = NewSqlRepository(db_.get());
 
     org_.AddTeam("exec", "cora");

@@ -17,12 +17,10 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
-#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "lib/auth/jwt.h"
 #include "lib/status/status.h"
+#include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
 #include "services/goals/codec.h"
 #include "services/goals/progress.h"
@@ -872,16 +870,10 @@ class HandlerTest : public ::testing::Test {
       c.state = CycleState::kPlanning;
       repo_.cycles[id] = c;
     }
-    server::ServerConfig config;
-    config.service = "goals-handler-test";
-    config.worker_threads = 2;
-    config.max_queued_calls = 100;
-    auth::VerifierConfig vc;
-    vc.key = kSecret;
-    auto verifier = auth::TokenVerifier::Create(vc);
-    ASSERT_THAT(verifier, IsOk());
-    runtime_ = std::make_unique<server::Runtime>(
-        config, std::move(*verifier), storage::TokenCodec("page-key"));
+    auto runtime =
+        ::sightline::testing::HandlerRuntime("goals-handler-test", kSecret);
+    ASSERT_THAT(runtime, IsOk());
+    runtime_ = std::move(*runtime);
     service_ =
         std::make_unique<GoalsService>(&repo_, &org_, GoalsOptions(), TestNow);
     auto resolve = [this](const auth::Principal& p,
@@ -904,14 +896,9 @@ class HandlerTest : public ::testing::Test {
         runtime_.get(), service_.get(), resolve,
         server::ChangeStreamDeps{runtime_.get(), nullptr, nullptr, nullptr,
                                  "goals"});
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(handler_.get());
-    server_ = builder.BuildAndStart();
+    server_ = ::sightline::testing::ServeOnLoopback(handler_.get(), &port);
     ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
     stub_ = v1::GoalService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
@@ -922,18 +909,7 @@ class HandlerTest : public ::testing::Test {
 
   // A client context carrying a token for `subject`.
   std::unique_ptr<grpc::ClientContext> As(const std::string& subject) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::seconds(20));
-    if (subject.empty()) return ctx;
-    auth::MintOptions m;
-    m.key = kSecret;
-    m.subject = subject;
-    m.roles = {auth::Role::kEmployee};
-    auto token = auth::Mint(m);
-    EXPECT_THAT(token, IsOk());
-    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", *token));
-    return ctx;
+    return ::sightline::testing::ContextAs(kSecret, subject);
   }
 
   std::vector<bool> Resolved() {

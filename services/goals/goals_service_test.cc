@@ -27,6 +27,7 @@
 #include "lib/storage/database.h"
 #include "lib/storage/schema.h"
 #include "lib/testing/harness.h"
+#include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
 #include "services/goals/sql_repository.h"
 
@@ -221,13 +222,10 @@ class GoalsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = ::sightline::testing::MakeTempDir("goals-service");
-    storage::DatabaseOptions opts;
-    opts.url = absl::StrCat("sqlite://", dir_, "/goals.db");
-    opts.pool_size = 2;
-    auto db = storage::Database::Open(opts);
+    auto db = ::sightline::testing::OpenMigratedSqlite(dir_, "goals",
+                                                       GoalsMigrations());
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
-    ASSERT_THAT(storage::Migrate(*db_, "goals", GoalsMigrations()), IsOk());
     repo_ = std::make_unique<SqlGoalRepository>(db_.get());
 
     org_.AddTeam("exec", "", "cora");
