@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "lib/testing/status_matchers.h"
 #include "tests/people_cluster.h"
@@ -761,6 +763,29 @@ TEST_P(PeopleReadTest, EveryMalformedFieldIsInvalidArgumentNamingIt) {
       "teams/abc",  "people/" + std::string(64, 'a')};
   for (const std::string& name : bad_names) {
     EXPECT_THAT(GetPerson(name, &person), InvalidField("name")) << name;
+  }
+  {
+    // Bytes that are no GetPersonRequest at all.
+    grpc::GenericStub generic(cluster_->service().Channel());
+    grpc::ClientContext ctx;
+    Authorize(&ctx, cluster_->EmployeeToken());
+    std::string junk = "\xff\xff\xff\xff";
+    grpc::Slice slice(junk.data(), junk.size());
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    absl::Notification done;
+    generic.UnaryCall(&ctx, "/sightline.people.v1.PeopleService/GetPerson",
+                      grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        status = std::move(s);
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    EXPECT_THAT(status, GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                                     HasSubstr("request: not a serialized "
+                                               "sightline.people.v1."
+                                               "GetPersonRequest")));
   }
   pv1::Team team;
   for (const std::string name : {"", "teams/", "people/abc", "teams/X"}) {

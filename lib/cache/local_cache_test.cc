@@ -1,9 +1,12 @@
 #include "lib/cache/local_cache.h"
 
+#include <atomic>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "lib/cache/memoized.h"
 
 namespace sightline::cache {
 namespace {
@@ -60,6 +63,37 @@ TEST(LocalCacheTest, ConcurrentReadersAndWriters) {
     });
   }
   for (auto& th : threads) th.join();
+}
+
+TEST(MemoizedTest,
+     RendersOnceForAllReadersAndAnInvalidatedEntryIsRenderedAnew) {
+  using Entry = std::shared_ptr<const Memoized<int>>;
+  LocalCache<Entry> c(1000);
+  c.Put("k", std::make_shared<const Memoized<int>>(7), c.epoch());
+  std::atomic<int> renders{0};
+  auto render = [&](const int& v) {
+    renders.fetch_add(1);
+    return absl::StrCat("v=", v);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        auto e = c.Get("k");
+        ASSERT_TRUE(e.has_value());
+        EXPECT_EQ((*e)->Rendered(render), "v=7");
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(renders.load(), 1);
+  // A changed value is a new entry, rendered from its own value.
+  Entry held = *c.Get("k");
+  c.Invalidate({"k"});
+  c.Put("k", std::make_shared<const Memoized<int>>(8), c.epoch());
+  EXPECT_EQ((*c.Get("k"))->Rendered(render), "v=8");
+  EXPECT_EQ(held->Rendered(render), "v=7");  // a reader's copy stays whole
+  EXPECT_EQ(renders.load(), 2);
 }
 
 }  // namespace

@@ -99,4 +99,30 @@ absl::StatusOr<storage::Idempotency> IdempotencyOf(
   return idem;
 }
 
+absl::Status ParseRaw(const grpc::ByteBuffer& bytes,
+                      google::protobuf::MessageLite* m) {
+  grpc::Slice single;
+  bool ok = false;
+  if (bytes.TrySingleSlice(&single).ok()) {
+    ok = m->ParseFromArray(single.begin(), static_cast<int>(single.size()));
+  } else if (std::vector<grpc::Slice> slices; bytes.Dump(&slices).ok()) {
+    std::string all;
+    for (const auto& s : slices) {
+      all.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    ok = m->ParseFromString(all);
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request: not a serialized ", m->GetTypeName()));
+  }
+  return absl::OkStatus();
+}
+
+void SetRaw(absl::string_view wire, grpc::ByteBuffer* out) {
+  grpc::Slice slice(wire.data(), wire.size());
+  grpc::ByteBuffer bytes(&slice, 1);
+  out->Swap(&bytes);
+}
+
 }  // namespace sightline::server

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "lib/server/runtime.h"
 #include "lib/status/status.h"
 #include "lib/storage/idempotency.h"
@@ -110,5 +111,16 @@ std::string TokenFor(const storage::TokenCodec& codec, absl::string_view method,
 absl::StatusOr<storage::Idempotency> IdempotencyOf(
     absl::string_view method, absl::string_view principal_key,
     const google::protobuf::Message& request, const std::string& request_id);
+
+// ---- raw methods
+
+// A raw method takes and answers bytes, so that a hot read can send an answer
+// serialized once and kept with the cached entry.
+
+// Parses a raw request into `m`; INVALID_ARGUMENT when the bytes are not one.
+absl::Status ParseRaw(const grpc::ByteBuffer& bytes,
+                      google::protobuf::MessageLite* m);
+// Sets `out` to a copy of `wire` (a serialized message).
+void SetRaw(absl::string_view wire, grpc::ByteBuffer* out);
 
 }  // namespace sightline::server

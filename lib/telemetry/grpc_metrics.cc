@@ -5,7 +5,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "grpcpp/server_context.h"
 #include "lib/status/status.h"
 #include "lib/telemetry/log.h"
@@ -131,11 +130,12 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
     if (code < 0 || code > 16) code = 2;
     metrics_->handled[code]->Increment();
     metrics_->handling->Observe(seconds);
-    CallRecord record;
+    // Once unregistered, the handler can no longer change the record.
     if (registered_) {
-      record = registry_->Take(info_->server_context());
+      registry_->Unregister(info_->server_context());
       registered_ = false;
     }
+    const CallRecord& record = record_;
     if (!log_calls_) return;
     Level level = Level::kInfo;
     if (code == static_cast<int>(grpc::StatusCode::INTERNAL) ||
@@ -148,7 +148,7 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
            static_cast<int64_t>(seconds * 1e6),
            record.redact_principal ? absl::string_view("redacted")
                                    : absl::string_view(record.principal),
-           record_.request_id,
+           record.request_id,
            code != 0 ? absl::string_view(status.error_message()) : "");
   }
 
@@ -226,16 +226,6 @@ void CallRegistry::Unregister(const grpc::ServerContextBase* ctx) {
   Shard& s = shard(ctx);
   absl::MutexLock lock(&s.mu);
   s.calls.erase(ctx);
-}
-
-CallRecord CallRegistry::Take(const grpc::ServerContextBase* ctx) {
-  Shard& s = shard(ctx);
-  absl::MutexLock lock(&s.mu);
-  auto it = s.calls.find(ctx);
-  if (it == s.calls.end()) return CallRecord{};
-  CallRecord copy = *it->second;
-  s.calls.erase(it);
-  return copy;
 }
 
 RpcMetrics::RpcMetrics(Side side, prometheus::Registry* registry)
@@ -328,7 +318,12 @@ ClientInterceptorFactory::CreateClientInterceptor(
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
-  return absl::StrFormat("%016x", rng());
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t v = rng();
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4)
+    id[static_cast<size_t>(i)] = kHex[v & 15];
+  return id;
 }
 
 bool IsValidRequestId(absl::string_view id) {

@@ -46,8 +46,6 @@ class CallRegistry {
  public:
   void Register(const grpc::ServerContextBase* ctx, CallRecord* record);
   void Unregister(const grpc::ServerContextBase* ctx);
-  // Unregisters and returns a copy of the record, as the handler left it.
-  CallRecord Take(const grpc::ServerContextBase* ctx);
   // Runs `fn` on the record of a live call, if any.
   template <typename Fn>
   void Update(const grpc::ServerContextBase* ctx, Fn&& fn) {

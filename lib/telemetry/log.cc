@@ -39,15 +39,15 @@ class Sink {
     return *sink;
   }
 
-  void Append(std::string line, bool urgent) {
+  void Append(absl::string_view line, bool urgent) {
     bool flush_now = false;
     {
       absl::MutexLock lock(&mu_);
       if (capture_ != nullptr) {
-        capture_->push_back(std::move(line));
+        capture_->emplace_back(line);
         return;
       }
-      buffer_ += line;
+      buffer_.append(line.data(), line.size());
       buffer_ += '\n';
       flush_now = urgent || buffer_.size() >= kFlushBytes;
       if (!started_) {
@@ -219,8 +219,9 @@ void LogRpc(Level level, absl::string_view method, absl::string_view code,
             int64_t duration_us, absl::string_view principal,
             absl::string_view request_id, absl::string_view error) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
-  std::string line;
-  line.reserve(256);
+  // One line per call: formatted in a buffer each thread keeps.
+  thread_local std::string line;
+  line.clear();
   AppendPrefix(level, "rpc", &line);
   AppendField("method", method, &line);
   AppendField("code", code, &line);
@@ -236,7 +237,7 @@ void LogRpc(Level level, absl::string_view method, absl::string_view code,
   AppendField("request_id", request_id, &line);
   if (!error.empty()) AppendField("error", error, &line);
   line.push_back('}');
-  Sink::Get().Append(std::move(line), level == Level::kError);
+  Sink::Get().Append(line, level == Level::kError);
 }
 
 void Log(Level level, absl::string_view message, const LogFields& fields) {
@@ -257,7 +258,7 @@ void Log(Level level, absl::string_view message, const LogFields& fields) {
     }
   }
   line.push_back('}');
-  Sink::Get().Append(std::move(line), level == Level::kError);
+  Sink::Get().Append(line, level == Level::kError);
 }
 
 void FlushLogs() { Sink::Get().Flush(); }

@@ -196,7 +196,11 @@ TEST(RequestIdTest, ValidatesClientIds) {
   EXPECT_FALSE(IsValidRequestId(""));
   EXPECT_FALSE(IsValidRequestId("has space"));
   EXPECT_FALSE(IsValidRequestId(std::string(200, 'a')));
-  EXPECT_EQ(NewRequestId().size(), 16u);
+  std::string a = NewRequestId();
+  std::string b = NewRequestId();
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
+  EXPECT_NE(a, b);
 }
 
 }  // namespace

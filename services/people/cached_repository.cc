@@ -36,7 +36,7 @@ absl::StatusOr<Person> CachedPeopleRepository::GetPerson(
   if (!bytes.ok()) return bytes.status();
   Person p;
   if (!DecodePerson(*bytes, &p)) return Corrupt("person");
-  local_.Put(id, p, epoch);
+  local_.Put(id, std::make_shared<const CachedPerson>(p), epoch);
   return p;
 }
 
@@ -46,7 +46,7 @@ absl::StatusOr<std::vector<Person>> CachedPeopleRepository::GetPeople(
   out.reserve(ids.size());
   for (const auto& id : ids) {
     if (auto hit = local_.Get(id); hit.has_value()) {
-      out.push_back(std::move(*hit));
+      out.push_back((*hit)->value());
       continue;
     }
     auto p = GetPerson(id);

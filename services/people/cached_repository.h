@@ -23,8 +23,9 @@ class CachedPeopleRepository : public PeopleRepository {
         local_(local_capacity) {}
 
   absl::StatusOr<Person> GetPerson(const std::string& id) override;
-  std::optional<Person> PeekPerson(const std::string& id) override {
-    return local_.Get(id);
+  std::shared_ptr<const CachedPerson> PeekPerson(
+      const std::string& id) override {
+    return local_.Get(id).value_or(nullptr);
   }
   void ExportMetrics(prometheus::Registry* registry) {
     local_.ExportMetrics(registry, "people-local");
@@ -65,7 +66,7 @@ class CachedPeopleRepository : public PeopleRepository {
   PeopleRepository* inner_;
   cache::Cache* entities_;
   cache::Cache* chains_;
-  cache::LocalCache<Person> local_;
+  cache::LocalCache<std::shared_ptr<const CachedPerson>> local_;
 };
 
 }  // namespace sightline::people

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "lib/server/api.h"
 #include "lib/storage/idempotency.h"
 #include "lib/storage/tokens.h"
 #include "services/people/sql_repository.h"
@@ -345,6 +346,12 @@ void ToProto(const Person& p, v1::Person* out) {
   *out->mutable_update_time() = Micros(p.update_time);
 }
 
+std::string RenderPerson(const Person& p) {
+  v1::Person m;
+  ToProto(p, &m);
+  return m.SerializeAsString();
+}
+
 void ToProto(const Team& t, v1::Team* out) {
   out->set_name(absl::StrCat("teams/", t.id));
   out->set_external_id(t.external_id);
@@ -362,28 +369,33 @@ PeopleHandler::PeopleHandler(server::Runtime* runtime, Directory* directory,
     : runtime_(runtime), directory_(directory), watch_(std::move(watch)) {}
 
 grpc::ServerUnaryReactor* PeopleHandler::GetPerson(
-    grpc::CallbackServerContext* ctx, const v1::GetPersonRequest* req,
-    v1::Person* resp) {
-  // Warm reads are answered from memory on the gRPC thread.
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req_bytes,
+    grpc::ByteBuffer* resp) {
+  // The hottest read of the suite: a warm one is answered on the gRPC thread
+  // with the bytes rendered when the person was first read from memory.
   auto fast =
-      [this, req,
+      [this, req_bytes,
        resp](const server::CallContext& call) -> std::optional<absl::Status> {
     if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    auto id = ParsePersonName(req->name(), "name");
+    v1::GetPersonRequest req;
+    if (auto st = server::ParseRaw(*req_bytes, &req); !st.ok()) return st;
+    auto id = ParsePersonName(req.name(), "name");
     if (!id.ok()) return id.status();
     auto p = directory_->repo().PeekPerson(*id);
-    if (!p.has_value()) return std::nullopt;
-    ToProto(*p, resp);
+    if (p == nullptr) return std::nullopt;
+    server::SetRaw(p->Rendered(RenderPerson), resp);
     return absl::OkStatus();
   };
-  auto slow = [this, req,
+  auto slow = [this, req_bytes,
                resp](const server::CallContext& call) -> absl::Status {
     if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
-    auto id = ParsePersonName(req->name(), "name");
+    v1::GetPersonRequest req;
+    if (auto st = server::ParseRaw(*req_bytes, &req); !st.ok()) return st;
+    auto id = ParsePersonName(req.name(), "name");
     if (!id.ok()) return id.status();
     auto p = directory_->repo().GetPerson(*id);
     if (!p.ok()) return p.status();
-    ToProto(*p, resp);
+    server::SetRaw(RenderPerson(*p), resp);
     return absl::OkStatus();
   };
   return runtime_->Unary(ctx, fast, slow);

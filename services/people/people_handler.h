@@ -10,14 +10,17 @@
 
 namespace sightline::people {
 
-class PeopleHandler : public v1::PeopleService::CallbackService {
+// GetPerson is a raw method (bytes in, bytes out): see GetPerson.
+class PeopleHandler : public v1::PeopleService::WithRawCallbackMethod_GetPerson<
+                          v1::PeopleService::CallbackService> {
  public:
   PeopleHandler(server::Runtime* runtime, Directory* directory,
                 server::ChangeStreamDeps watch);
 
+  // A sightline.people.v1.GetPersonRequest in, a Person out.
   grpc::ServerUnaryReactor* GetPerson(grpc::CallbackServerContext* ctx,
-                                      const v1::GetPersonRequest* req,
-                                      v1::Person* resp) override;
+                                      const grpc::ByteBuffer* req,
+                                      grpc::ByteBuffer* resp) override;
   grpc::ServerUnaryReactor* BatchGetPeople(
       grpc::CallbackServerContext* ctx, const v1::BatchGetPeopleRequest* req,
       v1::BatchGetPeopleResponse* resp) override;
@@ -59,6 +62,8 @@ class PeopleHandler : public v1::PeopleService::CallbackService {
 // Conversions, exposed for tests.
 void ToProto(const Person& p, v1::Person* out);
 void ToProto(const Team& t, v1::Team* out);
+// A person as the API serializes it.
+std::string RenderPerson(const Person& p);
 // "people/{person}" -> id; INVALID_ARGUMENT naming `field` otherwise.
 absl::StatusOr<std::string> ParsePersonName(absl::string_view name,
                                             absl::string_view field);

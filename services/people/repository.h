@@ -5,15 +5,20 @@
 // (CachedPeopleRepository); wired in main.cc.
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/cache/memoized.h"
 #include "services/people/model.h"
 #include "services/people/sync.h"
 
 namespace sightline::people {
+
+// A person held in memory, with its rendered answer once a reader made it.
+using CachedPerson = cache::Memoized<Person>;
 
 struct SyncApplied {
   SyncPlan plan;
@@ -34,9 +39,11 @@ class PeopleRepository {
   virtual ~PeopleRepository() = default;
 
   virtual absl::StatusOr<Person> GetPerson(const std::string& id) = 0;
-  // A person already held in memory, without blocking; nullopt otherwise.
-  virtual std::optional<Person> PeekPerson(const std::string& /*id*/) {
-    return std::nullopt;
+  // A person already held in memory, without blocking; null otherwise. The
+  // entry is shared and immutable: its rendering is memoized with it.
+  virtual std::shared_ptr<const CachedPerson> PeekPerson(
+      const std::string& /*id*/) {
+    return nullptr;
   }
   // The people found, in the order asked; missing ids are left out.
   virtual absl::StatusOr<std::vector<Person>> GetPeople(
