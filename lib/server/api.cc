@@ -1,7 +1,8 @@
 #include "lib/server/api.h"
 
+#include <cstring>
+
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_split.h"
 
 namespace sightline::server {
 
@@ -16,34 +17,65 @@ bool IsId(absl::string_view id) {
   return true;
 }
 
+namespace {
+
+// The ids of `name` when it has `shape` (allocates nothing: names are parsed
+// on every call).
+bool SplitName(absl::string_view name, const Shape& shape,
+               absl::string_view ids[2]) {
+  absl::string_view parts[4];
+  size_t n = 0;
+  for (absl::string_view rest = name;;) {
+    if (n == 4) return false;
+    size_t slash = rest.find('/');
+    parts[n++] = rest.substr(0, slash);
+    if (slash == absl::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  size_t want = shape.second.empty() ? 2 : 4;
+  bool ok = n == want && parts[0] == shape.first && IsId(parts[1]);
+  if (ok && want == 4) ok = parts[2] == shape.second && IsId(parts[3]);
+  if (!ok) return false;
+  ids[0] = parts[1];
+  ids[1] = want == 4 ? parts[3] : absl::string_view();
+  return true;
+}
+
+void AddNameError(absl::string_view name, const Shape& shape,
+                  absl::string_view field, status::FieldErrors* errors) {
+  if (name.empty()) {
+    errors->Add(field,
+                absl::StrCat("must not be empty; expected ", shape.text));
+  } else {
+    errors->Add(field, absl::StrCat("must look like ", shape.text,
+                                    " (ids of [a-z0-9-], 1..63 characters)"));
+  }
+}
+
+}  // namespace
+
 bool ParseInto(absl::string_view name, const Shape& shape,
                absl::string_view field, std::vector<std::string>* ids,
                status::FieldErrors* errors) {
   ids->clear();
-  if (name.empty()) {
-    errors->Add(field,
-                absl::StrCat("must not be empty; expected ", shape.text));
+  absl::string_view parsed[2];
+  if (!SplitName(name, shape, parsed)) {
+    AddNameError(name, shape, field, errors);
     return false;
   }
-  std::vector<absl::string_view> parts = absl::StrSplit(name, '/');
-  size_t want = shape.second.empty() ? 2 : 4;
-  bool ok = parts.size() == want && parts[0] == shape.first && IsId(parts[1]);
-  if (ok && want == 4) ok = parts[2] == shape.second && IsId(parts[3]);
-  if (!ok) {
-    errors->Add(field, absl::StrCat("must look like ", shape.text,
-                                    " (ids of [a-z0-9-], 1..63 characters)"));
-    return false;
-  }
-  ids->emplace_back(parts[1]);
-  if (want == 4) ids->emplace_back(parts[3]);
+  ids->emplace_back(parsed[0]);
+  if (!shape.second.empty()) ids->emplace_back(parsed[1]);
   return true;
 }
 
 std::string IdOf(absl::string_view name, const Shape& shape,
                  absl::string_view field, status::FieldErrors* errors) {
-  std::vector<std::string> ids;
-  if (!ParseInto(name, shape, field, &ids, errors)) return "";
-  return ids[0];
+  absl::string_view parsed[2];
+  if (!SplitName(name, shape, parsed)) {
+    AddNameError(name, shape, field, errors);
+    return "";
+  }
+  return std::string(parsed[0]);
 }
 
 std::string OptionalIdOf(absl::string_view name, const Shape& shape,
@@ -54,10 +86,11 @@ std::string OptionalIdOf(absl::string_view name, const Shape& shape,
 
 absl::StatusOr<std::string> ParseOne(absl::string_view name, const Shape& shape,
                                      absl::string_view field) {
+  absl::string_view parsed[2];
+  if (SplitName(name, shape, parsed)) return std::string(parsed[0]);
   status::FieldErrors errors;
-  std::string id = IdOf(name, shape, field, &errors);
-  if (!errors.empty()) return errors.Build();
-  return id;
+  AddNameError(name, shape, field, &errors);
+  return errors.Build();
 }
 
 absl::StatusOr<Paging> StartPage(const storage::TokenCodec& codec,
@@ -120,7 +153,19 @@ absl::Status ParseRaw(const grpc::ByteBuffer& bytes,
 }
 
 void SetRaw(absl::string_view wire, grpc::ByteBuffer* out) {
-  grpc::Slice slice(wire.data(), wire.size());
+  SetRaw({wire}, out);
+}
+
+void SetRaw(std::initializer_list<absl::string_view> pieces,
+            grpc::ByteBuffer* out) {
+  size_t size = 0;
+  for (absl::string_view p : pieces) size += p.size();
+  grpc::Slice slice(size);  // a new buffer, ours to fill
+  auto* dst = const_cast<uint8_t*>(slice.begin());
+  for (absl::string_view p : pieces) {
+    if (!p.empty()) std::memcpy(dst, p.data(), p.size());
+    dst += p.size();
+  }
   grpc::ByteBuffer bytes(&slice, 1);
   out->Swap(&bytes);
 }

@@ -4,6 +4,7 @@
 // checked against their descriptor, page tokens (AIP-158) and idempotency
 // keys. Each failure is INVALID_ARGUMENT naming the request field.
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -120,7 +121,10 @@ absl::StatusOr<storage::Idempotency> IdempotencyOf(
 // Parses a raw request into `m`; INVALID_ARGUMENT when the bytes are not one.
 absl::Status ParseRaw(const grpc::ByteBuffer& bytes,
                       google::protobuf::MessageLite* m);
-// Sets `out` to a copy of `wire` (a serialized message).
+// Sets `out` to a copy of `wire` (a serialized message), or of its pieces in
+// order.
 void SetRaw(absl::string_view wire, grpc::ByteBuffer* out);
+void SetRaw(std::initializer_list<absl::string_view> pieces,
+            grpc::ByteBuffer* out);
 
 }  // namespace sightline::server

@@ -31,6 +31,19 @@ TEST(RawTest, SetRawThenParseRawGivesTheMessageBack) {
   EXPECT_EQ(back.nanos(), 123456789);
 }
 
+TEST(RawTest, PiecesAreSentInOrderAsOneMessage) {
+  google::protobuf::Timestamp seconds;
+  seconds.set_seconds(42);
+  google::protobuf::Timestamp nanos;
+  nanos.set_nanos(7);
+  grpc::ByteBuffer bytes;
+  SetRaw({seconds.SerializeAsString(), "", nanos.SerializeAsString()}, &bytes);
+  google::protobuf::Timestamp back;
+  ASSERT_TRUE(ParseRaw(bytes, &back).ok());
+  EXPECT_EQ(back.seconds(), 42);
+  EXPECT_EQ(back.nanos(), 7);
+}
+
 TEST(RawTest, ParsesARequestSpreadOverSeveralSlices) {
   std::string wire = Stamp().SerializeAsString();
   ASSERT_GT(wire.size(), 3u);

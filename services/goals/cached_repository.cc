@@ -18,7 +18,7 @@ absl::StatusOr<Goal> CachedGoalRepository::GetGoal(const std::string& id) {
   Goal g;
   if (!Decode(*bytes, &g))
     return absl::DataLossError("cached goal does not decode");
-  local_.Put(id, g, epoch);
+  local_.Put(id, std::make_shared<const CachedGoal>(g), epoch);
   return g;
 }
 

@@ -24,8 +24,8 @@ class CachedGoalRepository : public GoalRepository {
   void Invalidate(const std::vector<std::string>& goal_ids);
 
   absl::StatusOr<Goal> GetGoal(const std::string& id) override;
-  std::optional<Goal> PeekGoal(const std::string& id) override {
-    return local_.Get(id);
+  std::shared_ptr<const CachedGoal> PeekGoal(const std::string& id) override {
+    return local_.Get(id).value_or(nullptr);
   }
   absl::Status Write(absl::string_view op,
                      const std::function<absl::Status(GoalTx&)>& fn,
@@ -94,7 +94,7 @@ class CachedGoalRepository : public GoalRepository {
  private:
   GoalRepository* inner_;
   cache::Cache* redis_;
-  cache::LocalCache<Goal> local_;
+  cache::LocalCache<std::shared_ptr<const CachedGoal>> local_;
 };
 
 }  // namespace sightline::goals

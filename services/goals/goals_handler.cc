@@ -798,16 +798,22 @@ grpc::ServerUnaryReactor* GoalsHandler::BatchCreateGoals(
 }
 
 grpc::ServerUnaryReactor* GoalsHandler::GetGoal(
-    grpc::CallbackServerContext* ctx, const v1::GetGoalRequest* req,
-    v1::Goal* resp) {
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req_bytes,
+    grpc::ByteBuffer* resp) {
   // Warm reads of the current version are answered from memory on the gRPC
-  // thread; history (as_of) needs the database.
+  // thread: the goal's bytes are rendered once per cached version, without
+  // the fields that depend on the time of the read (expected progress and
+  // health), which follow them as a second, small message. Protobuf parses
+  // concatenated messages as one, each field taken from where it appears.
+  // History (as_of) needs the database.
   auto fast =
-      [this, req,
+      [this, req_bytes,
        resp](const server::CallContext& call) -> std::optional<absl::Status> {
-    auto id = ParseGoalName(req->name(), "name");
+    v1::GetGoalRequest req;
+    if (auto st = server::ParseRaw(*req_bytes, &req); !st.ok()) return st;
+    auto id = ParseGoalName(req.name(), "name");
     if (!id.ok()) return id.status();
-    auto as_of = ParseAsOf(*req, absl::Now());
+    auto as_of = ParseAsOf(req, absl::Now());
     if (!as_of.ok()) return as_of.status();
     if (as_of->has_value()) return std::nullopt;
     auto caller = CallerOf(call, /*fresh=*/false);
@@ -815,20 +821,34 @@ grpc::ServerUnaryReactor* GoalsHandler::GetGoal(
     auto v = service_->PeekGoal(*caller, *id);
     if (!v.has_value()) return std::nullopt;
     if (!v->ok()) return v->status();
-    Render(**v, resp);
+    const std::string& timeless = (*v)->entry->Rendered([this](const Goal& g) {
+      GoalView view;
+      view.goal = g;  // expected progress and health left unset
+      v1::Goal m;
+      Render(view, &m);
+      return m.SerializeAsString();
+    });
+    v1::Goal timed;
+    timed.set_expected_progress((*v)->expected_progress);
+    timed.set_health(static_cast<v1::Health>(static_cast<int>((*v)->health)));
+    server::SetRaw({timeless, timed.SerializeAsString()}, resp);
     return absl::OkStatus();
   };
-  auto slow = [this, req,
+  auto slow = [this, req_bytes,
                resp](const server::CallContext& call) -> absl::Status {
-    auto id = ParseGoalName(req->name(), "name");
+    v1::GetGoalRequest req;
+    if (auto st = server::ParseRaw(*req_bytes, &req); !st.ok()) return st;
+    auto id = ParseGoalName(req.name(), "name");
     if (!id.ok()) return id.status();
-    auto as_of = ParseAsOf(*req, absl::Now());
+    auto as_of = ParseAsOf(req, absl::Now());
     if (!as_of.ok()) return as_of.status();
     auto caller = CallerOf(call, /*fresh=*/false);
     if (!caller.ok()) return caller.status();
     auto v = service_->GetGoal(*caller, *id, *as_of);
     if (!v.ok()) return v.status();
-    Render(*v, resp);
+    v1::Goal m;
+    Render(*v, &m);
+    server::SetRaw(m.SerializeAsString(), resp);
     return absl::OkStatus();
   };
   return runtime_->Unary(ctx, fast, slow);

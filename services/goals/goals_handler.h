@@ -23,7 +23,9 @@
 
 namespace sightline::goals {
 
-class GoalsHandler : public v1::GoalService::CallbackService {
+// GetGoal is a raw method (bytes in, bytes out): see GetGoal.
+class GoalsHandler : public v1::GoalService::WithRawCallbackMethod_GetGoal<
+                         v1::GoalService::CallbackService> {
  public:
   // Resolves the verified principal to a Caller. `fresh` is for writes (may
   // ask the people service, so it can fail with UNAVAILABLE); a non-fresh
@@ -53,9 +55,10 @@ class GoalsHandler : public v1::GoalService::CallbackService {
   grpc::ServerUnaryReactor* BatchCreateGoals(
       grpc::CallbackServerContext* ctx, const v1::BatchCreateGoalsRequest* req,
       v1::BatchCreateGoalsResponse* resp) override;
+  // A sightline.goals.v1.GetGoalRequest in, a Goal out.
   grpc::ServerUnaryReactor* GetGoal(grpc::CallbackServerContext* ctx,
-                                    const v1::GetGoalRequest* req,
-                                    v1::Goal* resp) override;
+                                    const grpc::ByteBuffer* req,
+                                    grpc::ByteBuffer* resp) override;
   grpc::ServerUnaryReactor* ListGoals(grpc::CallbackServerContext* ctx,
                                       const v1::ListGoalsRequest* req,
                                       v1::ListGoalsResponse* resp) override;

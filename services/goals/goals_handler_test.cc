@@ -14,6 +14,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -601,11 +602,11 @@ class FakeRepo : public GoalRepository {
     }
     return it->second;
   }
-  std::optional<Goal> PeekGoal(const std::string& id) override {
-    if (!in_memory.contains(id)) return std::nullopt;
+  std::shared_ptr<const CachedGoal> PeekGoal(const std::string& id) override {
+    if (!in_memory.contains(id)) return nullptr;
     auto it = goals.find(id);
-    if (it == goals.end()) return std::nullopt;
-    return it->second;
+    if (it == goals.end()) return nullptr;
+    return std::make_shared<const CachedGoal>(it->second);
   }
   absl::StatusOr<std::vector<Goal>> ListGoals(const GoalQuery&,
                                               const Page&) override {
@@ -968,6 +969,32 @@ TEST_F(HandlerTest, GetGoalAnswersWarmReadsFromMemory) {
   EXPECT_GT(resp.expected_progress(), 0);
   EXPECT_EQ(repo_.get_goal_calls.load(), 0);
   EXPECT_THAT(Resolved(), ElementsAre(false));
+}
+
+TEST_F(HandlerTest, GetGoalWarmAnswerEqualsTheColdOne) {
+  Goal g = ActiveGoal("pub", "p1", Visibility::kPublic);
+  g.progress = 0.1;  // behind the expected share
+  g.tags = {"growth", "q1"};
+  g.last_check_in_status = Health::kAtRisk;
+  repo_.goals["pub"] = g;
+  v1::GetGoalRequest req;
+  req.set_name("goals/pub");
+  v1::Goal cold;
+  ASSERT_THAT(stub_->GetGoal(As("people/p2").get(), req, &cold),
+              GrpcStatusIs(grpc::StatusCode::OK));
+  EXPECT_EQ(repo_.get_goal_calls.load(), 1);
+  repo_.in_memory.insert("pub");
+  for (int i = 0; i < 2; ++i) {  // rendered once, then reused
+    v1::Goal warm;
+    ASSERT_THAT(stub_->GetGoal(As("people/p2").get(), req, &warm),
+                GrpcStatusIs(grpc::StatusCode::OK));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(warm, cold))
+        << warm.DebugString() << " vs " << cold.DebugString();
+  }
+  EXPECT_EQ(repo_.get_goal_calls.load(), 1);
+  EXPECT_GT(cold.expected_progress(), 0.3);
+  EXPECT_EQ(cold.health(), v1::AT_RISK);  // no better than the check-in
+  EXPECT_EQ(cold.tags_size(), 2);
 }
 
 TEST_F(HandlerTest, GetGoalHidesPrivateGoalsOnBothPaths) {

@@ -132,14 +132,14 @@ Health GoalsService::HealthOf(double progress, double expected,
 GoalView GoalsService::View(Goal g) {
   GoalView v;
   v.goal = std::move(g);
-  const Goal& goal = v.goal;
-  if (HasHealth(goal.state)) {
-    v.expected_progress =
-        Expected(goal.cycle_id, goal.start_date, goal.due_date);
-    v.health =
-        HealthOf(goal.progress, v.expected_progress, goal.last_check_in_status);
-  }
+  AsOfNow(v.goal, &v.expected_progress, &v.health);
   return v;
+}
+
+void GoalsService::AsOfNow(const Goal& g, double* expected, Health* health) {
+  if (!HasHealth(g.state)) return;
+  *expected = Expected(g.cycle_id, g.start_date, g.due_date);
+  *health = HealthOf(g.progress, *expected, g.last_check_in_status);
 }
 
 bool GoalsService::CanSee(const Caller& caller, const Goal& goal) const {
@@ -676,21 +676,25 @@ absl::StatusOr<std::vector<GoalView>> GoalsService::BatchCreateGoals(
   return out;
 }
 
-std::optional<absl::StatusOr<GoalView>> GoalsService::PeekGoal(
+std::optional<absl::StatusOr<PeekedGoal>> GoalsService::PeekGoal(
     const Caller& caller, const std::string& id) {
-  auto g = repo_->PeekGoal(id);
-  if (!g.has_value()) return std::nullopt;
-  if (!CanRead(caller, *g, *org_))
-    return absl::StatusOr<GoalView>(NotFoundGoal(id));
+  auto entry = repo_->PeekGoal(id);
+  if (entry == nullptr) return std::nullopt;
+  const Goal& g = entry->value();
+  if (!CanRead(caller, g, *org_))
+    return absl::StatusOr<PeekedGoal>(NotFoundGoal(id));
   // Expected progress may need the cycle: only from memory here.
   {
     absl::ReaderMutexLock lock(&cycles_mu_);
-    if ((g->start_date.empty() || g->due_date.empty()) &&
-        !cycles_.contains(g->cycle_id)) {
+    if ((g.start_date.empty() || g.due_date.empty()) &&
+        !cycles_.contains(g.cycle_id)) {
       return std::nullopt;
     }
   }
-  return absl::StatusOr<GoalView>(View(std::move(*g)));
+  PeekedGoal out;
+  AsOfNow(g, &out.expected_progress, &out.health);
+  out.entry = std::move(entry);
+  return absl::StatusOr<PeekedGoal>(std::move(out));
 }
 
 absl::StatusOr<GoalView> GoalsService::GetGoal(
@@ -1606,8 +1610,9 @@ absl::StatusOr<std::vector<TreeNode>> GoalsService::Lineage(
   std::string next = goal_id;
   for (int d = 0; !next.empty() && d < kMaxDepth; ++d) {
     auto peeked = repo_->PeekGoal(next);
-    absl::StatusOr<Goal> g = peeked.has_value() ? absl::StatusOr<Goal>(*peeked)
-                                                : repo_->GetGoal(next);
+    absl::StatusOr<Goal> g = peeked != nullptr
+                                 ? absl::StatusOr<Goal>(peeked->value())
+                                 : repo_->GetGoal(next);
     if (!g.ok()) break;
     TreeNode n;
     n.id = g->id;
@@ -1627,7 +1632,7 @@ absl::StatusOr<std::vector<TreeNode>> GoalsService::Lineage(
 }
 
 absl::StatusOr<Goal> GoalsService::GoalForWatch(const std::string& goal_id) {
-  if (auto g = repo_->PeekGoal(goal_id); g.has_value()) return *g;
+  if (auto g = repo_->PeekGoal(goal_id); g != nullptr) return g->value();
   return repo_->GetGoal(goal_id);
 }
 

@@ -46,6 +46,14 @@ struct GoalView {
   Health health = Health::kUnspecified;
 };
 
+// A goal read from memory: the shared cached entry, and what depends on the
+// time of the read.
+struct PeekedGoal {
+  std::shared_ptr<const CachedGoal> entry;
+  double expected_progress = 0;
+  Health health = Health::kUnspecified;
+};
+
 struct GoalFilter {
   std::string owner_person_id;
   std::string owner_team_id;
@@ -110,8 +118,8 @@ class GoalsService {
       const Caller& caller, const std::string& id,
       std::optional<absl::Time> as_of = std::nullopt);
   // From memory only (no I/O); nullopt when the goal is not held in memory.
-  std::optional<absl::StatusOr<GoalView>> PeekGoal(const Caller& caller,
-                                                   const std::string& id);
+  std::optional<absl::StatusOr<PeekedGoal>> PeekGoal(const Caller& caller,
+                                                     const std::string& id);
   absl::StatusOr<std::vector<GoalView>> ListGoals(const Caller& caller,
                                                   const GoalFilter& filter,
                                                   const Page& page,
@@ -176,6 +184,9 @@ class GoalsService {
 
   // Read-time computations.
   GoalView View(Goal g);
+  // Expected progress and health of `g` now (left as they are for a goal in
+  // a state without health).
+  void AsOfNow(const Goal& g, double* expected, Health* health);
   double Expected(const std::string& cycle_id, const std::string& start,
                   const std::string& due);
   double ExpectedAt(const std::string& cycle_id, const std::string& start,

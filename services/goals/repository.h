@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/cache/memoized.h"
 #include "lib/storage/tokens.h"
 #include "services/goals/codec.h"
 #include "services/goals/model.h"
@@ -99,6 +101,9 @@ class GoalTx {
   virtual const std::set<std::string>& touched() const = 0;
 };
 
+// A goal held in memory, with its rendered answer once a reader made it.
+using CachedGoal = cache::Memoized<Goal>;
+
 class GoalRepository {
  public:
   virtual ~GoalRepository() = default;
@@ -108,9 +113,11 @@ class GoalRepository {
                                                         const Page& page) = 0;
 
   virtual absl::StatusOr<Goal> GetGoal(const std::string& id) = 0;
-  // A goal held in memory, without blocking; nullopt otherwise.
-  virtual std::optional<Goal> PeekGoal(const std::string& /*id*/) {
-    return std::nullopt;
+  // A goal held in memory, without blocking; null otherwise. The entry is
+  // shared and immutable: its rendering is memoized with it.
+  virtual std::shared_ptr<const CachedGoal> PeekGoal(
+      const std::string& /*id*/) {
+    return nullptr;
   }
   virtual absl::StatusOr<std::vector<Goal>> ListGoals(const GoalQuery& q,
                                                       const Page& page) = 0;
