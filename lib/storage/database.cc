@@ -4,6 +4,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -383,12 +385,14 @@ void Database::CheckpointLoop() {
     }
     int log = 0;
     auto checkpoint = [&](absl::string_view mode) {
-      return Read("sqlite.checkpoint", [&](soci::session& sql) {
-        int busy = 0, copied = 0;
-        sql << absl::StrCat("PRAGMA wal_checkpoint(", mode, ")"),
-            soci::into(busy), soci::into(log), soci::into(copied);
-        return absl::OkStatus();
-      });
+      return Read(
+          mode == "RESTART" ? "sqlite.checkpoint_restart" : "sqlite.checkpoint",
+          [&](soci::session& sql) {
+            int busy = 0, copied = 0;
+            sql << absl::StrCat("PRAGMA wal_checkpoint(", mode, ")"),
+                soci::into(busy), soci::into(log), soci::into(copied);
+            return absl::OkStatus();
+          });
     };
     auto st = checkpoint("PASSIVE");
     if (st.ok() && fd >= 0) WriteBack(fd);
@@ -501,6 +505,15 @@ absl::StatusOr<std::unique_ptr<soci::session>> Database::Acquire() {
     }
     ++open_;
   }
+  auto s = Open();
+  if (!s.ok()) {
+    absl::MutexLock lock(&pool_mu_);
+    --open_;
+  }
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<soci::session>> Database::Open() {
   try {
     std::unique_ptr<soci::session> s;
     if (dialect_ == Dialect::kSqlite) {
@@ -516,10 +529,6 @@ absl::StatusOr<std::unique_ptr<soci::session>> Database::Acquire() {
     }
     return s;
   } catch (const soci::soci_error& e) {
-    {
-      absl::MutexLock lock(&pool_mu_);
-      --open_;
-    }
     bool broken = false;
     absl::Status st = MapError(e, &broken);
     if (st.code() == absl::StatusCode::kInternal) {
@@ -528,6 +537,72 @@ absl::StatusOr<std::unique_ptr<soci::session>> Database::Acquire() {
     }
     return st;
   }
+}
+
+absl::StatusOr<std::unique_ptr<soci::session>> Database::AcquireForWrite() {
+  if (dialect_ != Dialect::kSqlite) return Acquire();
+  if (writer_ != nullptr) return std::move(writer_);
+  auto s = Open();
+  if (!s.ok()) return s;
+  if (options_.sqlite_writer_cache_bytes > 0) {
+    try {
+      **s << absl::StrCat("PRAGMA cache_size=-",
+                          options_.sqlite_writer_cache_bytes / 1024);
+    } catch (const soci::soci_error& e) {
+      bool broken = false;
+      return MapError(e, &broken);
+    }
+  }
+  return s;
+}
+
+void Database::ReleaseFromWrite(std::unique_ptr<soci::session> s, bool broken) {
+  if (dialect_ != Dialect::kSqlite) return Release(std::move(s), broken);
+  if (!broken) writer_ = std::move(s);
+}
+
+absl::StatusOr<int64_t> Database::Prewarm(
+    const std::vector<std::pair<std::string, std::string>>& structures) {
+  if (dialect_ != Dialect::kSqlite) return 0;
+  auto quoted = [](absl::string_view name) {
+    return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}),
+                        "\"");
+  };
+  int64_t bytes = 0;
+  for (const auto& [table, index] : structures) {
+    TakeWritersTurn();
+    absl::Status st;
+    auto session = AcquireForWrite();
+    if (!session.ok()) {
+      st = session.status();
+    } else {
+      bool broken = false;
+      try {
+        long long rows = 0;
+        **session << absl::StrCat(
+            "SELECT COUNT(*) FROM ", quoted(table),
+            index.empty() ? std::string(" NOT INDEXED")
+                          : absl::StrCat(" INDEXED BY ", quoted(index))),
+            soci::into(rows);
+        auto* backend = static_cast<soci::sqlite3_session_backend*>(
+            (*session)->get_backend());
+        int used = 0, highest = 0;
+        if (sqlite3_db_status(backend->conn_, SQLITE_DBSTATUS_CACHE_USED, &used,
+                              &highest, 0) == SQLITE_OK) {
+          bytes = used;
+        }
+      } catch (const soci::soci_error& e) {
+        st = MapError(e, &broken);
+      }
+      ReleaseFromWrite(std::move(*session), broken);
+    }
+    EndWritersTurn();
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("prewarm ", table, " ", index,
+                                                  ": ", st.message()));
+    }
+  }
+  return bytes;
 }
 
 void Database::Release(std::unique_ptr<soci::session> s, bool broken) {
@@ -667,7 +742,7 @@ void Database::WriteGrouped(Pending* mine) {
 }
 
 void Database::RunBatch(const std::vector<Pending*>& batch) {
-  auto session = Acquire();
+  auto session = AcquireForWrite();
   if (!session.ok()) {
     for (Pending* p : batch) p->st = session.status();
     return;
@@ -722,7 +797,7 @@ void Database::RunBatch(const std::vector<Pending*>& batch) {
   }
   if (!broken && dialect_ == Dialect::kPostgres && !sql.is_connected())
     broken = true;
-  Release(std::move(*session), broken);
+  ReleaseFromWrite(std::move(*session), broken);
 }
 
 absl::Status Database::AppendEvents(Tx& tx) {

@@ -50,6 +50,12 @@ struct DatabaseOptions {
   // SQLite only: past this many frames (4 KiB each) in the write-ahead log the
   // checkpointer starts the log over (see CheckpointLoop).
   int sqlite_restart_frames = 65536;
+  // SQLite only: every write runs on one connection of its own (the group
+  // commit serializes writes anyway), and this is the size of its page cache
+  // in bytes (0: SQLite's default, 2 MiB). A write reads the index pages it
+  // inserts into; held in the process, they no longer depend on the kernel
+  // keeping the file's pages cached. See also Prewarm.
+  int64_t sqlite_writer_cache_bytes = 0;
   // For sightline_sql_* metrics; may be null.
   prometheus::Registry* registry = nullptr;
 };
@@ -127,6 +133,14 @@ class Database {
   // events (used to wake Watch streams at once).
   void AddCommitListener(std::function<void(int64_t)> listener);
 
+  // SQLite: reads whole, into the writer's page cache, each of `structures`:
+  // {table, index} pairs ("" as the index reads the table itself). One at a
+  // time, each while writes wait (so that none sees the cache half filled).
+  // Returns the bytes the writer's cache holds afterwards. Does nothing on
+  // PostgreSQL (its buffer cache is shared by every connection).
+  absl::StatusOr<int64_t> Prewarm(
+      const std::vector<std::pair<std::string, std::string>>& structures);
+
   // Background checkpoints that ran so far (SQLite).
   int64_t checkpoints() const;
   // Writes waiting for the commit under way to finish (SQLite).
@@ -142,6 +156,12 @@ class Database {
   struct Lease;
   absl::StatusOr<std::unique_ptr<soci::session>> Acquire();
   void Release(std::unique_ptr<soci::session> s, bool broken);
+  absl::StatusOr<std::unique_ptr<soci::session>> Open();
+  // The connection of the write under way: the SQLite writer's, or one from
+  // the pool. Only the leader of a group commit (or TakeWritersTurn's holder)
+  // uses the SQLite writer.
+  absl::StatusOr<std::unique_ptr<soci::session>> AcquireForWrite();
+  void ReleaseFromWrite(std::unique_ptr<soci::session> s, bool broken);
   absl::Status AppendEvents(Tx& tx);
 
   class Metrics;
@@ -153,6 +173,9 @@ class Database {
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<soci::session>> idle_ ABSL_GUARDED_BY(pool_mu_);
   int open_ ABSL_GUARDED_BY(pool_mu_) = 0;
+  // SQLite: the writer's connection while no write holds it (guarded by the
+  // writers' turn, see above).
+  std::unique_ptr<soci::session> writer_;
 
   // One write waiting for its commit (see WriteGrouped).
   struct Pending {

@@ -556,6 +556,21 @@ CREATE INDEX goal_progress_time ON goal_progress (goal_id, time);
   return *m;
 }
 
+std::vector<std::pair<std::string, std::string>> GoalsWritePath() {
+  return {{"cycles", ""},
+          {"goals", ""},
+          {"goals", "sqlite_autoindex_goals_1"},
+          {"key_results", ""},
+          {"key_results", "sqlite_autoindex_key_results_1"},
+          {"key_results", "key_results_goal"},
+          {"idempotency", "sqlite_autoindex_idempotency_1"},
+          {"check_ins", "sqlite_autoindex_check_ins_1"},
+          {"check_ins", "check_ins_goal"},
+          {"goal_revisions", "sqlite_autoindex_goal_revisions_1"},
+          {"goal_revisions", "goal_revisions_time"},
+          {"goal_progress", "goal_progress_time"}};
+}
+
 absl::StatusOr<Cycle> SqlGoalRepository::GetCycle(const std::string& id) {
   std::vector<Cycle> out;
   auto st = db_->Read("cycles.get", [&](soci::session& sql) {

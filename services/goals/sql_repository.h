@@ -8,6 +8,9 @@ namespace sightline::goals {
 
 // The goals service's schema, track "goals".
 const std::vector<storage::Migration>& GoalsMigrations();
+// What a write reads at random places (the tables and indexes keyed by goal),
+// for Database::Prewarm.
+std::vector<std::pair<std::string, std::string>> GoalsWritePath();
 
 class SqlGoalRepository : public GoalRepository {
  public:
