@@ -134,6 +134,12 @@ absl::StatusOr<storage::Idempotency> IdempotencyOf(
 
 absl::Status ParseRaw(const grpc::ByteBuffer& bytes,
                       google::protobuf::MessageLite* m) {
+  // gRPC runs a raw handler even when the call ended before its message
+  // arrived (a typed handler is not run at all).
+  if (!bytes.Valid()) {
+    return absl::CancelledError(
+        "request: no message arrived; the call was cut off");
+  }
   grpc::Slice single;
   bool ok = false;
   if (bytes.TrySingleSlice(&single).ok()) {

@@ -118,7 +118,8 @@ absl::StatusOr<storage::Idempotency> IdempotencyOf(
 // A raw method takes and answers bytes, so that a hot read can send an answer
 // serialized once and kept with the cached entry.
 
-// Parses a raw request into `m`; INVALID_ARGUMENT when the bytes are not one.
+// Parses a raw request into `m`; INVALID_ARGUMENT when the bytes are not one,
+// CANCELLED when no message arrived (the call was cut off).
 absl::Status ParseRaw(const grpc::ByteBuffer& bytes,
                       google::protobuf::MessageLite* m);
 // Sets `out` to a copy of `wire` (a serialized message), or of its pieces in

@@ -56,6 +56,16 @@ TEST(RawTest, ParsesARequestSpreadOverSeveralSlices) {
   EXPECT_EQ(back.nanos(), 123456789);
 }
 
+TEST(RawTest, NoMessageAtAllIsACutOffCall) {
+  grpc::ByteBuffer none;
+  google::protobuf::Timestamp m;
+  EXPECT_THAT(ParseRaw(none, &m), StatusIs(absl::StatusCode::kCancelled));
+  grpc::Slice nothing("", 0);  // an empty message is a message
+  grpc::ByteBuffer empty(&nothing, 1);
+  ASSERT_TRUE(empty.Valid());
+  EXPECT_TRUE(ParseRaw(empty, &m).ok());
+}
+
 TEST(RawTest, BytesThatAreNotTheMessageAreInvalidArgument) {
   std::string junk = "\xff\xff\xff\xff";
   grpc::Slice slice(junk.data(), junk.size());
