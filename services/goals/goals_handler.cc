@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "lib/server/api.h"
 #include "lib/status/status.h"
 #include "lib/storage/idempotency.h"
@@ -828,10 +829,23 @@ grpc::ServerUnaryReactor* GoalsHandler::GetGoal(
       Render(view, &m);
       return m.SerializeAsString();
     });
-    v1::Goal timed;
-    timed.set_expected_progress((*v)->expected_progress);
-    timed.set_health(static_cast<v1::Health>(static_cast<int>((*v)->health)));
-    server::SetRaw({timeless, timed.SerializeAsString()}, resp);
+    // The two fields as a v1::Goal would serialize them, written in place.
+    uint8_t timed[32];
+    uint8_t* end = timed;
+    using google::protobuf::internal::WireFormatLite;
+    if ((*v)->expected_progress != 0) {
+      end = WireFormatLite::WriteDoubleToArray(
+          v1::Goal::kExpectedProgressFieldNumber, (*v)->expected_progress,
+          end);
+    }
+    if ((*v)->health != Health::kUnspecified) {
+      end = WireFormatLite::WriteEnumToArray(v1::Goal::kHealthFieldNumber,
+                                             static_cast<int>((*v)->health),
+                                             end);
+    }
+    server::SetRaw({timeless, absl::string_view(reinterpret_cast<char*>(timed),
+                                                static_cast<size_t>(end - timed))},
+                   resp);
     return absl::OkStatus();
   };
   auto slow = [this, req_bytes,

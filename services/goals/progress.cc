@@ -154,8 +154,11 @@ double ExpectedProgress(absl::string_view start_date,
   const std::optional<absl::CivilDay> start = ParseDate(start_date);
   const std::optional<absl::CivilDay> due = ParseDate(due_date);
   if (!start.has_value() || !due.has_value()) return 0;
-  const absl::Time begin = absl::FromCivil(*start, absl::UTCTimeZone());
-  const absl::Time end = absl::FromCivil(*due + 1, absl::UTCTimeZone());
+  // Days since the epoch, as UTC midnights (no time zone lookup: this runs
+  // on every read of a goal).
+  const absl::CivilDay epoch(1970, 1, 1);
+  const absl::Time begin = absl::FromUnixSeconds((*start - epoch) * 86400);
+  const absl::Time end = absl::FromUnixSeconds((*due + 1 - epoch) * 86400);
   if (end <= begin) return 0;
   if (now <= begin) return 0;
   if (now >= end) return 1;
