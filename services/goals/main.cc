@@ -102,22 +102,6 @@ int main(int argc, char** argv) {
     return server::ExitWithError("cannot migrate the database", st);
   }
 
-  // A check-in inserts into indexes keyed by goal, at places all over them:
-  // read into the writer's cache now, they cost no disk read later.
-  std::thread prewarm([&db] {
-    absl::Time start = absl::Now();
-    auto bytes = (*db)->Prewarm(goals::GoalsWritePath());
-    if (!bytes.ok()) {
-      telemetry::LogWarn("prewarm failed",
-                         {{"error", bytes.status().message()}});
-      return;
-    }
-    telemetry::LogInfo(
-        "writer cache prewarmed",
-        {{"cache_mib", static_cast<double>(*bytes) / (1 << 20)},
-         {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
-  });
-
   std::unique_ptr<cache::RedisClient> redis_client;
   if (!config->redis.empty()) {
     auto redis = cache::ParseRedisUrl(config->redis);
@@ -173,6 +157,22 @@ int main(int argc, char** argv) {
   server::Periodic refresher(absl::GetFlag(FLAGS_metrics_refresh), [&] {
     auto census = service.TakeCensus();
     if (census.ok()) metrics.Publish(*census);
+  });
+
+  // A check-in inserts into indexes keyed by goal, at places all over them:
+  // read into the writer's cache now, they cost no disk read later.
+  std::thread prewarm([&db] {
+    absl::Time start = absl::Now();
+    auto bytes = (*db)->Prewarm(goals::GoalsWritePath());
+    if (!bytes.ok()) {
+      telemetry::LogWarn("prewarm failed",
+                         {{"error", bytes.status().message()}});
+      return;
+    }
+    telemetry::LogInfo(
+        "writer cache prewarmed",
+        {{"cache_mib", static_cast<double>(*bytes) / (1 << 20)},
+         {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
   });
 
   server::Server srv(runtime->get());
