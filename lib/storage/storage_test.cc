@@ -313,9 +313,12 @@ TEST(DatabaseOpenTest, SqliteWriterCacheIsPrewarmedAndNeverStale) {
                                          "KEY, k TEXT NOT NULL, v TEXT)";
                              tx.sql() << "CREATE INDEX t_k ON t (k)";
                              for (int i = 0; i < 5000; ++i) {
+                               // Bound by reference: it must outlive the
+                               // statement, which runs at the end of the line.
+                               const std::string k = std::to_string(i);
                                tx.sql() << "INSERT INTO t (k, v) VALUES (:k, "
                                            "printf('%0200d', :i))",
-                                   soci::use(std::to_string(i)), soci::use(i);
+                                   soci::use(k), soci::use(i);
                              }
                              return absl::OkStatus();
                            }),
