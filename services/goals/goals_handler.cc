@@ -835,17 +835,16 @@ grpc::ServerUnaryReactor* GoalsHandler::GetGoal(
     using google::protobuf::internal::WireFormatLite;
     if ((*v)->expected_progress != 0) {
       end = WireFormatLite::WriteDoubleToArray(
-          v1::Goal::kExpectedProgressFieldNumber, (*v)->expected_progress,
-          end);
+          v1::Goal::kExpectedProgressFieldNumber, (*v)->expected_progress, end);
     }
     if ((*v)->health != Health::kUnspecified) {
-      end = WireFormatLite::WriteEnumToArray(v1::Goal::kHealthFieldNumber,
-                                             static_cast<int>((*v)->health),
-                                             end);
+      end = WireFormatLite::WriteEnumToArray(
+          v1::Goal::kHealthFieldNumber, static_cast<int>((*v)->health), end);
     }
-    server::SetRaw({timeless, absl::string_view(reinterpret_cast<char*>(timed),
-                                                static_cast<size_t>(end - timed))},
-                   resp);
+    server::SetRaw(
+        {timeless, absl::string_view(reinterpret_cast<char*>(timed),
+                                     static_cast<size_t>(end - timed))},
+        resp);
     return absl::OkStatus();
   };
   auto slow = [this, req_bytes,
