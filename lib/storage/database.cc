@@ -804,11 +804,19 @@ absl::Status Database::AppendEvents(Tx& tx) {
   if (tx.events_.empty()) return absl::OkStatus();
   soci::session& sql = tx.sql();
   const long long n = static_cast<long long>(tx.events_.size());
-  // The counter row serializes writers from here to COMMIT, so sequence order
-  // is commit order and a reader never sees seq N+1 before N.
-  sql << "UPDATE change_counter SET seq = seq + :n WHERE id = 1", soci::use(n);
+  // Writers are serialized from here to COMMIT (on SQLite by the write lock
+  // every write transaction takes at BEGIN IMMEDIATE, on PostgreSQL by the
+  // counter row), so sequence order is commit order and a reader never sees
+  // seq N+1 before N.
   long long last = 0;
-  sql << "SELECT seq FROM change_counter WHERE id = 1", soci::into(last);
+  if (dialect_ == Dialect::kSqlite) {
+    sql << "SELECT COALESCE(MAX(seq), 0) FROM change_log", soci::into(last);
+    last += n;
+  } else {
+    sql << "UPDATE change_counter SET seq = seq + :n WHERE id = 1",
+        soci::use(n);
+    sql << "SELECT seq FROM change_counter WHERE id = 1", soci::into(last);
+  }
   long long first = last - n + 1;
   int64_t now = NowMicros();
   std::vector<long long> seqs;

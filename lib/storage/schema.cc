@@ -3,9 +3,11 @@
 #include <soci/soci.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "lib/telemetry/log.h"
 
 namespace sightline::storage {
-namespace {
 
 const std::vector<Migration>& CoreMigrations() {
   static const auto* m = new std::vector<Migration>{
@@ -37,8 +39,61 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_time ON idempotency (create_time);
 )sql",
        ""},
+      // SQLite: the sequence number becomes the table's own key (a column
+      // declared BIGINT PRIMARY KEY is not one: it had a second b-tree), and
+      // the next number is the last one's successor, read under the write
+      // lock every SQLite writer holds, so the counter row (one more page
+      // written by every commit) goes. The counter always equalled the last
+      // number in the log: both move in one transaction, and pruning keeps
+      // the newest entry. PostgreSQL keeps its counter row.
+      {2, "SQLite: change log keyed by its sequence number",
+       R"sql(
+CREATE TABLE change_log_keyed (
+  seq INTEGER PRIMARY KEY,
+  commit_time BIGINT NOT NULL,
+  entity TEXT NOT NULL,
+  name TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  scope TEXT NOT NULL
+);
+INSERT INTO change_log_keyed (seq, commit_time, entity, name, kind, payload, scope)
+  SELECT seq, commit_time, entity, name, kind, payload, scope FROM change_log;
+DROP TABLE change_log;
+ALTER TABLE change_log_keyed RENAME TO change_log;
+CREATE INDEX change_log_time ON change_log (commit_time);
+DROP TABLE change_counter;
+)sql",
+       "SELECT 1"},
   };
   return *m;
+}
+
+namespace {
+
+// A migration that rebuilds a table leaves the old one's pages free, all over
+// the file; later writes would take them one at a time from wherever they
+// lie (the benchmark's goals database, upgraded in place, had 75,697 free
+// pages of 428,835 and check-ins that stalled for 200 ms). Past an eighth of
+// the file the database is rewritten compactly, once, at start. A failure
+// leaves it as it is: correct, only fragmented.
+void CompactIfMostlyFree(soci::session& sql) {
+  long long free_pages = 0, pages = 0;
+  try {
+    sql << "PRAGMA freelist_count", soci::into(free_pages);
+    sql << "PRAGMA page_count", soci::into(pages);
+    if (free_pages * 8 <= pages) return;
+    const absl::Time start = absl::Now();
+    sql << "VACUUM";
+    telemetry::LogInfo("database compacted after migration",
+                       {{"free_pages", static_cast<int64_t>(free_pages)},
+                        {"pages", static_cast<int64_t>(pages)},
+                        {"ms", static_cast<int64_t>(absl::ToInt64Milliseconds(
+                                   absl::Now() - start))}});
+  } catch (const soci::soci_error& e) {
+    telemetry::LogWarn("database not compacted after migration",
+                       {{"error", std::string(e.what())}});
+  }
 }
 
 }  // namespace
@@ -58,6 +113,7 @@ absl::Status RunMigrations(soci::session& sql, Dialect dialect,
     latest = migrations[i].version;
   }
   const std::string track_s(track);
+  int applied = 0;
   sql << (dialect == Dialect::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   try {
     if (dialect == Dialect::kPostgres) {
@@ -76,6 +132,7 @@ absl::Status RunMigrations(soci::session& sql, Dialect dialect,
     }
     for (const Migration& m : migrations) {
       if (m.version <= current) continue;
+      ++applied;
       const std::string& text =
           dialect == Dialect::kPostgres && !m.postgres.empty() ? m.postgres
                                                                : m.sqlite;
@@ -99,6 +156,7 @@ absl::Status RunMigrations(soci::session& sql, Dialect dialect,
     }
     throw;
   }
+  if (dialect == Dialect::kSqlite && applied > 0) CompactIfMostlyFree(sql);
   return absl::OkStatus();
 }
 

@@ -28,6 +28,9 @@ absl::Status RunMigrations(soci::session& sql, Dialect dialect,
                            absl::string_view track,
                            const std::vector<Migration>& migrations);
 
+// The core track's migrations (change log, idempotency records).
+const std::vector<Migration>& CoreMigrations();
+
 // The core track; run by Database::Open.
 absl::Status EnsureCoreSchema(soci::session& sql, Dialect dialect);
 

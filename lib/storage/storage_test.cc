@@ -1,4 +1,5 @@
 #include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -108,7 +109,8 @@ class DatabaseTest : public ::testing::TestWithParam<Dialect> {
 
 TEST_P(DatabaseTest, MigrationsAreVersionedAndRerunnable) {
   EXPECT_EQ(*SchemaVersion(*db_, "test"), 2);
-  EXPECT_EQ(*SchemaVersion(*db_, "core"), 1);
+  EXPECT_EQ(*SchemaVersion(*db_, "core"),
+            static_cast<int>(CoreMigrations().size()));
   EXPECT_THAT(Migrate(*db_, "test", TestMigrations()), IsOk());
   EXPECT_EQ(*SchemaVersion(*db_, "test"), 2);
   std::vector<Migration> older(TestMigrations().begin(),
@@ -266,6 +268,20 @@ TEST_P(DatabaseTest, PruneKeepsNewestChange) {
   EXPECT_EQ(*HeadSeq(*db_), 2);
 }
 
+TEST_P(DatabaseTest, SequenceContinuesAfterPruningEverythingButTheNewest) {
+  ASSERT_THAT(Insert("a", 1), IsOk());
+  ASSERT_THAT(Insert("b", 2), IsOk());
+  ASSERT_TRUE(PruneChanges(*db_, absl::Now() + absl::Hours(1)).ok());
+  ASSERT_THAT(Insert("c", 3), IsOk());
+  auto rows = ReadChanges(*db_, 0, 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].seq, 2);
+  EXPECT_EQ((*rows)[1].seq, 3);
+  EXPECT_EQ((*rows)[1].name, "c");
+  EXPECT_EQ(*HeadSeq(*db_), 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Dialects, DatabaseTest,
                          ::testing::Values(Dialect::kSqlite,
                                            Dialect::kPostgres),
@@ -294,6 +310,72 @@ TEST(DatabaseOpenTest, SqliteRunsInWalMode) {
                           }),
               IsOk());
   EXPECT_EQ(sync, 2);  // FULL: a commit is durable before Write returns
+  testing::RemoveTree(dir);
+}
+
+// A database made by an older binary (core schema version 1, sequence numbers
+// from a counter row) keeps its change log and numbering when opened, and the
+// pages the rebuilt log left free are given back.
+TEST(DatabaseOpenTest, SqliteChangeLogUpgradeKeepsEntriesAndNumbering) {
+  std::string dir = testing::MakeTempDir("core-upgrade");
+  const std::string path = dir + "/old.db";
+  constexpr int kOld = 3000;
+  {
+    soci::session sql(*soci::factory_sqlite3(), "db=" + path);
+    ASSERT_THAT(RunMigrations(sql, Dialect::kSqlite, "core",
+                              {CoreMigrations().front()}),
+                IsOk());
+    const std::string payload(400, 'A');  // base64 of 300 zero bytes
+    sql << "BEGIN";
+    for (long long seq = 1; seq <= kOld; ++seq) {
+      const std::string name = absl::StrCat("n", seq);
+      sql << "INSERT INTO change_log (seq, commit_time, entity, name, kind, "
+             "payload, scope) VALUES (:s, :t, 'item', :n, 1, :p, :c)",
+          soci::use(seq), soci::use(seq), soci::use(name), soci::use(payload),
+          soci::use(name);
+    }
+    const long long last = kOld;
+    sql << "UPDATE change_counter SET seq = :s WHERE id = 1", soci::use(last);
+    sql << "COMMIT";
+  }
+  auto db = Database::Open({.url = "sqlite://" + path});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto version = SchemaVersion(**db, "core");
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, static_cast<int>(CoreMigrations().size()));
+  EXPECT_EQ(*HeadSeq(**db), kOld);
+  ASSERT_THAT((*db)->Write("emit",
+                           [](Tx& tx) {
+                             tx.Emit({"item", "z", 1, "new", "z"});
+                             return absl::OkStatus();
+                           }),
+              IsOk());
+  auto rows = ReadChanges(**db, 0, 2 * kOld);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), static_cast<size_t>(kOld + 1));
+  EXPECT_EQ((*rows)[0].seq, 1);
+  EXPECT_EQ((*rows)[0].name, "n1");
+  EXPECT_EQ((*rows)[0].payload, std::string(300, '\0'));
+  EXPECT_EQ((*rows)[kOld - 1].seq, kOld);
+  EXPECT_EQ((*rows)[kOld].seq, kOld + 1);
+  EXPECT_EQ((*rows)[kOld].payload, "new");
+  EXPECT_EQ(*HeadSeq(**db), kOld + 1);
+  // The counter row is gone (nothing left to keep in step with the log), and
+  // so are the free pages the old log's table and index left behind.
+  int tables = -1, free_pages = -1;
+  ASSERT_THAT((*db)->Read("schema",
+                          [&](soci::session& sql) {
+                            sql << "SELECT COUNT(*) FROM sqlite_schema WHERE "
+                                   "name = 'change_counter'",
+                                soci::into(tables);
+                            sql << "PRAGMA freelist_count",
+                                soci::into(free_pages);
+                            return absl::OkStatus();
+                          }),
+              IsOk());
+  EXPECT_EQ(tables, 0);
+  EXPECT_EQ(free_pages, 0);
+  db->reset();
   testing::RemoveTree(dir);
 }
 

@@ -1,5 +1,7 @@
 #include "services/goals/goals_service.h"
 
+#include <soci/soci.h>
+
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -874,6 +876,66 @@ TEST_F(GoalsServiceTest, AsOfReturnsTheGoalAsItWasThen) {
               IsOk());
   EXPECT_THAT(svc().GetGoal(P("sue"), g, checked + absl::Minutes(30)),
               StatusIs(absl::StatusCode::kNotFound));
+}
+
+// A database written by an older binary (goals schema version 1: progress
+// points in a table with an index beside it) keeps every point when opened,
+// and two points of one goal at one time keep the later, as new ones do.
+TEST(GoalsSchemaTest, ProgressPointsUpgradeKeepsHistoryAndTheLaterOfATie) {
+  const std::string dir = ::sightline::testing::MakeTempDir("goals-upgrade");
+  {
+    auto old = ::sightline::testing::OpenMigratedSqlite(
+        dir, "goals", {GoalsMigrations().front()});
+    ASSERT_THAT(old, IsOk());
+    ASSERT_THAT((*old)->Write("seed",
+                              [](storage::Tx& tx) {
+                                tx.sql()
+                                    << "INSERT INTO goal_progress (goal_id, "
+                                       "time, progress) VALUES ('g', 10, 0.1), "
+                                       "('g', 20, 0.2), ('g', 20, 0.25), "
+                                       "('h', 20, 0.5)";
+                                return absl::OkStatus();
+                              }),
+                IsOk());
+  }
+  auto db =
+      ::sightline::testing::OpenMigratedSqlite(dir, "goals", GoalsMigrations());
+  ASSERT_THAT(db, IsOk());
+  auto points = [&] {
+    std::vector<std::string> out;
+    EXPECT_THAT((*db)->Read("points",
+                            [&](soci::session& sql) {
+                              std::string g;
+                              long long t = 0;
+                              double p = 0;
+                              soci::statement st =
+                                  (sql.prepare << "SELECT goal_id, time, "
+                                                  "progress FROM goal_progress "
+                                                  "ORDER BY goal_id, time",
+                                   soci::into(g), soci::into(t), soci::into(p));
+                              st.execute();
+                              while (st.fetch())
+                                out.push_back(absl::StrCat(g, "@", t, "=", p));
+                              return absl::OkStatus();
+                            }),
+                IsOk());
+    return out;
+  };
+  EXPECT_THAT(points(), ElementsAre("g@10=0.1", "g@20=0.25", "h@20=0.5"));
+  SqlGoalRepository repo(db->get());
+  ASSERT_THAT(repo.Write(
+                  "points",
+                  [](GoalTx& tx) -> absl::Status {
+                    if (auto s = tx.RecordProgress("h", 30, 0.6); !s.ok())
+                      return s;
+                    return tx.RecordProgress("h", 30, 0.7);
+                  },
+                  /*last_seq=*/nullptr),
+              IsOk());
+  EXPECT_THAT(points(),
+              ElementsAre("g@10=0.1", "g@20=0.25", "h@20=0.5", "h@30=0.7"));
+  db->reset();
+  ::sightline::testing::RemoveTree(dir);
 }
 
 // ---- history ----------------------------------------------------------------

@@ -428,8 +428,11 @@ class SqlGoalTx : public GoalTx {
   absl::Status RecordProgress(const std::string& goal_id, int64_t time,
                               double progress) override {
     long long t = time;
-    sql_ << "INSERT INTO goal_progress (goal_id, time, progress) VALUES (:g, "
-            ":t, :p)",
+    sql_ << (tx_.dialect() == storage::Dialect::kSqlite
+                 ? "INSERT OR REPLACE INTO goal_progress (goal_id, time, "
+                   "progress) VALUES (:g, :t, :p)"
+                 : "INSERT INTO goal_progress (goal_id, time, progress) "
+                   "VALUES (:g, :t, :p)"),
         soci::use(goal_id), soci::use(t), soci::use(progress);
     return absl::OkStatus();
   }
@@ -552,6 +555,24 @@ CREATE TABLE goal_progress (
 CREATE INDEX goal_progress_time ON goal_progress (goal_id, time);
 )sql",
        ""},
+      // SQLite: a progress point is its key, (goal, time), so the table is
+      // that key's b-tree alone: a check-in writes one page of it per goal
+      // on the roll-up chain instead of that plus the table's last page.
+      // Two points of one goal at one time (a move under two parents in one
+      // write) keep the later. PostgreSQL keeps its table and index.
+      {2, "SQLite: progress points keyed by goal and time", R"sql(
+CREATE TABLE goal_progress_keyed (
+  goal_id TEXT NOT NULL,
+  time BIGINT NOT NULL,
+  progress DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (goal_id, time)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO goal_progress_keyed (goal_id, time, progress)
+  SELECT goal_id, time, progress FROM goal_progress ORDER BY rowid;
+DROP TABLE goal_progress;
+ALTER TABLE goal_progress_keyed RENAME TO goal_progress;
+)sql",
+       "SELECT 1"},
   };
   return *m;
 }
@@ -568,7 +589,7 @@ std::vector<std::pair<std::string, std::string>> GoalsWritePath() {
           {"check_ins", "check_ins_goal"},
           {"goal_revisions", "sqlite_autoindex_goal_revisions_1"},
           {"goal_revisions", "goal_revisions_time"},
-          {"goal_progress", "goal_progress_time"}};
+          {"goal_progress", ""}};
 }
 
 absl::StatusOr<Cycle> SqlGoalRepository::GetCycle(const std::string& id) {
