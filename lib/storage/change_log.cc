@@ -40,13 +40,9 @@ absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db,
 }
 
 absl::StatusOr<int64_t> HeadSeq(Database& db) {
-  long long seq = 0;
+  int64_t seq = 0;
   auto st = db.Read("change_log.head", [&](soci::session& sql) {
-    if (db.dialect() == Dialect::kSqlite) {
-      sql << "SELECT COALESCE(MAX(seq), 0) FROM change_log", soci::into(seq);
-    } else {
-      sql << "SELECT seq FROM change_counter WHERE id = 1", soci::into(seq);
-    }
+    seq = db.LastSeq(sql);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -808,15 +808,11 @@ absl::Status Database::AppendEvents(Tx& tx) {
   // every write transaction takes at BEGIN IMMEDIATE, on PostgreSQL by the
   // counter row), so sequence order is commit order and a reader never sees
   // seq N+1 before N.
-  long long last = 0;
-  if (dialect_ == Dialect::kSqlite) {
-    sql << "SELECT COALESCE(MAX(seq), 0) FROM change_log", soci::into(last);
-    last += n;
-  } else {
+  if (dialect_ == Dialect::kPostgres) {
     sql << "UPDATE change_counter SET seq = seq + :n WHERE id = 1",
         soci::use(n);
-    sql << "SELECT seq FROM change_counter WHERE id = 1", soci::into(last);
   }
+  const long long last = LastSeq(sql) + (dialect_ == Dialect::kSqlite ? n : 0);
   long long first = last - n + 1;
   int64_t now = NowMicros();
   std::vector<long long> seqs;
@@ -842,6 +838,16 @@ absl::Status Database::AppendEvents(Tx& tx) {
   tx.last_seq_ = last;
   tx.events_.clear();
   return absl::OkStatus();
+}
+
+int64_t Database::LastSeq(soci::session& sql) const {
+  long long seq = 0;
+  if (dialect_ == Dialect::kSqlite) {
+    sql << "SELECT COALESCE(MAX(seq), 0) FROM change_log", soci::into(seq);
+  } else {
+    sql << "SELECT seq FROM change_counter WHERE id = 1", soci::into(seq);
+  }
+  return seq;
 }
 
 void Database::AddCommitListener(std::function<void(int64_t)> listener) {

@@ -133,6 +133,10 @@ class Database {
   // events (used to wake Watch streams at once).
   void AddCommitListener(std::function<void(int64_t)> listener);
 
+  // The last sequence number given to a change-log entry, read on `sql` (on
+  // SQLite the log's last entry, on PostgreSQL its counter row); 0 if none.
+  int64_t LastSeq(soci::session& sql) const;
+
   // SQLite: reads whole, into the writer's page cache, each of `structures`:
   // {table, index} pairs ("" as the index reads the table itself). One at a
   // time, each while writes wait (so that none sees the cache half filled).
