@@ -28,15 +28,6 @@ struct BadCredential {
   std::string secret;
 };
 
-size_t Count(absl::string_view text, absl::string_view what) {
-  size_t n = 0;
-  for (size_t pos = text.find(what); pos != absl::string_view::npos;
-       pos = text.find(what, pos + what.size())) {
-    ++n;
-  }
-  return n;
-}
-
 class PeopleAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {

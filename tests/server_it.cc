@@ -160,6 +160,96 @@ TEST_F(ServerTest, MetricsUseGoGrpcNamesAndPassPromtool) {
   EXPECT_THAT(check, HasSubstr("rc=0")) << check;
 }
 
+TEST_F(ServerTest, UnaryCallsAreCountedLoggedAndEchoTheRequestId) {
+  // Unary calls are measured by the runtime that serves them, not by an
+  // interceptor: every series and log field must still be there.
+  Start();
+  pv1::SyncPeopleResponse synced;
+  ASSERT_THAT(cluster_->Sync(Full(), OrgRecords(5), &synced), GrpcOk());
+  auto stub = cluster_->Stub();
+  pv1::ListPeopleResponse everyone;
+  {
+    grpc::ClientContext ctx;
+    Authorize(&ctx, cluster_->EmployeeToken());
+    ASSERT_THAT(stub->ListPeople(&ctx, pv1::ListPeopleRequest(), &everyone),
+                GrpcOk());
+    ASSERT_FALSE(everyone.people().empty());
+  }
+  auto metadata = [](const grpc::ClientContext& ctx, const std::string& key) {
+    auto it = ctx.GetServerInitialMetadata().find(key);
+    if (it == ctx.GetServerInitialMetadata().end()) return std::string("-");
+    return std::string(it->second.data(), it->second.size());
+  };
+  pv1::GetPersonRequest req;
+  pv1::Person p;
+  {  // Found, with the client's request id, which comes back.
+    grpc::ClientContext ctx;
+    Authorize(&ctx, cluster_->EmployeeToken());
+    ctx.AddMetadata("x-request-id", "it-req-42");
+    req.set_name(everyone.people(0).name());
+    ASSERT_THAT(stub->GetPerson(&ctx, req, &p), GrpcOk());
+    EXPECT_EQ(metadata(ctx, "x-request-id"), "it-req-42");
+  }
+  {  // Not found; no request id sent, none echoed.
+    grpc::ClientContext ctx;
+    Authorize(&ctx, cluster_->EmployeeToken());
+    req.set_name("people/doesnotexist");
+    EXPECT_THAT(stub->GetPerson(&ctx, req, &p),
+                GrpcStatusIs(grpc::StatusCode::NOT_FOUND));
+    EXPECT_EQ(metadata(ctx, "x-request-id"), "-");
+  }
+  {  // No token; an invalid request id is replaced, not echoed.
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-request-id", "has space");
+    EXPECT_THAT(stub->GetPerson(&ctx, req, &p),
+                GrpcStatusIs(grpc::StatusCode::UNAUTHENTICATED));
+    EXPECT_EQ(metadata(ctx, "x-request-id"), "-");
+  }
+  auto text = cluster_->service().ScrapeMetrics();
+  ASSERT_TRUE(text.ok()) << text.status();
+  const std::string labels =
+      "grpc_method=\"GetPerson\",grpc_service=\"sightline.people.v1."
+      "PeopleService\",grpc_type=\"unary\"}";
+  auto handled = [&](const std::string& code) {
+    return MetricValue(*text, "grpc_server_handled_total{grpc_code=\"" + code +
+                                  "\"," + labels);
+  };
+  EXPECT_EQ(MetricValue(*text, "grpc_server_started_total{" + labels), 3);
+  EXPECT_EQ(MetricValue(*text, "grpc_server_msg_received_total{" + labels), 3);
+  EXPECT_EQ(MetricValue(*text, "grpc_server_msg_sent_total{" + labels), 1);
+  EXPECT_EQ(handled("OK"), 1);
+  EXPECT_EQ(handled("NotFound"), 1);
+  EXPECT_EQ(handled("Unauthenticated"), 1);
+  EXPECT_EQ(MetricValue(*text, "grpc_server_handling_seconds_count{" + labels),
+            3);
+  // The streamed sync is still counted (by an interceptor).
+  EXPECT_EQ(MetricValue(*text,
+                        "grpc_server_handled_total{grpc_code=\"OK\",grpc_"
+                        "method=\"SyncPeople\",grpc_service=\"sightline."
+                        "people.v1.PeopleService\",grpc_type=\"client_"
+                        "stream\"}"),
+            1);
+
+  // One log line per call, with the caller and the request id (the service
+  // flushes its log every 50 ms, hence the bounded wait).
+  const std::string ok_line =
+      "\"method\":\"/sightline.people.v1.PeopleService/GetPerson\",\"code\":"
+      "\"OK\"";
+  std::string log;
+  for (int i = 0; i < 250; ++i) {
+    log = cluster_->service().Log();
+    if (absl::StrContains(log, "\"code\":\"Unauthenticated\"")) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  size_t at = log.find(ok_line);
+  ASSERT_NE(at, std::string::npos) << log;
+  std::string line = log.substr(at, log.find('\n', at) - at);
+  EXPECT_THAT(line, HasSubstr("\"principal\":\"kenji.watanabe@example.com\""));
+  EXPECT_THAT(line, HasSubstr("\"request_id\":\"it-req-42\""));
+  EXPECT_THAT(log, HasSubstr("\"code\":\"NotFound\""));
+  EXPECT_FALSE(absl::StrContains(log, "has space"));
+}
+
 TEST_F(ServerTest, EnvironmentVariablesOverrideDefaults) {
   // SIGHTLINE_LOG_CALLS=false is applied like --log_calls=false.
   std::string dir = MakeTempDir("server-env");

@@ -10,13 +10,6 @@ Executor::Executor(int threads, int max_queue) : max_queue_(max_queue) {
 
 Executor::~Executor() { Shutdown(); }
 
-bool Executor::TrySubmit(absl::AnyInvocable<void()> task) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_ || static_cast<int>(queue_.size()) >= max_queue_) return false;
-  queue_.push_back(std::move(task));
-  return true;
-}
-
 void Executor::Shutdown() {
   {
     absl::MutexLock lock(&mu_);

@@ -24,7 +24,18 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   // False when the queue is full or the executor is shutting down.
-  bool TrySubmit(absl::AnyInvocable<void()> task);
+  bool TrySubmit(absl::AnyInvocable<void()> task) { return TryQueue(task); }
+  // Like TrySubmit, but `task` (callable once, with no arguments) is moved
+  // into the queue only when accepted: a refused task stays with the caller as
+  // it was, so that the caller can still answer for it.
+  template <typename Task>
+  bool TryQueue(Task& task) {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || static_cast<int>(queue_.size()) >= max_queue_)
+      return false;
+    queue_.emplace_back(std::move(task));
+    return true;
+  }
   // Finishes what is queued, then stops the threads. Later submits fail.
   void Shutdown();
 

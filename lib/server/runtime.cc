@@ -57,16 +57,25 @@ Runtime::Runtime(ServerConfig config,
 
 Runtime::~Runtime() { executor_->Shutdown(); }
 
-absl::StatusOr<auth::Principal> Runtime::Authenticate(
-    grpc::CallbackServerContext* ctx) {
+namespace {
+
+absl::StatusOr<auth::Principal> Verify(const auth::TokenVerifier& verifier,
+                                       grpc::CallbackServerContext* ctx) {
   const auto& md = ctx->client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
     return absl::UnauthenticatedError(
         "missing bearer token (authorization metadata)");
   }
-  auto principal = verifier_->VerifyAuthorization(
+  return verifier.VerifyAuthorization(
       absl::string_view(it->second.data(), it->second.size()), absl::Now());
+}
+
+}  // namespace
+
+absl::StatusOr<auth::Principal> Runtime::Authenticate(
+    grpc::CallbackServerContext* ctx) {
+  auto principal = Verify(*verifier_, ctx);
   if (principal.ok()) {
     telemetry_.calls().Update(ctx, [&](telemetry::CallRecord& r) {
       r.principal = principal->subject;
@@ -75,16 +84,28 @@ absl::StatusOr<auth::Principal> Runtime::Authenticate(
   return principal;
 }
 
-std::string Runtime::RequestId(grpc::CallbackServerContext* ctx) {
-  std::string id;
-  telemetry_.calls().Update(
-      ctx, [&](telemetry::CallRecord& r) { id = r.request_id; });
-  return id;
+absl::Status Runtime::BeginUnary(grpc::CallbackServerContext* ctx,
+                                 CallContext* call) {
+  call->grpc = ctx;
+  call->deadline = DeadlineOf(ctx);
+  call->measure = telemetry::TakeServerCall(ctx);
+  if (call->measure.Begin(ctx->client_metadata()))
+    ctx->AddInitialMetadata("x-request-id", call->measure.record().request_id);
+  call->measure.MessageReceived();
+  call->request_id = call->measure.record().request_id;
+  auto principal = Verify(*verifier_, ctx);
+  if (!principal.ok()) return principal.status();
+  call->principal = std::move(*principal);
+  call->measure.record().principal = call->principal.subject;
+  return absl::OkStatus();
 }
 
-void Runtime::RedactPrincipal(grpc::CallbackServerContext* ctx) {
-  telemetry_.calls().Update(
-      ctx, [&](telemetry::CallRecord& r) { r.redact_principal = true; });
+void Runtime::Reply(grpc::ServerUnaryReactor* reactor, const CallContext& call,
+                    const grpc::Status& status) {
+  // A unary call sends its one message only with an OK status.
+  if (status.ok()) call.measure.MessageSent();
+  call.measure.End(status);
+  reactor->Finish(status);
 }
 
 grpc::Status Runtime::Finish(const absl::Status& s) {

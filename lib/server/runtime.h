@@ -30,6 +30,11 @@ struct CallContext {
   auth::Principal principal;
   std::string request_id;
   absl::Time deadline = absl::InfiniteFuture();
+  // The call's metrics and log line, ended when the runtime finishes it.
+  mutable telemetry::ServerCall measure;
+
+  // Keeps the caller out of this call's log line (anonymous authors).
+  void RedactPrincipal() const { measure.record().redact_principal = true; }
 };
 
 class Runtime {
@@ -48,41 +53,22 @@ class Runtime {
   Executor& executor() { return *executor_; }
   const storage::TokenCodec& tokens() const { return codec_; }
 
-  // Verifies the call's bearer token and records the principal for the log.
+  // Verifies the bearer token of a streaming call and records the principal
+  // for its log line.
   absl::StatusOr<auth::Principal> Authenticate(
       grpc::CallbackServerContext* ctx);
-  std::string RequestId(grpc::CallbackServerContext* ctx);
-  // Keeps the caller out of this call's log line (anonymous authors).
-  void RedactPrincipal(grpc::CallbackServerContext* ctx);
 
   // Runs `fn(const CallContext&) -> absl::Status` for a unary call on a worker,
   // after authentication, and finishes the call with the mapped status.
   template <typename Fn>
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fn fn) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    auto principal = Authenticate(ctx);
-    if (!principal.ok()) {
-      reactor->Finish(status::ToGrpc(principal.status()));
+    CallContext call;
+    if (absl::Status auth = BeginUnary(ctx, &call); !auth.ok()) {
+      Reply(reactor, call, status::ToGrpc(auth));
       return reactor;
     }
-    CallContext call{ctx, std::move(*principal), RequestId(ctx),
-                     DeadlineOf(ctx)};
-    bool queued = executor_->TrySubmit([this, reactor, call = std::move(call),
-                                        fn = std::move(fn)]() mutable {
-      if (call.grpc->IsCancelled()) {
-        reactor->Finish(
-            grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-        return;
-      }
-      if (absl::Now() >= call.deadline) {
-        reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                     "deadline passed before the call ran"));
-        return;
-      }
-      absl::Status s = fn(static_cast<const CallContext&>(call));
-      reactor->Finish(Finish(s));
-    });
-    if (!queued) reactor->Finish(Overloaded());
+    RunOnWorker(reactor, std::move(call), std::move(fn));
     return reactor;
   }
 
@@ -95,33 +81,27 @@ class Runtime {
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fast fast,
                                   Slow slow) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    auto principal = Authenticate(ctx);
-    if (!principal.ok()) {
-      reactor->Finish(status::ToGrpc(principal.status()));
+    CallContext call;
+    if (absl::Status auth = BeginUnary(ctx, &call); !auth.ok()) {
+      Reply(reactor, call, status::ToGrpc(auth));
       return reactor;
     }
-    CallContext call{ctx, std::move(*principal), std::string(),
-                     DeadlineOf(ctx)};
     std::optional<absl::Status> answered =
         fast(static_cast<const CallContext&>(call));
     if (answered.has_value()) {
-      reactor->Finish(Finish(*answered));
+      Reply(reactor, call, Finish(*answered));
       return reactor;
     }
-    call.request_id = RequestId(ctx);
-    bool queued = executor_->TrySubmit([this, reactor, call = std::move(call),
-                                        slow = std::move(slow)]() mutable {
-      if (call.grpc->IsCancelled()) {
-        reactor->Finish(
-            grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-        return;
-      }
-      absl::Status s = slow(static_cast<const CallContext&>(call));
-      reactor->Finish(Finish(s));
-    });
-    if (!queued) reactor->Finish(Overloaded());
+    RunOnWorker(reactor, std::move(call), std::move(slow));
     return reactor;
   }
+
+  // Starts measuring a unary call (the measurement the interceptor factory
+  // handed over), takes its request id and deadline, and verifies its token.
+  absl::Status BeginUnary(grpc::CallbackServerContext* ctx, CallContext* call);
+  // Ends the call's measurement, then finishes it with `status`.
+  static void Reply(grpc::ServerUnaryReactor* reactor, const CallContext& call,
+                    const grpc::Status& status);
 
   // Maps a handler's result for the client, logging internal errors first.
   grpc::Status Finish(const absl::Status& s);
@@ -129,6 +109,38 @@ class Runtime {
   static absl::Time DeadlineOf(grpc::CallbackServerContext* ctx);
 
  private:
+  // The part of a unary call that runs on a worker.
+  template <typename Fn>
+  struct WorkerCall {
+    Runtime* runtime;
+    grpc::ServerUnaryReactor* reactor;
+    CallContext call;
+    Fn fn;
+
+    void operator()() {
+      if (call.grpc->IsCancelled()) {
+        Reply(reactor, call,
+              grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+        return;
+      }
+      if (absl::Now() >= call.deadline) {
+        Reply(reactor, call,
+              grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                           "deadline passed before the call ran"));
+        return;
+      }
+      absl::Status s = fn(static_cast<const CallContext&>(call));
+      Reply(reactor, call, runtime->Finish(s));
+    }
+  };
+
+  // Queues `fn` for a worker; a full queue answers RESOURCE_EXHAUSTED at once.
+  template <typename Fn>
+  void RunOnWorker(grpc::ServerUnaryReactor* reactor, CallContext call, Fn fn) {
+    WorkerCall<Fn> task{this, reactor, std::move(call), std::move(fn)};
+    if (!executor_->TryQueue(task)) Reply(reactor, task.call, Overloaded());
+  }
+
   ServerConfig config_;
   telemetry::Telemetry telemetry_;
   std::unique_ptr<auth::TokenVerifier> verifier_;

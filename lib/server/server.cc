@@ -112,8 +112,13 @@ absl::Status Server::Start() {
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       f;
+  // Every unary method of our own services runs through Runtime::Unary, which
+  // measures it; the rest (streams, health, reflection) get an interceptor.
+  std::vector<std::string> self_measured;
+  for (const auto& entry : services_) self_measured.push_back(entry.second);
   f.push_back(std::make_unique<telemetry::ServerInterceptorFactory>(
-      &metrics, &runtime_->telemetry().calls(), c.log_calls));
+      &metrics, &runtime_->telemetry().calls(), c.log_calls,
+      std::move(self_measured)));
   builder.experimental().SetInterceptorCreators(std::move(f));
 
   if (!c.metrics_address.empty()) {

@@ -27,7 +27,8 @@ class Server {
 
   // `full_name` is the proto service name
   // ("sightline.people.v1.PeopleService"): its health status is reported and
-  // its metric series created up front.
+  // its metric series created up front. Each of its unary methods must run
+  // through Runtime::Unary, which measures it: they get no interceptor.
   void AddService(grpc::Service* service, absl::string_view full_name);
   // Runs after health goes NOT_SERVING and before the server stops accepting
   // calls (e.g. to end Watch streams with UNAVAILABLE so clients resume

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <random>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -60,10 +61,8 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
   ServerInterceptor(grpc::experimental::ServerRpcInfo* info, MethodMetrics* m,
                     CallRegistry* registry, bool log_calls)
       : info_(info),
-        metrics_(m),
         registry_(registry),
-        log_calls_(log_calls && !IsPublicMethod(info->method())),
-        start_(std::chrono::steady_clock::now()) {}
+        call_(m, log_calls && !IsPublicMethod(info->method())) {}
 
   ~ServerInterceptor() override {
     if (registered_) registry_->Unregister(info_->server_context());
@@ -73,38 +72,28 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
       grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      metrics_->started->Increment();
+      static const std::multimap<grpc::string_ref, grpc::string_ref> kNone;
       auto* md = methods->GetRecvInitialMetadata();
-      if (md != nullptr) {
-        auto it = md->find("x-request-id");
-        if (it != md->end()) {
-          absl::string_view id(it->second.data(), it->second.size());
-          if (IsValidRequestId(id)) {
-            record_.request_id = std::string(id);
-            echo_request_id_ = true;
-          }
-        }
-      }
-      if (record_.request_id.empty()) record_.request_id = NewRequestId();
+      echo_request_id_ = call_.Begin(md != nullptr ? *md : kNone);
       // The request id is set before the record is published, and never
       // changes after: this interceptor reads it without the lock.
-      registry_->Register(info_->server_context(), &record_);
+      registry_->Register(info_->server_context(), &call_.record());
       registered_ = true;
     }
     if (echo_request_id_ &&
         methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->emplace("x-request-id",
-                                                 record_.request_id);
+                                                 call_.record().request_id);
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() != nullptr) {
-      metrics_->msg_received->Increment();
+      call_.MessageReceived();
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-      metrics_->msg_sent->Increment();
+      call_.MessageSent();
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
@@ -116,51 +105,32 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
         st = grpc::Status(grpc::StatusCode::CANCELLED,
                           "cancelled by the client");
       }
-      Finish(st);
+      // Once unregistered, the handler can no longer change the record.
+      if (registered_) {
+        registry_->Unregister(info_->server_context());
+        registered_ = false;
+      }
+      call_.End(st);
     }
     methods->Proceed();
   }
 
  private:
-  void Finish(const grpc::Status& status) {
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
-            .count();
-    int code = static_cast<int>(status.error_code());
-    if (code < 0 || code > 16) code = 2;
-    metrics_->handled[code]->Increment();
-    metrics_->handling->Observe(seconds);
-    // Once unregistered, the handler can no longer change the record.
-    if (registered_) {
-      registry_->Unregister(info_->server_context());
-      registered_ = false;
-    }
-    const CallRecord& record = record_;
-    if (!log_calls_) return;
-    Level level = Level::kInfo;
-    if (code == static_cast<int>(grpc::StatusCode::INTERNAL) ||
-        code == static_cast<int>(grpc::StatusCode::UNKNOWN) ||
-        code == static_cast<int>(grpc::StatusCode::DATA_LOSS)) {
-      level = Level::kError;
-    }
-    LogRpc(level, info_->method(),
-           status::GoCodeName(static_cast<grpc::StatusCode>(code)),
-           static_cast<int64_t>(seconds * 1e6),
-           record.redact_principal ? absl::string_view("redacted")
-                                   : absl::string_view(record.principal),
-           record.request_id,
-           code != 0 ? absl::string_view(status.error_message()) : "");
-  }
-
   grpc::experimental::ServerRpcInfo* info_;
-  MethodMetrics* metrics_;
   CallRegistry* registry_;
-  bool log_calls_;
   bool registered_ = false;
   bool echo_request_id_ = false;
-  std::chrono::steady_clock::time_point start_;
-  CallRecord record_;
+  ServerCall call_;
 };
+
+// A unary call the factory handed over, waiting on the thread that is about
+// to run its handler.
+struct HandedOver {
+  const grpc::ServerContextBase* ctx = nullptr;
+  MethodMetrics* metrics = nullptr;
+  bool log = false;
+};
+thread_local HandedOver t_handed_over;
 
 class ClientInterceptor : public grpc::experimental::Interceptor {
  public:
@@ -200,6 +170,80 @@ class ClientInterceptor : public grpc::experimental::Interceptor {
 };
 
 }  // namespace
+
+ServerCall::ServerCall(MethodMetrics* metrics, bool log)
+    : metrics_(metrics), log_(log), start_(std::chrono::steady_clock::now()) {}
+
+ServerCall::ServerCall(ServerCall&& other) noexcept
+    : metrics_(std::exchange(other.metrics_, nullptr)),
+      log_(other.log_),
+      start_(other.start_),
+      record_(std::move(other.record_)) {}
+
+ServerCall& ServerCall::operator=(ServerCall&& other) noexcept {
+  metrics_ = std::exchange(other.metrics_, nullptr);
+  log_ = other.log_;
+  start_ = other.start_;
+  record_ = std::move(other.record_);
+  return *this;
+}
+
+bool ServerCall::Begin(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& md) {
+  if (metrics_ != nullptr) metrics_->started->Increment();
+  bool from_client = false;
+  auto it = md.find("x-request-id");
+  if (it != md.end()) {
+    absl::string_view id(it->second.data(), it->second.size());
+    if (IsValidRequestId(id)) {
+      record_.request_id = std::string(id);
+      from_client = true;
+    }
+  }
+  if (record_.request_id.empty()) record_.request_id = NewRequestId();
+  return from_client;
+}
+
+void ServerCall::MessageReceived() {
+  if (metrics_ != nullptr) metrics_->msg_received->Increment();
+}
+
+void ServerCall::MessageSent() {
+  if (metrics_ != nullptr) metrics_->msg_sent->Increment();
+}
+
+void ServerCall::End(const grpc::Status& status) {
+  MethodMetrics* m = std::exchange(metrics_, nullptr);
+  if (m == nullptr) return;
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+          .count();
+  int code = static_cast<int>(status.error_code());
+  if (code < 0 || code > 16) code = 2;
+  m->handled[code]->Increment();
+  m->handling->Observe(seconds);
+  if (!log_) return;
+  Level level = Level::kInfo;
+  if (code == static_cast<int>(grpc::StatusCode::INTERNAL) ||
+      code == static_cast<int>(grpc::StatusCode::UNKNOWN) ||
+      code == static_cast<int>(grpc::StatusCode::DATA_LOSS)) {
+    level = Level::kError;
+  }
+  LogRpc(level, m->full,
+         status::GoCodeName(static_cast<grpc::StatusCode>(code)),
+         static_cast<int64_t>(seconds * 1e6),
+         record_.redact_principal ? absl::string_view("redacted")
+                                  : absl::string_view(record_.principal),
+         record_.request_id,
+         code != 0 ? absl::string_view(status.error_message()) : "");
+}
+
+ServerCall TakeServerCall(const grpc::ServerContextBase* ctx) {
+  HandedOver& h = t_handed_over;
+  if (h.ctx != ctx || ctx == nullptr) return ServerCall();
+  h.ctx = nullptr;
+  return ServerCall(h.metrics, h.log);
+}
 
 absl::string_view RpcTypeName(RpcType t) {
   switch (t) {
@@ -281,6 +325,7 @@ MethodMetrics* RpcMetrics::Get(absl::string_view full_method, RpcType type) {
 
 MethodMetrics* RpcMetrics::Create(absl::string_view full_method, RpcType type) {
   auto m = std::make_unique<MethodMetrics>();
+  m->full = std::string(full_method);
   m->type = std::string(RpcTypeName(type));
   SplitMethod(full_method, &m->service, &m->method);
   std::map<std::string, std::string> labels = {{"grpc_type", m->type},
@@ -305,7 +350,25 @@ grpc::experimental::Interceptor*
 ServerInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
   MethodMetrics* m = metrics_->Get(info->method(), TypeOf(info->type()));
+  if (info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY &&
+      SelfMeasured(info->method())) {
+    t_handed_over = {info->server_context(), m,
+                     log_calls_ && !IsPublicMethod(info->method())};
+    return nullptr;
+  }
   return new ServerInterceptor(info, m, registry_, log_calls_);
+}
+
+bool ServerInterceptorFactory::SelfMeasured(absl::string_view method) const {
+  if (method.empty() || method[0] != '/') return false;
+  method.remove_prefix(1);
+  for (const std::string& service : self_measured_) {
+    if (method.size() > service.size() && method[service.size()] == '/' &&
+        absl::StartsWith(method, service)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 grpc::experimental::Interceptor*

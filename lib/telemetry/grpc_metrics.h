@@ -2,13 +2,20 @@
 
 // gRPC metrics with exactly the names and labels of go-grpc-prometheus, so that
 // the usual gRPC Grafana dashboards work unchanged, and one JSON log line per
-// server RPC. Both come from interceptors, which see every call, health and
-// reflection included.
+// server RPC.
 //
-// Handlers tell the interceptor who called (for the log line) through
+// Every server call is measured by a ServerCall. Unary calls of the services
+// the server names as measuring themselves are driven by the code that serves
+// them (server::Runtime::Unary): the interceptor factory hands the call's
+// series over (TakeServerCall) and adds no interceptor, because gRPC's
+// interception machinery alone costs more per call than a warm read does.
+// Every other call (streams, health, reflection, unknown methods) is driven by
+// an interceptor; its handler tells it who called (for the log line) through
 // CallRegistry, keyed by the call's ServerContext.
 
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +26,8 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/client_interceptor.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "grpcpp/support/status.h"
+#include "grpcpp/support/string_ref.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -71,6 +80,7 @@ class CallRegistry {
 // The counters and histogram of one method, resolved once so that the hot path
 // does no label lookups.
 struct MethodMetrics {
+  std::string full;  // "/pkg.Service/Method", as the log line names it
   std::string type;
   std::string service;
   std::string method;
@@ -106,20 +116,64 @@ class RpcMetrics {
       ABSL_GUARDED_BY(mu_);
 };
 
-// Counts every server call and writes its log line.
+// The measurements of one server call: counted when it starts, its messages
+// counted, and at its end counted by code, timed and logged. A default-made
+// ServerCall measures nothing.
+class ServerCall {
+ public:
+  ServerCall() = default;
+  ServerCall(MethodMetrics* metrics, bool log);
+  ServerCall(ServerCall&& other) noexcept;
+  ServerCall& operator=(ServerCall&& other) noexcept;
+
+  // Counts the start and takes the client's x-request-id if it is valid, or
+  // makes one; true when the id came from the client, who expects it back.
+  bool Begin(const std::multimap<grpc::string_ref, grpc::string_ref>& md);
+  void MessageReceived();
+  void MessageSent();
+  // Counts the call by its code, observes its handling time, writes its log
+  // line. Once ended (or moved from), a ServerCall measures nothing more.
+  void End(const grpc::Status& status);
+
+  CallRecord& record() { return record_; }
+
+ private:
+  MethodMetrics* metrics_ = nullptr;
+  bool log_ = false;
+  std::chrono::steady_clock::time_point start_;
+  CallRecord record_;
+};
+
+// The ServerCall of a unary call that the factory handed over instead of
+// adding an interceptor; it must be taken on the thread that gRPC runs the
+// method handler on, before the handler returns (gRPC calls the factory and
+// then the handler on one thread, with nothing in between). A call the
+// factory did not hand over (a server built without it) is not measured.
+ServerCall TakeServerCall(const grpc::ServerContextBase* ctx);
+
+// Measures every server call and writes its log line. Unary methods of
+// `self_measured_services` ("pkg.Service") are handed over (TakeServerCall);
+// every other call gets an interceptor.
 class ServerInterceptorFactory
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   ServerInterceptorFactory(RpcMetrics* metrics, CallRegistry* registry,
-                           bool log_calls)
-      : metrics_(metrics), registry_(registry), log_calls_(log_calls) {}
+                           bool log_calls,
+                           std::vector<std::string> self_measured_services = {})
+      : metrics_(metrics),
+        registry_(registry),
+        log_calls_(log_calls),
+        self_measured_(std::move(self_measured_services)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
  private:
+  bool SelfMeasured(absl::string_view method) const;
+
   RpcMetrics* metrics_;
   CallRegistry* registry_;
   bool log_calls_;
+  std::vector<std::string> self_measured_;
 };
 
 // Counts every call made by a client channel (calls between services).

@@ -194,6 +194,15 @@ void Authorize(grpc::ClientContext* ctx, const std::string& token,
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
+size_t Count(absl::string_view text, absl::string_view what) {
+  size_t n = 0;
+  for (size_t pos = text.find(what); pos != absl::string_view::npos;
+       pos = text.find(what, pos + what.size())) {
+    ++n;
+  }
+  return n;
+}
+
 double MetricValue(const std::string& exposition, const std::string& series) {
   for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
     if (line.size() > series.size() &&

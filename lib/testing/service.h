@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
@@ -80,5 +81,8 @@ void Authorize(grpc::ClientContext* ctx, const std::string& token,
 // Reads a counter or gauge sample ("name{labels}") from a Prometheus text
 // exposition; -1 when absent.
 double MetricValue(const std::string& exposition, const std::string& series);
+
+// How many times `what` occurs in `text` (lines of a log, say).
+size_t Count(absl::string_view text, absl::string_view what);
 
 }  // namespace sightline::testing

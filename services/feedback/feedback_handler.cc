@@ -196,9 +196,11 @@ absl::Status FeedbackHandler::RenderFeedback(const Caller& caller,
 grpc::ServerUnaryReactor* FeedbackHandler::CreateFeedback(
     grpc::CallbackServerContext* ctx, const v1::CreateFeedbackRequest* req,
     v1::Feedback* resp) {
-  runtime_->RedactPrincipal(ctx);
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        // Whether or not this feedback is anonymous, its author stays out of
+        // the log.
+        call.RedactPrincipal();
         status::FieldErrors errors;
         const v1::Feedback& in = req->feedback();
         store::Feedback f;
