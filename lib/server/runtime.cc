@@ -92,7 +92,6 @@ absl::Status Runtime::BeginUnary(grpc::CallbackServerContext* ctx,
   if (call->measure.Begin(ctx->client_metadata()))
     ctx->AddInitialMetadata("x-request-id", call->measure.record().request_id);
   call->measure.MessageReceived();
-  call->request_id = call->measure.record().request_id;
   auto principal = Verify(*verifier_, ctx);
   if (!principal.ok()) return principal.status();
   call->principal = std::move(*principal);

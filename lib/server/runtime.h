@@ -28,9 +28,9 @@ namespace sightline::server {
 struct CallContext {
   grpc::CallbackServerContext* grpc = nullptr;
   auth::Principal principal;
-  std::string request_id;
   absl::Time deadline = absl::InfiniteFuture();
-  // The call's metrics and log line, ended when the runtime finishes it.
+  // The call's metrics and log line (with its request id), ended when the
+  // runtime finishes it.
   mutable telemetry::ServerCall measure;
 
   // Keeps the caller out of this call's log line (anonymous authors).

@@ -88,6 +88,9 @@ absl::Status Server::Start() {
   }
 
   auto& metrics = runtime_->telemetry().server_metrics();
+  // Every unary method of our own services runs through Runtime::Unary, which
+  // measures it; the rest (streams, health, reflection) get an interceptor.
+  telemetry::HandedOverMethods handed_over;
   builder.RegisterService(&health_);
   for (auto& [service, name] : services_) {
     builder.RegisterService(service);
@@ -98,7 +101,10 @@ absl::Status Server::Start() {
       return absl::InternalError(absl::StrCat("unknown service ", name));
     for (int i = 0; i < desc->method_count(); ++i) {
       const auto* m = desc->method(i);
-      metrics.Initialize(absl::StrCat("/", name, "/", m->name()), TypeOf(m));
+      std::string full = absl::StrCat("/", name, "/", m->name());
+      telemetry::MethodMetrics* series = metrics.Get(full, TypeOf(m));
+      if (TypeOf(m) == telemetry::RpcType::kUnary)
+        handed_over.emplace(std::move(full), series);
     }
   }
   metrics.Initialize("/grpc.health.v1.Health/Check",
@@ -112,13 +118,9 @@ absl::Status Server::Start() {
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       f;
-  // Every unary method of our own services runs through Runtime::Unary, which
-  // measures it; the rest (streams, health, reflection) get an interceptor.
-  std::vector<std::string> self_measured;
-  for (const auto& entry : services_) self_measured.push_back(entry.second);
   f.push_back(std::make_unique<telemetry::ServerInterceptorFactory>(
       &metrics, &runtime_->telemetry().calls(), c.log_calls,
-      std::move(self_measured)));
+      std::move(handed_over)));
   builder.experimental().SetInterceptorCreators(std::move(f));
 
   if (!c.metrics_address.empty()) {

@@ -349,26 +349,15 @@ MethodMetrics* RpcMetrics::Create(absl::string_view full_method, RpcType type) {
 grpc::experimental::Interceptor*
 ServerInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  MethodMetrics* m = metrics_->Get(info->method(), TypeOf(info->type()));
-  if (info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY &&
-      SelfMeasured(info->method())) {
-    t_handed_over = {info->server_context(), m,
-                     log_calls_ && !IsPublicMethod(info->method())};
-    return nullptr;
-  }
-  return new ServerInterceptor(info, m, registry_, log_calls_);
-}
-
-bool ServerInterceptorFactory::SelfMeasured(absl::string_view method) const {
-  if (method.empty() || method[0] != '/') return false;
-  method.remove_prefix(1);
-  for (const std::string& service : self_measured_) {
-    if (method.size() > service.size() && method[service.size()] == '/' &&
-        absl::StartsWith(method, service)) {
-      return true;
+  if (info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY) {
+    auto it = handed_over_.find(absl::string_view(info->method()));
+    if (it != handed_over_.end()) {
+      t_handed_over = {info->server_context(), it->second, log_calls_};
+      return nullptr;
     }
   }
-  return false;
+  MethodMetrics* m = metrics_->Get(info->method(), TypeOf(info->type()));
+  return new ServerInterceptor(info, m, registry_, log_calls_);
 }
 
 grpc::experimental::Interceptor*

@@ -4,8 +4,8 @@
 // the usual gRPC Grafana dashboards work unchanged, and one JSON log line per
 // server RPC.
 //
-// Every server call is measured by a ServerCall. Unary calls of the services
-// the server names as measuring themselves are driven by the code that serves
+// Every server call is measured by a ServerCall. Calls of the unary methods
+// the server names (HandedOverMethods) are driven by the code that serves
 // them (server::Runtime::Unary): the interceptor factory hands the call's
 // series over (TakeServerCall) and adds no interceptor, because gRPC's
 // interception machinery alone costs more per call than a warm read does.
@@ -151,29 +151,30 @@ class ServerCall {
 // factory did not hand over (a server built without it) is not measured.
 ServerCall TakeServerCall(const grpc::ServerContextBase* ctx);
 
-// Measures every server call and writes its log line. Unary methods of
-// `self_measured_services` ("pkg.Service") are handed over (TakeServerCall);
-// every other call gets an interceptor.
+// Unary methods ("/pkg.Service/Method") whose calls the factory hands over
+// (TakeServerCall), with their series.
+using HandedOverMethods = absl::flat_hash_map<std::string, MethodMetrics*>;
+
+// Measures every server call and writes its log line. Calls of `handed_over`
+// methods are handed over; every other call gets an interceptor.
 class ServerInterceptorFactory
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   ServerInterceptorFactory(RpcMetrics* metrics, CallRegistry* registry,
-                           bool log_calls,
-                           std::vector<std::string> self_measured_services = {})
+                           bool log_calls, HandedOverMethods handed_over = {})
       : metrics_(metrics),
         registry_(registry),
         log_calls_(log_calls),
-        self_measured_(std::move(self_measured_services)) {}
+        handed_over_(std::move(handed_over)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
  private:
-  bool SelfMeasured(absl::string_view method) const;
-
   RpcMetrics* metrics_;
   CallRegistry* registry_;
   bool log_calls_;
-  std::vector<std::string> self_measured_;
+  // Read-only once built: looked up without a lock on every call.
+  const HandedOverMethods handed_over_;
 };
 
 // Counts every call made by a client channel (calls between services).
