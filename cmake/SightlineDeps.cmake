@@ -32,3 +32,6 @@ set(SIGHTLINE_GOOGLEAPIS_DIR /usr/share/gocode/src/github.com/gogo/googleapis
     CACHE PATH "Folder holding google/rpc/*.proto (golang-github-gogo-googleapis-dev)")
 set(SIGHTLINE_GRPC_PROTO_DIR /usr/share/grpc-proto
     CACHE PATH "Folder holding grpc/health/v1/health.proto (grpc-proto)")
+
+# Formulas of derived KPIs (libmuparser-dev).
+pkg_check_modules(MUPARSER REQUIRED IMPORTED_TARGET muparser)

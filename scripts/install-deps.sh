@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-github-gogo-googleapis-dev
   redis-server postgresql
+  libmuparser-dev
   prometheus nghttp2-client python3-grpcio python3-yaml
 )
 
