@@ -1,0 +1,608 @@
+#include "services/metrics/metrics_service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "lib/status/status.h"
+#include "lib/storage/tokens.h"
+#include "services/metrics/formula.h"
+
+namespace sightline::metrics {
+namespace {
+
+// Formulas may name derived KPIs, this deep at most.
+constexpr int kMaxFormulaDepth = 8;
+// Violations reported per write, at most.
+constexpr size_t kMaxViolations = 100;
+
+absl::Status NotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("kpis/", id, " not found"));
+}
+
+}  // namespace
+
+MetricsService::MetricsService(KpiRepository* repo, org::OrgService* org,
+                               MetricsOptions options)
+    : repo_(repo), org_(org), options_(std::move(options)) {}
+
+bool MetricsService::CanRead(const Caller& caller, const Kpi& kpi) const {
+  return org::CanRead(caller, kpi.owned(), *org_);
+}
+
+bool MetricsService::CanEdit(const Caller& caller, const Kpi& kpi) const {
+  return org::CanEdit(caller, kpi.owned(), *org_);
+}
+
+std::string MetricsService::Etag(const Kpi& kpi) {
+  return storage::Etag(absl::StrCat("kpis/", kpi.id), kpi.revision);
+}
+
+void MetricsService::Invalidate(bool definitions) {
+  absl::MutexLock lock(&mu_);
+  ++generation_;
+  statuses_.clear();
+  if (definitions) {
+    ++kpi_generation_;
+    kpis_.clear();
+  }
+}
+
+absl::StatusOr<Kpi> MetricsService::LoadKpi(const std::string& id) {
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = kpis_.find(id);
+    if (it != kpis_.end()) return it->second;
+    generation = kpi_generation_;
+  }
+  auto kpi = repo_->GetKpi(id);
+  if (!kpi.ok()) return kpi.status();
+  absl::MutexLock lock(&mu_);
+  // Bounded: the map is dropped whole when it grows past this.
+  if (kpis_.size() >= 100000) kpis_.clear();
+  if (generation == kpi_generation_) kpis_[id] = *kpi;
+  return kpi;
+}
+
+absl::StatusOr<absl::flat_hash_map<std::string, Kpi>>
+MetricsService::KpiMap() {
+  auto all = repo_->AllKpis();
+  if (!all.ok()) return all.status();
+  absl::flat_hash_map<std::string, Kpi> out;
+  for (auto& k : *all) out.emplace(k.id, std::move(k));
+  return out;
+}
+
+absl::Status MetricsService::CheckFormula(const Caller& caller,
+                                          const Kpi& kpi,
+                                          const std::string& field) {
+  if (!kpi.derived()) return absl::OkStatus();
+  auto formula = Formula::Parse(kpi.formula, field);
+  if (!formula.ok()) return formula.status();
+  auto all = KpiMap();
+  if (!all.ok()) return all.status();
+  all->insert_or_assign(kpi.id, kpi);
+  for (const auto& id : (*formula)->inputs()) {
+    auto it = all->find(id);
+    // A KPI the caller may not read is as unknown as one that does not
+    // exist: the answer must not tell them apart.
+    if (it == all->end() || !CanRead(caller, it->second)) {
+      return status::InvalidFields(
+          {{field, absl::StrCat("names an unknown KPI '", FormulaName(id),
+                                "'")}});
+    }
+  }
+  // Cycles, and chains deeper than kMaxFormulaDepth.
+  std::function<absl::Status(const std::string&, int, std::set<std::string>&)>
+      walk = [&](const std::string& id, int depth,
+                 std::set<std::string>& path) -> absl::Status {
+    if (depth > kMaxFormulaDepth) {
+      return status::InvalidFields(
+          {{field, absl::StrCat("formulas nest more than ", kMaxFormulaDepth,
+                                " deep")}});
+    }
+    auto it = all->find(id);
+    if (it == all->end() || !it->second.derived()) return absl::OkStatus();
+    auto f = Formula::Parse(it->second.formula, field);
+    if (!f.ok()) return absl::OkStatus();  // stored ones parsed when saved
+    for (const auto& in : (*f)->inputs()) {
+      if (path.count(in)) {
+        return status::InvalidFields(
+            {{field, absl::StrCat("makes a cycle through '", FormulaName(in),
+                                  "'")}});
+      }
+      path.insert(in);
+      if (auto st = walk(in, depth + 1, path); !st.ok()) return st;
+      path.erase(in);
+    }
+    return absl::OkStatus();
+  };
+  std::set<std::string> path{kpi.id};
+  return walk(kpi.id, 0, path);
+}
+
+absl::Status MetricsService::CheckExportLimit(const Kpi& kpi) {
+  if (!kpi.exported) return absl::OkStatus();
+  auto all = repo_->AllKpis();
+  if (!all.ok()) return all.status();
+  int n = 0;
+  for (const auto& k : *all) {
+    if (k.exported && k.id != kpi.id) ++n;
+  }
+  if (n >= options_.max_exported_kpis) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "kpi.export: ", n, " KPIs are exported already, the most allowed "
+        "(--max_exported_kpis)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Kpi> MetricsService::CreateKpi(const Caller& caller, Kpi kpi,
+                                              const Idempotency& idem,
+                                              int64_t now) {
+  auto prior = repo_->FindIdempotent(idem);
+  if (!prior.ok()) return prior.status();
+  if (prior->has_value()) return repo_->GetKpi(**prior);
+  if (kpi.id.empty()) kpi.id = absl::StrCat("k", storage::NewId());
+  if (auto st = ValidateKpi(kpi); !st.ok()) return st;
+  if (!kpi.owner_person_id.empty()) {
+    if (auto st = org_->ValidatePeople({kpi.owner_person_id},
+                                       {"kpi.owner_person"});
+        !st.ok())
+      return st;
+  } else if (auto st = org_->ValidateTeam(kpi.owner_team_id, "kpi.owner_team");
+             !st.ok()) {
+    return st;
+  }
+  if (!CanEdit(caller, kpi)) {
+    return absl::PermissionDeniedError(
+        "kpi.owner: only the owner, the owner's managers (a team's lead and "
+        "the lead's managers) and services create a KPI for that owner");
+  }
+  if (auto st = CheckFormula(caller, kpi, "kpi.formula"); !st.ok()) return st;
+  if (auto st = CheckExportLimit(kpi); !st.ok()) return st;
+  kpi.revision = 1;
+  kpi.create_time = kpi.update_time = now;
+  auto id = repo_->InsertKpi(kpi, idem);
+  if (!id.ok()) return id.status();
+  if (*id != kpi.id) return repo_->GetKpi(*id);
+  return kpi;
+}
+
+absl::StatusOr<Kpi> MetricsService::GetKpi(const Caller& caller,
+                                           const std::string& id) {
+  auto kpi = LoadKpi(id);
+  if (!kpi.ok()) return kpi.status();
+  if (!CanRead(caller, *kpi)) return NotFound(id);
+  return kpi;
+}
+
+absl::StatusOr<std::vector<Kpi>> MetricsService::ListKpis(
+    const Caller& caller, const ListSpec& spec, const Page& page, int64_t now,
+    std::string* next) {
+  KpiQuery q{spec.owner_person_id, spec.owner_team_id, spec.perspective};
+  std::vector<Kpi> out;
+  Page batch{page.after, std::max(page.limit, 50)};
+  next->clear();
+  // Unreadable KPIs are skipped; read on in batches until the page is full.
+  for (int rounds = 0; rounds < 100; ++rounds) {
+    auto rows = repo_->ListKpis(q, batch);
+    if (!rows.ok()) return rows.status();
+    for (auto& k : *rows) {
+      batch.after = k.id;
+      if (!CanRead(caller, k)) continue;
+      if (spec.state != 0) {
+        auto st = StatusOf(k, now);
+        if (!st.ok()) return st.status();
+        if (static_cast<int>(st->state) != spec.state) continue;
+      }
+      out.push_back(std::move(k));
+      if (static_cast<int>(out.size()) == page.limit) {
+        *next = batch.after;
+        return out;
+      }
+    }
+    if (static_cast<int>(rows->size()) < batch.limit) return out;
+  }
+  *next = batch.after;
+  return out;
+}
+
+absl::StatusOr<Kpi> MetricsService::UpdateKpi(
+    const Caller& caller, const Kpi& in, const std::vector<std::string>& paths,
+    const std::string& etag, int64_t now) {
+  auto stored = repo_->GetKpi(in.id);
+  if (!stored.ok()) return stored.status();
+  if (!CanRead(caller, *stored)) return NotFound(in.id);
+  if (!CanEdit(caller, *stored)) {
+    return absl::PermissionDeniedError(
+        "only the owner, the owner's managers and services edit a KPI");
+  }
+  if (!etag.empty() && etag != Etag(*stored)) {
+    return absl::AbortedError("kpi.etag: the KPI changed; read it again");
+  }
+  Kpi k = *stored;
+  bool owner_changed = false;
+  for (const auto& p : paths) {
+    if (p == "display_name") k.display_name = in.display_name;
+    else if (p == "description") k.description = in.description;
+    else if (p == "owner_person" || p == "owner_team") {
+      k.owner_person_id = in.owner_person_id;
+      k.owner_team_id = in.owner_team_id;
+      owner_changed = true;
+    } else if (p == "format") k.format = in.format;
+    else if (p == "currency_code") k.currency_code = in.currency_code;
+    else if (p == "unit") k.unit = in.unit;
+    else if (p == "direction") k.direction = in.direction;
+    else if (p == "band") {
+      k.band_low = in.band_low;
+      k.band_high = in.band_high;
+    } else if (p == "aggregation") k.aggregation = in.aggregation;
+    else if (p == "period") k.period = in.period;
+    else if (p == "cadence") k.cadence = in.cadence;
+    else if (p == "perspective") k.perspective = in.perspective;
+    else if (p == "visibility") k.visibility = in.visibility;
+    else if (p == "dimension_keys") k.dimension_keys = in.dimension_keys;
+    else if (p == "formula") k.formula = in.formula;
+    else if (p == "prometheus" || p == "prometheus.query")
+      k.prom_query = in.prom_query;
+    else if (p == "targets") k.targets = in.targets;
+    else if (p == "export") k.exported = in.exported;
+    else
+      return status::InvalidFields(
+          {{"update_mask", absl::StrCat("unknown or read-only field '", p,
+                                        "'")}});
+  }
+  if (auto st = ValidateKpi(k); !st.ok()) return st;
+  if (owner_changed) {
+    if (!k.owner_person_id.empty()) {
+      if (auto st =
+              org_->ValidatePeople({k.owner_person_id}, {"kpi.owner_person"});
+          !st.ok())
+        return st;
+    } else if (auto st = org_->ValidateTeam(k.owner_team_id, "kpi.owner_team");
+               !st.ok()) {
+      return st;
+    }
+    if (!CanEdit(caller, k)) {
+      return absl::PermissionDeniedError(
+          "kpi.owner: the new owner must be one whose KPIs you edit");
+    }
+  }
+  if (k.formula != stored->formula) {
+    if (auto st = CheckFormula(caller, k, "kpi.formula"); !st.ok()) return st;
+  }
+  if (k.exported && !stored->exported) {
+    if (auto st = CheckExportLimit(k); !st.ok()) return st;
+  }
+  k.revision = stored->revision + 1;
+  k.update_time = now;
+  if (auto st = repo_->UpdateKpi(k, stored->revision); !st.ok()) return st;
+  Invalidate(/*definitions=*/true);
+  return k;
+}
+
+absl::Status MetricsService::DeleteKpi(const Caller& caller,
+                                       const std::string& id,
+                                       const std::string& etag) {
+  auto stored = repo_->GetKpi(id);
+  if (!stored.ok()) return stored.status();
+  if (!CanRead(caller, *stored)) return NotFound(id);
+  if (!CanEdit(caller, *stored)) {
+    return absl::PermissionDeniedError(
+        "only the owner, the owner's managers and services delete a KPI");
+  }
+  if (!etag.empty() && etag != Etag(*stored)) {
+    return absl::AbortedError("etag: the KPI changed; read it again");
+  }
+  auto all = repo_->AllKpis();
+  if (!all.ok()) return all.status();
+  for (const auto& k : *all) {
+    if (!k.derived() || k.id == id) continue;
+    auto f = Formula::Parse(k.formula, "formula");
+    if (!f.ok()) continue;
+    const auto& in = (*f)->inputs();
+    if (std::binary_search(in.begin(), in.end(), id)) {
+      // Naming a KPI the caller may not read would reveal it.
+      return absl::FailedPreconditionError(
+          CanRead(caller, k)
+              ? absl::StrCat("kpis/", k.id, " is derived from this KPI")
+              : std::string("a derived KPI is computed from this KPI"));
+    }
+  }
+  if (auto st = repo_->DeleteKpi(id, stored->revision); !st.ok()) return st;
+  Invalidate(/*definitions=*/true);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> MetricsService::WritePoints(const Caller& caller,
+                                                    std::vector<Point> points,
+                                                    const Idempotency& idem,
+                                                    int64_t now) {
+  if (points.empty()) {
+    return status::InvalidFields({{"points", "send at least one point"}});
+  }
+  if (static_cast<int64_t>(points.size()) > options_.max_points_per_write) {
+    return status::InvalidFields(
+        {{"points", absl::StrCat("at most ", options_.max_points_per_write,
+                                 " points per call; split the load")}});
+  }
+  auto prior = repo_->FindIdempotent(idem);
+  if (!prior.ok()) return prior.status();
+  if (prior->has_value()) {
+    int64_t n = 0;
+    if (absl::SimpleAtoi(**prior, &n)) return n;
+  }
+  auto all = KpiMap();
+  if (!all.ok()) return all.status();
+  std::vector<status::FieldViolation> violations;
+  size_t bad = 0;
+  auto add = [&](size_t i, absl::string_view field, std::string rule) {
+    ++bad;
+    if (violations.size() < kMaxViolations) {
+      violations.push_back(
+          {absl::StrCat("points[", i, "].", field), std::move(rule)});
+    }
+  };
+  // Decisions per KPI are made once, not once per point.
+  absl::flat_hash_map<std::string, int> access;  // 0 unknown, 1 read, 2 edit
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    auto it = all->find(p.kpi_id);
+    int level = 0;
+    if (it != all->end()) {
+      auto [a, fresh] = access.try_emplace(p.kpi_id, 0);
+      if (fresh) {
+        a->second = CanEdit(caller, it->second)   ? 2
+                    : CanRead(caller, it->second) ? 1
+                                                  : 0;
+      }
+      level = a->second;
+    }
+    if (level == 0) {
+      add(i, "kpi", absl::StrCat("unknown KPI kpis/", p.kpi_id));
+      continue;
+    }
+    if (level == 1) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "points[", i, "].kpi: only the owner, the owner's managers and "
+          "services write points of kpis/",
+          p.kpi_id));
+    }
+    const Kpi& kpi = it->second;
+    if (kpi.derived()) {
+      add(i, "kpi", "a derived KPI takes no points; write its inputs");
+    }
+    if (!std::isfinite(p.value)) add(i, "value", "must be a finite number");
+    if (p.time < 0) add(i, "time", "must be after 1970");
+    if (p.time > now + options_.max_future) {
+      add(i, "time", "must be at most a day in the future");
+    }
+    if (auto st = ValidateDimension(kpi, p.dimension,
+                                    absl::StrCat("points[", i, "].dimension"));
+        !st.ok()) {
+      ++bad;
+      for (auto& v : status::FieldViolations(st)) {
+        if (violations.size() < kMaxViolations) violations.push_back(v);
+      }
+    }
+    if (p.source.size() > 200) add(i, "source", "at most 200 characters");
+  }
+  if (bad > 0) {
+    if (bad > violations.size()) {
+      violations.push_back(
+          {"points", absl::StrCat(bad - violations.size() + 1,
+                                  " more violations not listed")});
+    }
+    return status::InvalidFields(violations);
+  }
+  auto n = repo_->WritePoints(points, idem);
+  if (!n.ok()) return n.status();
+  Invalidate();
+  if (options_.on_points_written) options_.on_points_written(*n);
+  return n;
+}
+
+absl::StatusOr<std::optional<double>> MetricsService::ValueOver(
+    const Kpi& kpi, int64_t start, int64_t end, int depth) {
+  if (depth > kMaxFormulaDepth) return std::optional<double>();
+  if (!kpi.derived()) {
+    PointQuery q{kpi.id, start, end, end - start, "", ""};
+    auto series = repo_->Aggregate(q);
+    if (!series.ok()) return series.status();
+    auto it = series->find("");
+    if (it == series->end() || it->second.empty())
+      return std::optional<double>();
+    return it->second[0].Value(kpi.aggregation);
+  }
+  auto f = Formula::Parse(kpi.formula, "kpi.formula");
+  if (!f.ok()) return f.status();
+  absl::flat_hash_map<std::string, double> values;
+  for (const auto& id : (*f)->inputs()) {
+    auto in = LoadKpi(id);
+    if (!in.ok()) {
+      if (absl::IsNotFound(in.status())) return std::optional<double>();
+      return in.status();
+    }
+    auto v = ValueOver(*in, start, end, depth + 1);
+    if (!v.ok()) return v.status();
+    if (!*v) return std::optional<double>();
+    values[id] = **v;
+  }
+  return (*f)->Evaluate(values);
+}
+
+absl::StatusOr<std::vector<std::optional<double>>>
+MetricsService::DerivedBuckets(const Kpi& kpi, const PointQuery& q,
+                               int depth) {
+  size_t n = static_cast<size_t>((q.end - q.start + q.step - 1) / q.step);
+  std::vector<std::optional<double>> out(n);
+  if (depth > kMaxFormulaDepth) return out;
+  auto f = Formula::Parse(kpi.formula, "kpi.formula");
+  if (!f.ok()) return f.status();
+  std::vector<std::pair<std::string, std::vector<std::optional<double>>>>
+      inputs;
+  for (const auto& id : (*f)->inputs()) {
+    auto in = LoadKpi(id);
+    if (!in.ok()) {
+      if (absl::IsNotFound(in.status())) return out;
+      return in.status();
+    }
+    std::vector<std::optional<double>> values(n);
+    if (in->derived()) {
+      auto v = DerivedBuckets(*in, q, depth + 1);
+      if (!v.ok()) return v.status();
+      values = std::move(*v);
+    } else {
+      PointQuery iq = q;
+      iq.kpi_id = id;
+      iq.dimension.clear();
+      iq.group_by.clear();
+      auto series = repo_->Aggregate(iq);
+      if (!series.ok()) return series.status();
+      const Series& s = (*series)[""];
+      for (size_t i = 0; i < n && i < s.size(); ++i) {
+        values[i] = s[i].Value(in->aggregation);
+      }
+    }
+    inputs.push_back({id, std::move(values)});
+  }
+  absl::flat_hash_map<std::string, double> at;
+  for (size_t i = 0; i < n; ++i) {
+    at.clear();
+    bool complete = true;
+    for (const auto& [id, values] : inputs) {
+      if (!values[i]) {
+        complete = false;
+        break;
+      }
+      at[id] = *values[i];
+    }
+    if (complete) out[i] = (*f)->Evaluate(at);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<SeriesView>> MetricsService::Query(
+    const Caller& caller, const PointQuery& q,
+    std::optional<Aggregation> aggregation) {
+  auto kpi = GetKpi(caller, q.kpi_id);
+  if (!kpi.ok()) return kpi.status();
+  std::vector<SeriesView> out;
+  if (kpi->derived()) {
+    if (!q.dimension.empty() || !q.group_by.empty() || aggregation) {
+      return status::InvalidFields(
+          {{"dimension",
+            "a derived KPI is queried whole: no dimension, group_by or "
+            "aggregation"}});
+    }
+    auto values = DerivedBuckets(*kpi, q, 0);
+    if (!values.ok()) return values.status();
+    SeriesView s;
+    for (auto& v : *values) s.buckets.push_back({v, v ? 1 : 0});
+    out.push_back(std::move(s));
+    return out;
+  }
+  if (!q.dimension.empty()) {
+    if (auto st = ValidateDimension(*kpi, q.dimension, "dimension"); !st.ok())
+      return st;
+  }
+  if (!q.group_by.empty() &&
+      std::find(kpi->dimension_keys.begin(), kpi->dimension_keys.end(),
+                q.group_by) == kpi->dimension_keys.end()) {
+    return status::InvalidFields(
+        {{"group_by", "must be a dimension key the KPI declares"}});
+  }
+  auto series = repo_->Aggregate(q);
+  if (!series.ok()) return series.status();
+  Aggregation a = aggregation.value_or(kpi->aggregation);
+  for (const auto& [group, buckets] : *series) {
+    SeriesView s;
+    s.dimension = group;
+    s.buckets.reserve(buckets.size());
+    for (const auto& b : buckets) s.buckets.push_back({b.Value(a), b.count});
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> MetricsService::LastPointTime(const Kpi& kpi,
+                                                      int depth) {
+  if (!kpi.derived() || depth > kMaxFormulaDepth)
+    return repo_->LastPointTime(kpi.id);
+  // A derived KPI is as fresh as its stalest input.
+  auto f = Formula::Parse(kpi.formula, "kpi.formula");
+  if (!f.ok()) return f.status();
+  int64_t oldest = 0;
+  for (const auto& id : (*f)->inputs()) {
+    auto in = LoadKpi(id);
+    if (!in.ok()) return int64_t{0};
+    auto t = LastPointTime(*in, depth + 1);
+    if (!t.ok()) return t.status();
+    if (*t == 0) return int64_t{0};
+    oldest = oldest == 0 ? *t : std::min(oldest, *t);
+  }
+  return oldest;
+}
+
+absl::StatusOr<StatusView> MetricsService::StatusOf(const Kpi& kpi,
+                                                    int64_t now) {
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = statuses_.find(kpi.id);
+    if (it != statuses_.end() && now < it->second.valid_until &&
+        it->second.view.kpi_id == kpi.id) {
+      return it->second.view;
+    }
+    generation = generation_;
+  }
+  StatusView v;
+  v.kpi_id = kpi.id;
+  auto [start, end] = PeriodOf(kpi.period, now);
+  v.period_start = start;
+  v.period_end = end;
+  auto value = ValueOver(kpi, start, end);
+  if (!value.ok()) return value.status();
+  v.value = *value;
+  auto [pstart, pend] = PeriodOf(kpi.period, start - 1);
+  auto previous = ValueOver(kpi, pstart, pend);
+  if (!previous.ok()) return previous.status();
+  v.previous = *previous;
+  auto last = LastPointTime(kpi);
+  if (!last.ok()) return last.status();
+  v.last_point_time = *last;
+  v.stale = IsStale(kpi, *last, now);
+  if (!kpi.prom_query.empty()) {
+    auto err = repo_->SourceError(kpi.id);
+    if (!err.ok()) return err.status();
+    if (!err->first.empty() && err->second >= *last) {
+      v.source_error = err->first;
+      v.stale = true;
+    }
+  }
+  const Target* target = TargetAt(kpi, now);
+  if (target) v.target = *target;
+  v.state = StateOf(kpi, target, v.value, v.stale);
+  v.trend = TrendOf(kpi, v.value, v.previous);
+  // Valid until a write (Invalidate), the period ends, or it turns stale.
+  int64_t until = std::min(end, now + 60 * int64_t{1000000});
+  if (*last > 0 && !v.stale) until = std::min(until, *last + 2 * kpi.cadence);
+  absl::MutexLock lock(&mu_);
+  if (generation == generation_) {
+    statuses_[kpi.id] = {v, until, generation};
+  }
+  return v;
+}
+
+absl::StatusOr<StatusView> MetricsService::GetStatus(const Caller& caller,
+                                                     const std::string& id,
+                                                     int64_t now) {
+  auto kpi = GetKpi(caller, id);
+  if (!kpi.ok()) return kpi.status();
+  return StatusOf(*kpi, now);
+}
+
+}  // namespace sightline::metrics

@@ -1,0 +1,143 @@
+#pragma once
+
+// The metrics service's rules: who may read and change a KPI (the goals
+// rules, from lib/org), formulas and their references, point validation,
+// queries and status. Plain C++ over a KpiRepository and the org.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/org/org.h"
+#include "services/metrics/kpi.h"
+#include "services/metrics/repository.h"
+
+namespace sightline::metrics {
+
+using org::Caller;
+
+struct MetricsOptions {
+  // KPIs flagged for export on /metrics, at most.
+  int max_exported_kpis = 500;
+  // Points at most this far ahead of now.
+  int64_t max_future = kMicrosPerDay;
+  // Points per write call, at most.
+  int64_t max_points_per_write = 1000000;
+  // Called with the count after every write of points.
+  std::function<void(int64_t)> on_points_written;
+};
+
+struct ListSpec {
+  std::string owner_person_id;
+  std::string owner_team_id;
+  int perspective = 0;
+  int state = 0;  // KpiState, 0: any
+};
+
+struct StatusView {
+  std::string kpi_id;
+  int64_t period_start = 0;
+  int64_t period_end = 0;
+  std::optional<double> value;
+  std::optional<double> previous;
+  std::optional<Target> target;
+  KpiState state = KpiState::kNoData;
+  std::optional<Trend> trend;
+  bool stale = false;
+  int64_t last_point_time = 0;
+  std::string source_error;
+};
+
+struct SeriesView {
+  std::string dimension;
+  // Per bucket: the value (absent when none) and the points folded into it.
+  std::vector<std::pair<std::optional<double>, int64_t>> buckets;
+};
+
+class MetricsService {
+ public:
+  MetricsService(KpiRepository* repo, org::OrgService* org,
+                 MetricsOptions options);
+
+  // `kpi.id` may be preset (the request's kpi_id); otherwise one is chosen.
+  absl::StatusOr<Kpi> CreateKpi(const Caller& caller, Kpi kpi,
+                                const Idempotency& idem, int64_t now);
+  absl::StatusOr<Kpi> GetKpi(const Caller& caller, const std::string& id);
+  // `next` receives the cursor of the next page ("" on the last).
+  absl::StatusOr<std::vector<Kpi>> ListKpis(const Caller& caller,
+                                            const ListSpec& spec,
+                                            const Page& page, int64_t now,
+                                            std::string* next);
+  // Copies the fields named by `paths` (API field names) from `in`.
+  absl::StatusOr<Kpi> UpdateKpi(const Caller& caller, const Kpi& in,
+                                const std::vector<std::string>& paths,
+                                const std::string& etag, int64_t now);
+  absl::Status DeleteKpi(const Caller& caller, const std::string& id,
+                         const std::string& etag);
+
+  // All or nothing: INVALID_ARGUMENT with one violation per bad point
+  // (`points[i].<field>`), PERMISSION_DENIED when the caller may read but not
+  // write a KPI.
+  absl::StatusOr<int64_t> WritePoints(const Caller& caller,
+                                      std::vector<Point> points,
+                                      const Idempotency& idem, int64_t now);
+
+  // Buckets of `q` (aggregation: the KPI's own when unset).
+  absl::StatusOr<std::vector<SeriesView>> Query(
+      const Caller& caller, const PointQuery& q,
+      std::optional<Aggregation> aggregation);
+
+  absl::StatusOr<StatusView> GetStatus(const Caller& caller,
+                                       const std::string& id, int64_t now);
+  // Without an access check (exports, scorecards of services).
+  absl::StatusOr<StatusView> StatusOf(const Kpi& kpi, int64_t now);
+
+  bool CanRead(const Caller& caller, const Kpi& kpi) const;
+  bool CanEdit(const Caller& caller, const Kpi& kpi) const;
+  static std::string Etag(const Kpi& kpi);
+
+  // Drops every status computed so far (after a write in any replica), and
+  // with `definitions` every KPI held in memory (after a KPI changed).
+  void Invalidate(bool definitions = false);
+
+  // The value of a KPI over [start, end): its points folded by its
+  // aggregation, or its formula over its inputs' values.
+  absl::StatusOr<std::optional<double>> ValueOver(const Kpi& kpi,
+                                                  int64_t start, int64_t end,
+                                                  int depth = 0);
+
+ private:
+  // Every KPI by id (formulas look across them).
+  absl::StatusOr<absl::flat_hash_map<std::string, Kpi>> KpiMap();
+  absl::Status CheckFormula(const Caller& caller, const Kpi& kpi,
+                            const std::string& field);
+  absl::Status CheckExportLimit(const Kpi& kpi);
+  // A KPI from memory, or read and kept.
+  absl::StatusOr<Kpi> LoadKpi(const std::string& id);
+  absl::StatusOr<int64_t> LastPointTime(const Kpi& kpi, int depth = 0);
+  absl::StatusOr<std::vector<std::optional<double>>> DerivedBuckets(
+      const Kpi& kpi, const PointQuery& q, int depth);
+
+  KpiRepository* repo_;
+  org::OrgService* org_;
+  MetricsOptions options_;
+
+  struct Cached {
+    StatusView view;
+    int64_t valid_until = 0;
+    uint64_t generation = 0;
+  };
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, Cached> statuses_ ABSL_GUARDED_BY(mu_);
+  uint64_t kpi_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, Kpi> kpis_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sightline::metrics
