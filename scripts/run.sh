@@ -18,6 +18,7 @@ SERVICES=(
   "people $BUILD/services/people/sightline-people 50051 9451"
   "goals $BUILD/services/goals/sightline-goals 50052 9452"
   "feedback $BUILD/services/feedback/sightline-feedback 50053 9453"
+  "metrics $BUILD/services/metrics/sightline-metrics 50054 9454"
 )
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -61,6 +62,7 @@ for entry in "${SERVICES[@]}"; do
   [ "$name" = goals ] && extra=(--people_address="${ADDR[people]}")
   [ "$name" = feedback ] && extra=(--people_address="${ADDR[people]}"
     --goals_address="${ADDR[goals]}")
+  [ "$name" = metrics ] && extra=(--people_address="${ADDR[people]}")
   "$ROOT/$bin" \
     --grpc_address="127.0.0.1:$gport" --metrics_address="127.0.0.1:$mport" \
     --db="$VAR/$name.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
