@@ -20,7 +20,9 @@
 #include <optional>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -294,6 +296,102 @@ absl::Status RedisServer::Resume() {
 
 std::string RedisServer::url() const {
   return absl::StrCat("redis://127.0.0.1:", port_);
+}
+
+absl::StatusOr<std::pair<int, std::string>> HttpGet(int port,
+                                                    const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return Errno("socket");
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return absl::UnavailableError(absl::StrCat("connect to port ", port));
+  std::string req = absl::StrCat("GET ", path,
+                                 " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size()))
+    return Errno("write");
+  std::string answer;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  int code = 0;
+  if (answer.size() < 12 || !absl::SimpleAtoi(answer.substr(9, 3), &code))
+    return absl::UnavailableError("not an HTTP answer");
+  size_t body = answer.find("\r\n\r\n");
+  return std::make_pair(
+      code, body == std::string::npos ? "" : answer.substr(body + 4));
+}
+
+absl::Status PrometheusServer::Start(const std::vector<std::string>& targets) {
+  constexpr char kBinary[] = "/usr/bin/prometheus";
+  if (process_ != nullptr)
+    return absl::FailedPreconditionError("already started");
+  if (access(kBinary, X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        "/usr/bin/prometheus is missing: run scripts/install-deps.sh");
+  }
+  port_ = FreePort();
+  std::string self = absl::StrCat("127.0.0.1:", port_);
+  std::string config = absl::StrCat(
+      "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      "scrape_configs:\n  - job_name: ",
+      targets.empty() ? "self" : "sightline",
+      "\n    static_configs:\n      - targets: [");
+  std::vector<std::string> quoted;
+  for (const auto& t : targets.empty() ? std::vector<std::string>{self}
+                                       : targets) {
+    quoted.push_back(absl::StrCat("'", t, "'"));
+  }
+  absl::StrAppend(&config, absl::StrJoin(quoted, ", "), "]\n");
+  {
+    FILE* f = fopen((dir_ + "/prometheus.yml").c_str(), "w");
+    if (f == nullptr) return Errno("write prometheus.yml");
+    fwrite(config.data(), 1, config.size(), f);
+    fclose(f);
+  }
+  ProcessOptions o;
+  o.argv = {kBinary, "--config.file=" + dir_ + "/prometheus.yml",
+            "--storage.tsdb.path=" + dir_ + "/prometheus-data",
+            "--web.listen-address=" + self, "--log.level=warn"};
+  o.log_path = dir_ + "/prometheus.log";
+  o.working_dir = dir_;
+  auto p = Process::Start(o);
+  if (!p.ok()) return p.status();
+  process_ = std::move(*p);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    if (!process_->Running()) {
+      process_.reset();
+      return absl::InternalError("prometheus exited: " + ReadFile(o.log_path));
+    }
+    auto ready = HttpGet(port_, "/-/ready");
+    if (ready.ok() && ready->first == 200) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError("prometheus not ready after 30 s: " +
+                                     ReadFile(o.log_path));
+}
+
+int PrometheusServer::Stop() {
+  if (process_ == nullptr) return 0;
+  int status = process_->Stop();
+  process_.reset();
+  return status;
+}
+
+std::string PrometheusServer::url() const {
+  return absl::StrCat("http://127.0.0.1:", port_);
 }
 
 absl::Status PostgresServer::Start() {

@@ -105,6 +105,33 @@ class PostgresServer {
   std::unique_ptr<Process> process_;
 };
 
+// A real Prometheus (Debian's /usr/bin/prometheus) on 127.0.0.1, scraping
+// `targets` ("host:port" of /metrics endpoints; itself when empty) every
+// second, with its data in `dir`.
+class PrometheusServer {
+ public:
+  explicit PrometheusServer(std::string dir) : dir_(std::move(dir)) {}
+  ~PrometheusServer() { Stop(); }
+  // Starts and waits until /-/ready answers 200. FAILED_PRECONDITION naming
+  // scripts/install-deps.sh when the binary is missing.
+  absl::Status Start(const std::vector<std::string>& targets = {});
+  // Stops by pid; the wait status.
+  int Stop();
+  int port() const { return port_; }
+  std::string url() const;
+  Process* process() { return process_.get(); }
+
+ private:
+  std::string dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// An HTTP/1.0 GET on 127.0.0.1:port: the status code and body, or an error
+// when nothing answers.
+absl::StatusOr<std::pair<int, std::string>> HttpGet(int port,
+                                                    const std::string& path);
+
 // Polls grpc.health.v1.Health/Check on `address` until it reports SERVING.
 absl::Status WaitForServing(const std::string& address, absl::Duration timeout,
                             Process* process = nullptr);

@@ -14,6 +14,8 @@
 #include "services/metrics/kpi_gauges.h"
 #include "services/metrics/metrics_handler.h"
 #include "services/metrics/metrics_service.h"
+#include "services/metrics/prometheus_client.h"
+#include "services/metrics/prometheus_source.h"
 #include "services/metrics/repository.h"
 
 ABSL_FLAG(std::string, people_address, "127.0.0.1:50051",
@@ -23,6 +25,15 @@ ABSL_FLAG(int, max_exported_kpis, 500,
 ABSL_FLAG(absl::Duration, change_poll_interval, absl::Milliseconds(200),
           "How often Watch streams and caches look for commits of other "
           "replicas.");
+ABSL_FLAG(std::string, prometheus_url, "",
+          "Prometheus to read KPIs with a PromQL query from "
+          "(http://host:port); empty: such KPIs are refused.");
+ABSL_FLAG(absl::Duration, prometheus_timeout, absl::Seconds(10),
+          "Deadline of each Prometheus query.");
+ABSL_FLAG(absl::Duration, prometheus_poll_interval, absl::Seconds(30),
+          "How often Prometheus-sourced KPIs are looked at; each is "
+          "evaluated once per cadence, and again at each look while its "
+          "query fails.");
 ABSL_FLAG(absl::Duration, metrics_refresh, absl::Seconds(15),
           "How often the sightline_kpi_* gauges are recomputed.");
 
@@ -38,6 +49,11 @@ int main(int argc, char** argv) {
     return server::ExitWithError(
         "bad configuration",
         absl::InvalidArgumentError("--max_exported_kpis: must be >= 0"));
+  }
+  std::string prometheus_url = absl::GetFlag(FLAGS_prometheus_url);
+  if (!prometheus_url.empty()) {
+    if (auto st = metrics::ValidatePrometheusUrl(prometheus_url); !st.ok())
+      return server::ExitWithError("bad configuration", st);
   }
   auto runtime = server::Runtime::Create(*config);
   if (!runtime.ok())
@@ -78,6 +94,7 @@ int main(int argc, char** argv) {
   metrics::KpiGauges gauges(&registry);
   metrics::MetricsOptions options;
   options.max_exported_kpis = absl::GetFlag(FLAGS_max_exported_kpis);
+  options.prometheus_configured = !prometheus_url.empty();
   options.on_points_written = [&gauges](int64_t n) { gauges.PointsWritten(n); };
   metrics::MetricsService service(repo.get(), &org, options);
 
@@ -104,6 +121,22 @@ int main(int argc, char** argv) {
     gauges.Refresh(&service, repo.get(), storage::NowMicros());
   });
 
+  // Prometheus-sourced KPIs, polled in the background.
+  std::unique_ptr<metrics::PrometheusClient> prometheus;
+  std::unique_ptr<metrics::PrometheusSource> source;
+  std::unique_ptr<server::Periodic> poller;
+  if (!prometheus_url.empty()) {
+    metrics::PrometheusOptions prom_options;
+    prom_options.base_url = prometheus_url;
+    prom_options.timeout = absl::GetFlag(FLAGS_prometheus_timeout);
+    prometheus = std::make_unique<metrics::PrometheusClient>(prom_options);
+    source = std::make_unique<metrics::PrometheusSource>(
+        &service, repo.get(), prometheus.get());
+    poller = std::make_unique<server::Periodic>(
+        absl::GetFlag(FLAGS_prometheus_poll_interval),
+        [&source] { source->Tick(storage::NowMicros()); });
+  }
+
   server::Server srv(runtime->get());
   srv.AddService(&handler, "sightline.metrics.v1.MetricsService");
   srv.AddShutdownHook([&] {
@@ -117,6 +150,7 @@ int main(int argc, char** argv) {
   } else {
     code = srv.Run();
   }
+  if (poller) poller->Stop();
   refresher.Stop();
   follower.Stop();
   feed.Stop();

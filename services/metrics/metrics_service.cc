@@ -123,6 +123,14 @@ absl::Status MetricsService::CheckFormula(const Caller& caller,
   return walk(kpi.id, 0, path);
 }
 
+absl::Status MetricsService::CheckSource(const Kpi& kpi) const {
+  if (kpi.prom_query.empty() || options_.prometheus_configured)
+    return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "kpi.prometheus.query: this deployment reads no Prometheus (start the "
+      "metrics service with --prometheus_url)");
+}
+
 absl::Status MetricsService::CheckExportLimit(const Kpi& kpi) {
   if (!kpi.exported) return absl::OkStatus();
   auto all = repo_->AllKpis();
@@ -163,6 +171,7 @@ absl::StatusOr<Kpi> MetricsService::CreateKpi(const Caller& caller, Kpi kpi,
   }
   if (auto st = CheckFormula(caller, kpi, "kpi.formula"); !st.ok()) return st;
   if (auto st = CheckExportLimit(kpi); !st.ok()) return st;
+  if (auto st = CheckSource(kpi); !st.ok()) return st;
   kpi.revision = 1;
   kpi.create_time = kpi.update_time = now;
   auto id = repo_->InsertKpi(kpi, idem);
@@ -273,6 +282,9 @@ absl::StatusOr<Kpi> MetricsService::UpdateKpi(
   }
   if (k.formula != stored->formula) {
     if (auto st = CheckFormula(caller, k, "kpi.formula"); !st.ok()) return st;
+  }
+  if (k.prom_query != stored->prom_query) {
+    if (auto st = CheckSource(k); !st.ok()) return st;
   }
   if (k.exported && !stored->exported) {
     if (auto st = CheckExportLimit(k); !st.ok()) return st;

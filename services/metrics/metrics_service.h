@@ -29,6 +29,8 @@ struct MetricsOptions {
   int64_t max_future = kMicrosPerDay;
   // Points per write call, at most.
   int64_t max_points_per_write = 1000000;
+  // Whether a Prometheus server is configured (KPIs with a query need one).
+  bool prometheus_configured = false;
   // Called with the count after every write of points.
   std::function<void(int64_t)> on_points_written;
 };
@@ -118,6 +120,7 @@ class MetricsService {
   absl::Status CheckFormula(const Caller& caller, const Kpi& kpi,
                             const std::string& field);
   absl::Status CheckExportLimit(const Kpi& kpi);
+  absl::Status CheckSource(const Kpi& kpi) const;
   // A KPI from memory, or read and kept.
   absl::StatusOr<Kpi> LoadKpi(const std::string& id);
   absl::StatusOr<int64_t> LastPointTime(const Kpi& kpi, int depth = 0);

@@ -140,57 +140,29 @@ PrometheusOptions Options(std::string url) {
 
 // --- a real Prometheus -----------------------------------------------------
 
-constexpr char kPrometheusBinary[] = "/usr/bin/prometheus";
-
 TEST(PrometheusClientTest, QueriesARealPrometheusScrapingItself) {
-  ASSERT_EQ(access(kPrometheusBinary, X_OK), 0)
-      << kPrometheusBinary
-      << " is missing: run scripts/install-deps.sh (Debian package "
-         "'prometheus')";
   const std::string dir = testing::MakeTempDir("sightline-prom");
   ASSERT_FALSE(dir.empty());
   struct RemoveDir {
     std::string dir;
     ~RemoveDir() { testing::RemoveTree(dir); }
   } remove_dir{dir};
-
-  const int port = testing::FreePort();
-  ASSERT_NE(port, 0);
-  const std::string address = absl::StrCat("127.0.0.1:", port);
-  {
-    std::ofstream config(dir + "/prometheus.yml");
-    config << "global:\n"
-              "  scrape_interval: 1s\n"
-              "  evaluation_interval: 1s\n"
-              "scrape_configs:\n"
-              "  - job_name: self\n"
-              "    static_configs:\n"
-              "      - targets: ['"
-           << address << "']\n";
-    ASSERT_TRUE(config.good());
-  }
-  testing::ProcessOptions process_options;
-  process_options.argv = {
-      kPrometheusBinary, "--config.file=" + dir + "/prometheus.yml",
-      "--storage.tsdb.path=" + dir + "/data", "--web.listen-address=" + address,
-      "--log.level=warn"};
-  process_options.log_path = dir + "/prometheus.log";
-  process_options.working_dir = dir;
-  auto prometheus = testing::Process::Start(process_options);
-  ASSERT_THAT(prometheus.status(), IsOk());
+  testing::PrometheusServer server(dir);
+  ASSERT_THAT(server.Start(), IsOk());
+  const std::string address = absl::StrCat("127.0.0.1:", server.port());
 
   PrometheusClient client(Options("http://" + address));
   // Up once Prometheus has scraped itself at least once.
   absl::StatusOr<PromSample> up = absl::UnavailableError("not asked yet");
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   for (int attempt = 0; attempt < 300 && absl::Now() < deadline; ++attempt) {
-    ASSERT_TRUE((*prometheus)->Running()) << "prometheus exited:\n"
-                                          << (*prometheus)->Log();
+    ASSERT_TRUE(server.process()->Running()) << "prometheus exited:\n"
+                                          << server.process()->Log();
     up = client.QueryInstant("up{job=\"self\"}", NowMicros());
     if (up.ok()) break;
     absl::SleepFor(absl::Milliseconds(200));
   }
-  ASSERT_THAT(up, IsOk()) << (*prometheus)->Log();
+  ASSERT_THAT(up, IsOk()) << server.process()->Log();
   EXPECT_EQ(up->value, 1);
 
   const int64_t now = NowMicros();
@@ -249,13 +221,13 @@ TEST(PrometheusClientTest, QueriesARealPrometheusScrapingItself) {
       client.QueryInstant("\"text\"", now),
       StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("string")));
 
-  const pid_t pid = (*prometheus)->pid();
-  const int wait_status = (*prometheus)->Stop(absl::Seconds(15));
+  const pid_t pid = server.process()->pid();
+  const int wait_status = server.process()->Stop(absl::Seconds(15));
   EXPECT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0)
       << "prometheus (pid " << pid << ") ended with wait status " << wait_status
       << ":\n"
-      << (*prometheus)->Log();
-  EXPECT_FALSE((*prometheus)->Running());
+      << server.process()->Log();
+  EXPECT_FALSE(server.process()->Running());
   // Once stopped, the same client reports the server as unavailable.
   EXPECT_THAT(client.QueryInstant("up", NowMicros()),
               StatusIs(absl::StatusCode::kUnavailable));
