@@ -13,7 +13,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/org/fake_org.h"
+#include "lib/org/fake_org_service.h"
 #include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
 
@@ -31,50 +31,6 @@ int64_t At(int y, int m, int d, int h = 0) {
                                             absl::UTCTimeZone()));
 }
 
-class FakeOrg : public org::OrgService {
- public:
-  FakeOrg() { org::AddSmallCompany(&view_); }
-  std::optional<org::PersonInfo> Person(const std::string& id) const override {
-    return view_.Person(id);
-  }
-  std::optional<org::TeamInfo> Team(const std::string& id) const override {
-    return view_.Team(id);
-  }
-  absl::StatusOr<Caller> ResolveCaller(const auth::Principal& p,
-                                       bool) override {
-    return Caller{p.subject, p.HasRole(auth::Role::kHrAdmin), p.IsService()};
-  }
-  absl::Status ValidatePeople(const std::vector<std::string>& ids,
-                              const std::vector<std::string>& fields) override {
-    if (down) return absl::UnavailableError("people service down");
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto p = view_.Person(ids[i]);
-      if (!p || !p->active)
-        return status::InvalidFields({{fields[i], "no such active person"}});
-    }
-    return absl::OkStatus();
-  }
-  absl::Status ValidateTeam(const std::string& id,
-                            const std::string& field) override {
-    if (down) return absl::UnavailableError("people service down");
-    if (!view_.Team(id)) return status::InvalidFields({{field, "no such team"}});
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<std::string>> FreshManagementChain(
-      const std::string& id) override {
-    return org::ManagementChain(view_, id);
-  }
-  std::vector<std::string> TeamMembers(const std::string&) const override {
-    return {};
-  }
-  std::vector<std::string> Reports(const std::string&, bool) const override {
-    return {};
-  }
-  bool down = false;
-
- private:
-  org::FakeOrgView view_;
-};
 
 Caller Person(const std::string& id) { return Caller{id, false, false}; }
 const Caller kService{"", false, true};
@@ -126,7 +82,7 @@ class MetricsServiceTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  FakeOrg org_;
+  org::FakeOrgService org_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<KpiRepository> repo_;
   std::unique_ptr<MetricsService> service_;

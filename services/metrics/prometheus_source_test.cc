@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lib/org/fake_org.h"
+#include "lib/org/fake_org_service.h"
 #include "lib/storage/database.h"
 #include "lib/testing/harness.h"
 #include "lib/testing/in_process.h"
@@ -21,42 +21,6 @@ using ::testing::HasSubstr;
 using testing::IsOk;
 using testing::StatusIs;
 
-// Every person and team the tests name exists; the caller is who the token
-// says.
-class OpenOrg : public org::OrgService {
- public:
-  OpenOrg() { org::AddSmallCompany(&view_); }
-  std::optional<org::PersonInfo> Person(const std::string& id) const override {
-    return view_.Person(id);
-  }
-  std::optional<org::TeamInfo> Team(const std::string& id) const override {
-    return view_.Team(id);
-  }
-  absl::StatusOr<Caller> ResolveCaller(const auth::Principal& p,
-                                       bool) override {
-    return Caller{p.subject, false, p.IsService()};
-  }
-  absl::Status ValidatePeople(const std::vector<std::string>&,
-                              const std::vector<std::string>&) override {
-    return absl::OkStatus();
-  }
-  absl::Status ValidateTeam(const std::string&, const std::string&) override {
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<std::string>> FreshManagementChain(
-      const std::string& id) override {
-    return org::ManagementChain(view_, id);
-  }
-  std::vector<std::string> TeamMembers(const std::string&) const override {
-    return {};
-  }
-  std::vector<std::string> Reports(const std::string&, bool) const override {
-    return {};
-  }
-
- private:
-  org::FakeOrgView view_;
-};
 
 class PrometheusSourceTest : public ::testing::Test {
  protected:
@@ -94,7 +58,7 @@ class PrometheusSourceTest : public ::testing::Test {
   }
 
   std::string dir_;
-  OpenOrg org_;
+  org::FakeOrgService org_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<KpiRepository> repo_;
   std::unique_ptr<MetricsService> service_;
