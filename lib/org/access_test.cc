@@ -16,18 +16,18 @@ namespace {
 // by leo, who reports to vic), each with cora (from sales) as a contributor.
 const std::map<std::string, Caller>& Callers() {
   static const auto* callers = new std::map<std::string, Caller>{
-      {"owen", {.person_id = "owen"}},      // owns the person's object
-      {"leo", {.person_id = "leo"}},        // leads the owner team
-      {"vic", {.person_id = "vic"}},        // leo's manager
-      {"cora", {.person_id = "cora"}},      // contributor
-      {"mona", {.person_id = "mona"}},      // owen's manager
-      {"ceo", {.person_id = "ceo"}},        // everyone's chain
-      {"pat", {.person_id = "pat"}},        // owen's teammate (platform)
-      {"sam", {.person_id = "sam"}},        // member of a sub-team (storage)
-      {"eve", {.person_id = "eve"}},        // unrelated
-      {"gone", {.person_id = "gone"}},      // left; was in platform
-      {"ghost", {.person_id = "ghost"}},    // unknown to the org view
-      {"anonymous", {}},                    // no person, no role
+      {"owen", {.person_id = "owen"}},    // owns the person's object
+      {"leo", {.person_id = "leo"}},      // leads the owner team
+      {"vic", {.person_id = "vic"}},      // leo's manager
+      {"cora", {.person_id = "cora"}},    // contributor
+      {"mona", {.person_id = "mona"}},    // owen's manager
+      {"ceo", {.person_id = "ceo"}},      // everyone's chain
+      {"pat", {.person_id = "pat"}},      // owen's teammate (platform)
+      {"sam", {.person_id = "sam"}},      // member of a sub-team (storage)
+      {"eve", {.person_id = "eve"}},      // unrelated
+      {"gone", {.person_id = "gone"}},    // left; was in platform
+      {"ghost", {.person_id = "ghost"}},  // unknown to the org view
+      {"anonymous", {}},                  // no person, no role
       {"hr_admin", {.person_id = "hana", .hr_admin = true}},
       {"hr_admin_no_person", {.person_id = "", .hr_admin = true}},
       {"service", {.person_id = "", .service = true}},
@@ -172,8 +172,8 @@ TEST_F(OwnedAccessTest, InvalidVisibilityIsTreatedAsPrivate) {
     EXPECT_FALSE(CanRead(Caller{.person_id = "pat"}, owned, org_));
     EXPECT_FALSE(CanRead(Caller{}, owned, org_));
     EXPECT_TRUE(CanRead(Caller{.person_id = "mona"}, owned, org_));
-    EXPECT_TRUE(CanRead(Caller{.person_id = "hana", .hr_admin = true}, owned,
-                        org_));
+    EXPECT_TRUE(
+        CanRead(Caller{.person_id = "hana", .hr_admin = true}, owned, org_));
   }
 }
 

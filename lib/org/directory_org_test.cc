@@ -153,7 +153,8 @@ class DirectoryOrgTest : public ::testing::Test {
     server_ = testing::ServeOnLoopback(&people_, &port_);
     ASSERT_NE(server_, nullptr);
     auto token = server::ServiceToken::SelfSigned(
-        "service:test", "0123456789abcdef0123456789abcdef", "sightline", "sightline");
+        "service:test", "0123456789abcdef0123456789abcdef", "sightline",
+        "sightline");
     ASSERT_TRUE(token.ok()) << token.status();
     token_ = *std::move(token);
     directory::DirectoryOptions options;

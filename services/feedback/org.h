@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "lib/auth/principal.h"
 #include "lib/directory/directory.h"
+#include "lib/org/directory_org.h"
 #include "lib/server/client.h"
 #include "sightline/goals/v1/goal_service.grpc.pb.h"
 
@@ -88,10 +89,12 @@ class TtlCache {
       ABSL_GUARDED_BY(mu_);
 };
 
+// Org over the replica of the people directory: org::DirectoryOrg, with the
+// fresh answers kept for `ttl`.
 class DirectoryOrg : public Org {
  public:
   DirectoryOrg(directory::Directory* dir, absl::Duration ttl)
-      : dir_(dir), chains_(ttl), people_(ttl) {}
+      : dir_(dir), org_(dir), chains_(ttl), people_(ttl) {}
   std::vector<std::string> Chain(const std::string& person_id) const override;
   std::string TeamOf(const std::string& person_id) const override;
   std::string ManagerOf(const std::string& person_id) const override;
@@ -110,6 +113,7 @@ class DirectoryOrg : public Org {
 
  private:
   directory::Directory* dir_;
+  org::DirectoryOrg org_;
   TtlCache<std::vector<std::string>> chains_;
   TtlCache<bool> people_;  // active people, as last confirmed
 };

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "lib/org/org.h"
 #include "lib/status/status.h"
 #include "services/feedback/feedback_store.pb.h"
 
@@ -55,11 +57,16 @@ inline constexpr size_t kMaxQuestions = 20;
 inline constexpr int kMinAnonymityFloor = 2;
 inline constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
 
-// The principal of a request.
-struct Caller {
-  std::string person_id;  // empty if the principal is no person
-  bool hr_admin = false;
-  bool service = false;
+// The principal of a request (person_id, hr_admin, service as every service
+// has them), with what feedback adds.
+struct Caller : org::Caller {
+  // Constructors rather than aggregate initialization: GCC 12 at -O3 reports
+  // false "maybe uninitialized" errors on copies of an aggregate with a base.
+  Caller() = default;
+  Caller(std::string person_id, bool hr_admin, bool service, std::string key)
+      : org::Caller{std::move(person_id), hr_admin, service},
+        key(std::move(key)) {}
+
   // Pseudonym of the principal (see Pseudonymizer): how authorship is kept.
   std::string key;
 };

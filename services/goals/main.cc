@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "lib/cache/cache.h"
 #include "lib/directory/directory.h"
+#include "lib/org/directory_org.h"
 #include "lib/server/change_stream.h"
 #include "lib/server/client.h"
 #include "lib/server/periodic.h"
@@ -13,7 +14,6 @@
 #include "lib/storage/change_log.h"
 #include "lib/storage/schema.h"
 #include "services/goals/cached_repository.h"
-#include "services/goals/directory_org.h"
 #include "services/goals/goals_handler.h"
 #include "services/goals/goals_service.h"
 #include "services/goals/metrics.h"
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
         "people directory not loaded yet; reads see PUBLIC goals until it is",
         {{"people_address", absl::GetFlag(FLAGS_people_address)}});
   }
-  goals::DirectoryOrg org(&directory);
+  org::DirectoryOrg org(&directory);
 
   auto db = storage::Database::Open(
       {.url = config->db,

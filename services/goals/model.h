@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/org/access.h"
+
 namespace sightline::goals {
 
 enum class CycleState { kPlanning = 1, kActive = 2, kClosed = 3 };
@@ -20,7 +22,8 @@ enum class Health {
 };
 enum class ProgressSource { kKeyResults = 1, kChildren = 2, kBoth = 3 };
 enum class Kind { kCommitted = 1, kStretch = 2, kExperiment = 3 };
-enum class Visibility { kPublic = 1, kTeam = 2, kPrivate = 3 };
+// The same words, numbers and rules for every owned object (lib/org).
+using Visibility = org::Visibility;
 enum class GoalState {
   kDraft = 1,
   kPendingApproval = 2,
