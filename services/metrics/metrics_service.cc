@@ -609,6 +609,19 @@ absl::StatusOr<StatusView> MetricsService::StatusOf(const Kpi& kpi,
   return v;
 }
 
+std::optional<absl::StatusOr<StatusView>> MetricsService::PeekStatus(
+    const Caller& caller, const std::string& id, int64_t now) {
+  absl::MutexLock lock(&mu_);
+  auto k = kpis_.find(id);
+  if (k == kpis_.end()) return std::nullopt;
+  auto s = statuses_.find(id);
+  if (s == statuses_.end() || now >= s->second.valid_until) return std::nullopt;
+  if (!CanRead(caller, k->second)) {
+    return absl::StatusOr<StatusView>(NotFound(id));
+  }
+  return absl::StatusOr<StatusView>(s->second.view);
+}
+
 absl::StatusOr<StatusView> MetricsService::GetStatus(const Caller& caller,
                                                      const std::string& id,
                                                      int64_t now) {

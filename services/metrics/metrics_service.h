@@ -97,6 +97,11 @@ class MetricsService {
 
   absl::StatusOr<StatusView> GetStatus(const Caller& caller,
                                        const std::string& id, int64_t now);
+  // GetStatus from memory only, without blocking: nullopt when the KPI or
+  // its status is not held (GetStatus then computes it).
+  std::optional<absl::StatusOr<StatusView>> PeekStatus(const Caller& caller,
+                                                       const std::string& id,
+                                                       int64_t now);
   // Without an access check (exports, scorecards of services).
   absl::StatusOr<StatusView> StatusOf(const Kpi& kpi, int64_t now);
 

@@ -1,0 +1,300 @@
+// The metrics handler on an in-process server (port 0) over the service, a
+// real SQLite store and an org in memory: request validation, the mapping of
+// statuses, the client stream and the Watch stream.
+
+#include "services/metrics/metrics_handler.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/server.h"
+#include "gtest/gtest.h"
+#include "lib/org/fake_org_service.h"
+#include "lib/status/status.h"
+#include "lib/storage/change_log.h"
+#include "lib/testing/harness.h"
+#include "lib/testing/in_process.h"
+#include "lib/testing/status_matchers.h"
+
+namespace sightline::metrics {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using ::sightline::testing::GrpcOk;
+using ::sightline::testing::GrpcStatusIs;
+using ::sightline::testing::IsOk;
+using ::testing::HasSubstr;
+
+constexpr char kSecret[] = "0123456789abcdef0123456789abcdef-test";
+
+std::vector<std::string> Violations(const grpc::Status& s) {
+  std::vector<std::string> out;
+  for (const auto& v : status::FieldViolations(status::FromGrpc(s)))
+    out.push_back(v.field);
+  return out;
+}
+
+class MetricsHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::sightline::testing::MakeTempDir("metrics-handler");
+    auto db = ::sightline::testing::OpenMigratedSqlite(dir_, "metrics",
+                                                       MetricsMigrations());
+    ASSERT_THAT(db, IsOk());
+    db_ = std::move(*db);
+    repo_ = NewSqlRepository(db_.get());
+    service_ = std::make_unique<MetricsService>(repo_.get(), &org_,
+                                                MetricsOptions{});
+    auto runtime =
+        ::sightline::testing::HandlerRuntime("metrics-handler-test", kSecret);
+    ASSERT_THAT(runtime, IsOk());
+    runtime_ = std::move(*runtime);
+    feed_ = std::make_unique<storage::ChangeFeed>(db_.get(),
+                                                  absl::Milliseconds(20));
+    feed_->Start();
+    handler_ = std::make_unique<MetricsHandler>(
+        runtime_.get(), service_.get(), &org_,
+        server::ChangeStreamDeps{runtime_.get(), db_.get(), feed_.get(),
+                                 &streams_, "kpis"});
+    int port = 0;
+    server_ = ::sightline::testing::ServeOnLoopback(handler_.get(), &port);
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::MetricsService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    streams_.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stop"));
+    if (server_ != nullptr) server_->Shutdown();
+    if (feed_ != nullptr) feed_->Stop();
+    ::sightline::testing::RemoveTree(dir_);
+  }
+
+  std::unique_ptr<grpc::ClientContext> As(const std::string& person) {
+    return ::sightline::testing::ContextAs(
+        kSecret, person.empty() ? "" : absl::StrCat("people/", person));
+  }
+
+  static v1::CreateKpiRequest Orders(const std::string& id) {
+    v1::CreateKpiRequest req;
+    req.set_kpi_id(id);
+    req.mutable_kpi()->set_display_name(id);
+    req.mutable_kpi()->set_owner_person("people/mona");
+    return req;
+  }
+
+  static v1::DataPoint Point(const std::string& kpi, int64_t seconds,
+                             double value) {
+    v1::DataPoint p;
+    p.set_kpi(absl::StrCat("kpis/", kpi));
+    *p.mutable_time() = TimeUtil::SecondsToTimestamp(seconds);
+    p.set_value(value);
+    return p;
+  }
+
+  std::string dir_;
+  org::FakeOrgService org_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<KpiRepository> repo_;
+  std::unique_ptr<MetricsService> service_;
+  std::unique_ptr<server::Runtime> runtime_;
+  std::unique_ptr<storage::ChangeFeed> feed_;
+  server::StreamSet streams_;
+  std::unique_ptr<MetricsHandler> handler_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::MetricsService::Stub> stub_;
+  // 2026-11-02 00:00 UTC: a Monday, a month before the tests' "now".
+  const int64_t t0_ = 1793577600;
+};
+
+TEST_F(MetricsHandlerTest, NeedsAToken) {
+  v1::Kpi out;
+  EXPECT_THAT(stub_->CreateKpi(As("").get(), Orders("orders"), &out),
+              GrpcStatusIs(grpc::StatusCode::UNAUTHENTICATED));
+}
+
+TEST_F(MetricsHandlerTest, CreateAndGetRoundTrip) {
+  v1::CreateKpiRequest req = Orders("orders");
+  auto* k = req.mutable_kpi();
+  k->set_format(v1::Kpi::CURRENCY);
+  k->set_currency_code("EUR");
+  k->set_aggregation(v1::Kpi::SUM);
+  k->set_period(v1::Kpi::WEEK);
+  k->add_dimension_keys("region");
+  *k->mutable_cadence() = TimeUtil::SecondsToDuration(3600);
+  auto* t = k->add_targets();
+  *t->mutable_start_time() = TimeUtil::SecondsToTimestamp(t0_);
+  *t->mutable_end_time() = TimeUtil::SecondsToTimestamp(t0_ + 86400 * 90);
+  t->set_value(1000);
+  t->set_amber_threshold(900);
+  v1::Kpi made;
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), req, &made), GrpcOk());
+  EXPECT_EQ(made.name(), "kpis/orders");
+  EXPECT_FALSE(made.etag().empty());
+  v1::GetKpiRequest get;
+  get.set_name("kpis/orders");
+  v1::Kpi got;
+  ASSERT_THAT(stub_->GetKpi(As("pat").get(), get, &got), GrpcOk());
+  EXPECT_EQ(got.currency_code(), "EUR");
+  EXPECT_EQ(got.period(), v1::Kpi::WEEK);
+  EXPECT_EQ(got.cadence().seconds(), 3600);
+  ASSERT_EQ(got.targets_size(), 1);
+  EXPECT_TRUE(got.targets(0).has_amber_threshold());
+  EXPECT_FALSE(got.targets(0).has_red_threshold());
+  EXPECT_EQ(got.visibility(), v1::PUBLIC);
+}
+
+TEST_F(MetricsHandlerTest, BadInputNamesTheField) {
+  v1::CreateKpiRequest req = Orders("Bad_Id");
+  req.mutable_kpi()->set_format(static_cast<v1::Kpi::Format>(42));
+  req.mutable_kpi()->set_owner_team("groups/x");
+  v1::Kpi out;
+  grpc::Status st = stub_->CreateKpi(As("mona").get(), req, &out);
+  EXPECT_THAT(st, GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(Violations(st), ::testing::IsSupersetOf(
+                                  {"kpi_id", "kpi.format", "kpi.owner_team"}));
+  v1::GetKpiRequest get;
+  get.set_name("goals/orders");
+  EXPECT_THAT(stub_->GetKpi(As("mona").get(), get, &out),
+              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
+                           HasSubstr("name")));
+  get.set_name("kpis/missing");
+  EXPECT_THAT(stub_->GetKpi(As("mona").get(), get, &out),
+              GrpcStatusIs(grpc::StatusCode::NOT_FOUND));
+}
+
+TEST_F(MetricsHandlerTest, BatchWriteRefusesEveryBadPointAndWritesNothing) {
+  v1::Kpi out;
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), Orders("orders"), &out),
+              GrpcOk());
+  v1::BatchWriteDataPointsRequest req;
+  *req.add_points() = Point("orders", t0_, 1);
+  *req.add_points() = Point("orders", t0_ + 60, std::nan(""));
+  req.add_points()->set_kpi("kpis/orders");  // no time
+  *req.add_points() = Point("nope", t0_, 1);
+  v1::WriteDataPointsResponse resp;
+  grpc::Status st = stub_->BatchWriteDataPoints(As("mona").get(), req, &resp);
+  EXPECT_THAT(st, GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(Violations(st), ::testing::Contains("points[2].time"));
+  // The shape errors come first; once fixed, the rules name the others.
+  req.mutable_points(2)->mutable_time()->set_seconds(t0_ + 120);
+  st = stub_->BatchWriteDataPoints(As("mona").get(), req, &resp);
+  EXPECT_THAT(Violations(st), ::testing::UnorderedElementsAre(
+                                  "points[1].value", "points[3].kpi"));
+  auto last = repo_->LastPointTime("orders");
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(*last, 0);
+}
+
+TEST_F(MetricsHandlerTest, StreamedPointsAreOneTransaction) {
+  v1::Kpi out;
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), Orders("orders"), &out),
+              GrpcOk());
+  auto write = [&](bool with_bad) {
+    auto ctx = As("mona");
+    v1::WriteDataPointsResponse resp;
+    auto writer = stub_->WriteDataPoints(ctx.get(), &resp);
+    for (int m = 0; m < 3; ++m) {
+      v1::WriteDataPointsRequest msg;
+      if (m == 0) msg.set_request_id(with_bad ? "load-bad" : "load-1");
+      for (int i = 0; i < 100; ++i) {
+        *msg.add_points() = Point("orders", t0_ + (m * 100 + i) * 60, 1);
+      }
+      if (with_bad && m == 2) msg.mutable_points(5)->set_value(INFINITY);
+      EXPECT_TRUE(writer->Write(msg));
+    }
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    return std::make_pair(st, resp.written());
+  };
+  auto [bad, n0] = write(true);
+  EXPECT_THAT(bad, GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(Violations(bad), ::testing::ElementsAre("points[205].value"));
+  auto [ok, n1] = write(false);
+  ASSERT_THAT(ok, GrpcOk());
+  EXPECT_EQ(n1, 300);
+  auto [again, n2] = write(false);  // the same request id: the first answer
+  ASSERT_THAT(again, GrpcOk());
+  EXPECT_EQ(n2, 300);
+
+  v1::QueryKpiRequest q;
+  q.set_kpi("kpis/orders");
+  *q.mutable_start_time() = TimeUtil::SecondsToTimestamp(t0_);
+  *q.mutable_end_time() = TimeUtil::SecondsToTimestamp(t0_ + 86400);
+  *q.mutable_step() = TimeUtil::SecondsToDuration(86400);
+  v1::QueryKpiResponse r;
+  ASSERT_THAT(stub_->QueryKpi(As("mona").get(), q, &r), GrpcOk());
+  ASSERT_EQ(r.series_size(), 1);
+  ASSERT_EQ(r.series(0).buckets_size(), 1);
+  EXPECT_EQ(r.series(0).buckets(0).value(), 300);
+  EXPECT_EQ(r.series(0).buckets(0).count(), 300);
+}
+
+TEST_F(MetricsHandlerTest, QueryValidatesItsRange) {
+  v1::Kpi out;
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), Orders("orders"), &out),
+              GrpcOk());
+  v1::QueryKpiRequest q;
+  q.set_kpi("kpis/orders");
+  *q.mutable_start_time() = TimeUtil::SecondsToTimestamp(t0_);
+  *q.mutable_end_time() = TimeUtil::SecondsToTimestamp(t0_ + 86400 * 365);
+  *q.mutable_step() = TimeUtil::SecondsToDuration(60);  // 525,600 buckets
+  v1::QueryKpiResponse r;
+  grpc::Status st = stub_->QueryKpi(As("mona").get(), q, &r);
+  EXPECT_THAT(Violations(st), ::testing::ElementsAre("step"));
+  *q.mutable_end_time() = TimeUtil::SecondsToTimestamp(t0_ - 1);
+  *q.mutable_step() = TimeUtil::SecondsToDuration(3600);
+  st = stub_->QueryKpi(As("mona").get(), q, &r);
+  EXPECT_THAT(Violations(st), ::testing::Contains("end_time"));
+}
+
+TEST_F(MetricsHandlerTest, WatchShowsOnlyWhatTheCallerMayRead) {
+  auto ctx = As("pat");
+  v1::WatchKpisRequest req;
+  auto reader = stub_->WatchKpis(ctx.get(), req);
+  reader->WaitForInitialMetadata();  // positioned at the head
+  v1::Kpi out;
+  v1::CreateKpiRequest secret = Orders("secret");
+  secret.mutable_kpi()->set_owner_person("people/owen");
+  secret.mutable_kpi()->set_visibility(v1::PRIVATE);
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), secret, &out), GrpcOk());
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), Orders("orders"), &out),
+              GrpcOk());
+  v1::BatchWriteDataPointsRequest w;
+  *w.add_points() = Point("orders", t0_, 5);
+  *w.add_points() = Point("orders", t0_ + 3600, 6);
+  v1::WriteDataPointsResponse wr;
+  ASSERT_THAT(stub_->BatchWriteDataPoints(As("mona").get(), w, &wr), GrpcOk());
+
+  v1::WatchKpisResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_EQ(msg.change_type(), v1::WatchKpisResponse::CREATED);
+  EXPECT_EQ(msg.kpi().name(), "kpis/orders");  // never kpis/secret
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_EQ(msg.change_type(), v1::WatchKpisResponse::POINTS_WRITTEN);
+  EXPECT_EQ(msg.points_written(), 2);
+  EXPECT_EQ(msg.points_start_time().seconds(), t0_);
+  EXPECT_EQ(msg.points_end_time().seconds(), t0_ + 3600);
+  EXPECT_FALSE(msg.resume_token().empty());
+  ctx->TryCancel();
+  while (reader->Read(&msg)) {
+  }
+  reader->Finish();
+}
+
+TEST_F(MetricsHandlerTest, ScorecardIsDeclaredButNotBuiltYet) {
+  v1::GetScorecardRequest req;
+  req.set_subject("people/mona");
+  v1::Scorecard out;
+  EXPECT_THAT(stub_->GetScorecard(As("mona").get(), req, &out),
+              GrpcStatusIs(grpc::StatusCode::UNIMPLEMENTED));
+}
+
+}  // namespace
+}  // namespace sightline::metrics
