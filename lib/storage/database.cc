@@ -27,12 +27,16 @@
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
+#include "absl/random/random.h"
 #include "prometheus/registry.h"
 
 namespace sightline::storage {
 namespace {
 
-constexpr int kMaxAttempts = 8;
+// A write that loses a race with another (PostgreSQL serialization failure,
+// deadlock, SQLite busy) runs again, up to this many times in all, after a
+// short randomized pause.
+constexpr int kMaxAttempts = 16;
 
 bool IsRetryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kAborted;
@@ -674,7 +678,11 @@ absl::Status Database::Write(absl::string_view op,
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) {
       if (metrics_ != nullptr) metrics_->Retry();
-      absl::SleepFor(absl::Milliseconds(1 << std::min(attempt, 6)));
+      // Jitter keeps writers that lost the same race from meeting again.
+      thread_local absl::BitGen bitgen;
+      int cap = 1 << std::min(attempt, 5);
+      absl::SleepFor(absl::Microseconds(
+          500 * cap + absl::Uniform(bitgen, 0, 1000 * cap)));
     }
     mine.st = absl::OkStatus();
     mine.conflict = false;
@@ -699,7 +707,13 @@ absl::Status Database::Write(absl::string_view op,
       telemetry::LogError("sql write failed",
                           {{"op", op}, {"error", st.message()}});
     }
-    // A conflict that outlived every retry is the caller's to retry.
+    // ABORTED means a stale etag to clients. A conflict inside the database
+    // that outlived every retry is contention: UNAVAILABLE, worth retrying.
+    if (mine.conflict) {
+      return absl::UnavailableError(absl::StrCat(
+          "database contention: the write lost ", kMaxAttempts,
+          " races in a row; retry it (", st.message(), ")"));
+    }
     return st;
   }
   if (last_seq_out != nullptr) *last_seq_out = mine.last_seq;

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "lib/status/status.h"
 #include "services/metrics/metrics_store.pb.h"
@@ -590,82 +591,50 @@ absl::StatusOr<PointsWritten> DecodePointsWritten(const std::string& payload) {
   return PointsWritten{r.kpi_id(), r.from(), r.to(), r.count()};
 }
 
+// SQLite keeps points and folds in their key order (WITHOUT ROWID);
+// PostgreSQL has no such clause and gets the same tables without it.
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE kpis (
+  id TEXT PRIMARY KEY,
+  owner_person TEXT NOT NULL,
+  owner_team TEXT NOT NULL,
+  perspective INTEGER NOT NULL,
+  revision BIGINT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX kpis_by_person ON kpis (owner_person, id);
+CREATE INDEX kpis_by_team ON kpis (owner_team, id);
+CREATE TABLE kpi_points (
+  kpi_id TEXT NOT NULL,
+  dim TEXT NOT NULL,
+  time BIGINT NOT NULL,
+  value DOUBLE PRECISION NOT NULL,
+  source TEXT NOT NULL,
+  PRIMARY KEY (kpi_id, dim, time)
+) WITHOUT ROWID;
+CREATE TABLE kpi_hours (
+  kpi_id TEXT NOT NULL,
+  dim TEXT NOT NULL,
+  hour BIGINT NOT NULL,
+  n BIGINT NOT NULL,
+  total DOUBLE PRECISION NOT NULL,
+  lo DOUBLE PRECISION NOT NULL,
+  hi DOUBLE PRECISION NOT NULL,
+  last_time BIGINT NOT NULL,
+  last_value DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (kpi_id, hour, dim)
+) WITHOUT ROWID;
+CREATE TABLE kpi_sources (
+  kpi_id TEXT PRIMARY KEY,
+  error TEXT NOT NULL,
+  time BIGINT NOT NULL
+)
+)sql";
+
 const std::vector<storage::Migration>& MetricsMigrations() {
   static const auto* m = new std::vector<storage::Migration>{
-      {1, "kpis, points, hourly folds, source errors", R"sql(
-CREATE TABLE kpis (
-  id TEXT PRIMARY KEY,
-  owner_person TEXT NOT NULL,
-  owner_team TEXT NOT NULL,
-  perspective INTEGER NOT NULL,
-  revision BIGINT NOT NULL,
-  data TEXT NOT NULL
-);
-CREATE INDEX kpis_by_person ON kpis (owner_person, id);
-CREATE INDEX kpis_by_team ON kpis (owner_team, id);
-CREATE TABLE kpi_points (
-  kpi_id TEXT NOT NULL,
-  dim TEXT NOT NULL,
-  time BIGINT NOT NULL,
-  value DOUBLE PRECISION NOT NULL,
-  source TEXT NOT NULL,
-  PRIMARY KEY (kpi_id, dim, time)
-) WITHOUT ROWID;
-CREATE TABLE kpi_hours (
-  kpi_id TEXT NOT NULL,
-  dim TEXT NOT NULL,
-  hour BIGINT NOT NULL,
-  n BIGINT NOT NULL,
-  total DOUBLE PRECISION NOT NULL,
-  lo DOUBLE PRECISION NOT NULL,
-  hi DOUBLE PRECISION NOT NULL,
-  last_time BIGINT NOT NULL,
-  last_value DOUBLE PRECISION NOT NULL,
-  PRIMARY KEY (kpi_id, hour, dim)
-) WITHOUT ROWID;
-CREATE TABLE kpi_sources (
-  kpi_id TEXT PRIMARY KEY,
-  error TEXT NOT NULL,
-  time BIGINT NOT NULL
-)
-)sql",
-       R"sql(
-CREATE TABLE kpis (
-  id TEXT PRIMARY KEY,
-  owner_person TEXT NOT NULL,
-  owner_team TEXT NOT NULL,
-  perspective INTEGER NOT NULL,
-  revision BIGINT NOT NULL,
-  data TEXT NOT NULL
-);
-CREATE INDEX kpis_by_person ON kpis (owner_person, id);
-CREATE INDEX kpis_by_team ON kpis (owner_team, id);
-CREATE TABLE kpi_points (
-  kpi_id TEXT NOT NULL,
-  dim TEXT NOT NULL,
-  time BIGINT NOT NULL,
-  value DOUBLE PRECISION NOT NULL,
-  source TEXT NOT NULL,
-  PRIMARY KEY (kpi_id, dim, time)
-);
-CREATE TABLE kpi_hours (
-  kpi_id TEXT NOT NULL,
-  dim TEXT NOT NULL,
-  hour BIGINT NOT NULL,
-  n BIGINT NOT NULL,
-  total DOUBLE PRECISION NOT NULL,
-  lo DOUBLE PRECISION NOT NULL,
-  hi DOUBLE PRECISION NOT NULL,
-  last_time BIGINT NOT NULL,
-  last_value DOUBLE PRECISION NOT NULL,
-  PRIMARY KEY (kpi_id, hour, dim)
-);
-CREATE TABLE kpi_sources (
-  kpi_id TEXT PRIMARY KEY,
-  error TEXT NOT NULL,
-  time BIGINT NOT NULL
-)
-)sql"},
+      {1, "kpis, points, hourly folds, source errors", kSchemaV1,
+       absl::StrReplaceAll(kSchemaV1, {{") WITHOUT ROWID;", ");"}})},
   };
   return *m;
 }
