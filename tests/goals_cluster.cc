@@ -115,7 +115,9 @@ std::unique_ptr<gv1::GoalService::Stub> GoalsCluster::NewStub() const {
   return gv1::GoalService::NewStub(goals_->Channel());
 }
 
-absl::Status GoalsCluster::Seed(const OrgSpec& org) {
+absl::Status SeedOrg(PeopleCluster& people, const OrgSpec& org,
+                     std::map<std::string, std::string>* person_names,
+                     std::map<std::string, std::string>* team_names) {
   std::vector<pv1::SyncPeopleRequest> records;
   for (const auto& t : org.teams) {
     auto m = TeamMsg(t.ext, t.parent);
@@ -124,17 +126,16 @@ absl::Status GoalsCluster::Seed(const OrgSpec& org) {
   }
   for (const auto& p : org.people) {
     records.push_back(PersonMsg(p.ext, p.manager, p.team));
-    roles_[p.ext] = p.roles;
   }
   pv1::SyncPeopleResponse resp;
-  if (auto st = FromGrpcStatus(people_->Sync(Full(), records, &resp), "sync");
+  if (auto st = FromGrpcStatus(people.Sync(Full(), records, &resp), "sync");
       !st.ok()) {
     return st;
   }
-  auto stub = people_->Stub();
+  auto stub = people.Stub();
   for (const auto& p : org.people) {
     grpc::ClientContext ctx;
-    Authorize(&ctx, people_->AdminToken());
+    Authorize(&ctx, people.AdminToken());
     pv1::LookupPersonRequest req;
     req.set_external_id(p.ext);
     pv1::Person person;
@@ -143,12 +144,12 @@ absl::Status GoalsCluster::Seed(const OrgSpec& org) {
         !st.ok()) {
       return st;
     }
-    person_names_[p.ext] = person.name();
+    (*person_names)[p.ext] = person.name();
   }
   std::string page;
   for (int i = 0; i < 100; ++i) {
     grpc::ClientContext ctx;
-    Authorize(&ctx, people_->AdminToken());
+    Authorize(&ctx, people.AdminToken());
     pv1::ListTeamsRequest req;
     req.set_page_size(1000);
     req.set_page_token(page);
@@ -158,15 +159,21 @@ absl::Status GoalsCluster::Seed(const OrgSpec& org) {
         !st.ok()) {
       return st;
     }
-    for (const auto& t : teams.teams()) team_names_[t.external_id()] = t.name();
+    for (const auto& t : teams.teams())
+      (*team_names)[t.external_id()] = t.name();
     page = teams.next_page_token();
     if (page.empty()) break;
   }
   for (const auto& t : org.teams) {
-    if (!team_names_.contains(t.ext))
+    if (!team_names->contains(t.ext))
       return absl::InternalError("team " + t.ext + " was not created");
   }
   return absl::OkStatus();
+}
+
+absl::Status GoalsCluster::Seed(const OrgSpec& org) {
+  for (const auto& p : org.people) roles_[p.ext] = p.roles;
+  return SeedOrg(*people_, org, &person_names_, &team_names_);
 }
 
 // The replica has loaded the org when the goals process says so and every

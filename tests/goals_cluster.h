@@ -53,6 +53,12 @@ struct OrgSpec {
 //      +- ic-sales-1, ic-sales-2 (sales)
 OrgSpec DefaultOrg();
 
+// Syncs `org` into the people service (SyncPeople, FULL) and reads back the
+// `people/{id}` and `teams/{id}` names of its people and teams by HRIS key.
+absl::Status SeedOrg(PeopleCluster& people, const OrgSpec& org,
+                     std::map<std::string, std::string>* person_names,
+                     std::map<std::string, std::string>* team_names);
+
 class GoalsCluster {
  public:
   // Starts everything, seeds `org` and waits until the goals service's

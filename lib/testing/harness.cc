@@ -430,6 +430,20 @@ absl::Status PostgresServer::Start() {
     }
   }
   port_ = FreePort();
+  return Launch();
+}
+
+absl::Status PostgresServer::Restart() {
+  if (process_ != nullptr)
+    return absl::FailedPreconditionError("still running");
+  if (port_ == 0) return absl::FailedPreconditionError("never started");
+  return Launch();
+}
+
+absl::Status PostgresServer::Launch() {
+  const bool root = geteuid() == 0;
+  std::string data = dir_ + "/pg";
+  std::string run_as = root ? "postgres" : "";
   ProcessOptions o;
   o.argv = {std::string(kPgBin) + "/postgres",
             "-D",

@@ -95,12 +95,16 @@ class PostgresServer {
   ~PostgresServer() { Stop(); }
   absl::Status Start();
   void Stop();
+  // Starts a stopped server again on the same data and port.
+  absl::Status Restart();
   // Creates a database and returns its postgresql:// URL.
   absl::StatusOr<std::string> CreateDatabase(absl::string_view name);
   int port() const { return port_; }
 
  private:
   std::string dir_;
+  absl::Status Launch();
+
   int port_ = 0;
   std::unique_ptr<Process> process_;
 };
