@@ -149,6 +149,40 @@ TEST_P(DatabaseTest, AbortedFromTheBodyIsFinalNotRetried) {
   EXPECT_EQ(Count(), 0);
 }
 
+// PostgreSQL reports a lost serialization race by SQLSTATE, which a
+// statement can raise on purpose.
+class PostgresConflictTest : public DatabaseTest {};
+INSTANTIATE_TEST_SUITE_P(Postgres, PostgresConflictTest,
+                         ::testing::Values(Dialect::kPostgres));
+
+TEST_P(PostgresConflictTest, ConflictThatOutlivesEveryRetryIsUnavailable) {
+  // Every attempt loses its race (SQLSTATE 40001): retried inside Write,
+  // then UNAVAILABLE, never ABORTED (which clients read as a stale etag).
+  int runs = 0;
+  absl::Status st = db_->Write("items.contended", [&](Tx& tx) {
+    ++runs;
+    tx.sql() << "DO $$ BEGIN RAISE EXCEPTION 'lost the race' USING ERRCODE "
+                "= '40001'; END $$";
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kUnavailable,
+                           HasSubstr("contention")));
+  EXPECT_GT(runs, 1);
+  // One that wins on a later attempt is simply done.
+  runs = 0;
+  st = db_->Write("items.contended_once", [&](Tx& tx) {
+    if (++runs == 1) {
+      tx.sql() << "DO $$ BEGIN RAISE EXCEPTION 'lost once' USING ERRCODE = "
+                  "'40001'; END $$";
+    }
+    tx.sql() << "INSERT INTO items (id, n) VALUES ('won', 1)";
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(st, IsOk());
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(Count(), 1);
+}
+
 TEST_P(DatabaseTest, UniqueViolationIsAlreadyExists) {
   ASSERT_THAT(Insert("a", 1), IsOk());
   EXPECT_THAT(Insert("a", 2), StatusIs(absl::StatusCode::kAlreadyExists));

@@ -273,6 +273,9 @@ absl::Status ValidateKpi(const Kpi& k) {
     }
   }
   if (k.targets.size() > 100) e.Add("kpi.targets", "at most 100 targets");
+  // /metrics has no access control: only what everyone may read goes there.
+  if (k.exported && k.visibility != Visibility::kPublic)
+    e.Add("kpi.export", "only PUBLIC KPIs are exported on /metrics");
   return e.empty() ? absl::OkStatus() : e.Build();
 }
 

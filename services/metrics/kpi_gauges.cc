@@ -47,7 +47,9 @@ void KpiGauges::Refresh(MetricsService* service, KpiRepository* repo,
     auto st = service->StatusOf(k, now);
     if (!st.ok()) continue;
     if (st->stale) ++stale;
-    if (!k.exported) continue;
+    // Export is refused for other visibilities; a KPI made non-PUBLIC by
+    // hand in the database still stays off the unauthenticated port.
+    if (!k.exported || k.visibility != Visibility::kPublic) continue;
     seen.insert(k.id);
     auto it = exported_.find(k.id);
     if (it == exported_.end()) {

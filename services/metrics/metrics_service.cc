@@ -131,8 +131,64 @@ absl::Status MetricsService::CheckSource(const Kpi& kpi) const {
       "metrics service with --prometheus_url)");
 }
 
+absl::Status MetricsService::CheckInputs(const Caller& caller, const Kpi& kpi,
+                                         int depth) {
+  if (!kpi.derived() || depth > kMaxFormulaDepth) return absl::OkStatus();
+  auto f = Formula::Parse(kpi.formula, "kpi.formula");
+  if (!f.ok()) return f.status();
+  for (const auto& id : (*f)->inputs()) {
+    auto in = LoadKpi(id);
+    if (absl::IsNotFound(in.status())) continue;  // absent: no value anyway
+    if (!in.ok()) return in.status();
+    if (!CanRead(caller, *in)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "kpis/", kpi.id,
+          " is computed from a KPI you may not read; its values are not "
+          "shown to you"));
+    }
+    if (auto st = CheckInputs(caller, *in, depth + 1); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<bool> MetricsService::HeldInputsReadable(const Caller& caller,
+                                                      const Kpi& kpi,
+                                                      int depth) {
+  if (!kpi.derived() || depth > kMaxFormulaDepth) return true;
+  auto f = Formula::Parse(kpi.formula, "kpi.formula");
+  if (!f.ok()) return std::nullopt;
+  for (const auto& id : (*f)->inputs()) {
+    auto it = kpis_.find(id);
+    if (it == kpis_.end()) return std::nullopt;
+    if (!CanRead(caller, it->second)) return false;
+    auto deeper = HeldInputsReadable(caller, it->second, depth + 1);
+    if (!deeper || !*deeper) return deeper;
+  }
+  return true;
+}
+
 absl::Status MetricsService::CheckExportLimit(const Kpi& kpi) {
   if (!kpi.exported) return absl::OkStatus();
+  // What goes on /metrics is read by anyone who reaches the port: a derived
+  // KPI is exported only when everything it is computed from is PUBLIC.
+  std::function<absl::Status(const Kpi&, int)> public_inputs =
+      [&](const Kpi& k, int depth) -> absl::Status {
+    if (!k.derived() || depth > kMaxFormulaDepth) return absl::OkStatus();
+    auto f = Formula::Parse(k.formula, "kpi.formula");
+    if (!f.ok()) return f.status();
+    for (const auto& id : (*f)->inputs()) {
+      auto in = LoadKpi(id);
+      if (!in.ok()) continue;
+      if (in->visibility != Visibility::kPublic) {
+        return absl::FailedPreconditionError(
+            "kpi.export: a derived KPI is exported only when every KPI it "
+            "is computed from is PUBLIC");
+      }
+      if (auto st = public_inputs(*in, depth + 1); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  };
+  if (auto st = public_inputs(kpi, 0); !st.ok()) return st;
   auto all = repo_->AllKpis();
   if (!all.ok()) return all.status();
   int n = 0;
@@ -203,6 +259,7 @@ absl::StatusOr<std::vector<Kpi>> MetricsService::ListKpis(
       batch.after = k.id;
       if (!CanRead(caller, k)) continue;
       if (spec.state != 0) {
+        if (!CheckInputs(caller, k).ok()) continue;
         auto st = StatusOf(k, now);
         if (!st.ok()) return st.status();
         if (static_cast<int>(st->state) != spec.state) continue;
@@ -504,6 +561,7 @@ absl::StatusOr<std::vector<SeriesView>> MetricsService::Query(
   if (!kpi.ok()) return kpi.status();
   std::vector<SeriesView> out;
   if (kpi->derived()) {
+    if (auto st = CheckInputs(caller, *kpi); !st.ok()) return st;
     if (!q.dimension.empty() || !q.group_by.empty() || aggregation) {
       return status::InvalidFields(
           {{"dimension",
@@ -619,6 +677,8 @@ std::optional<absl::StatusOr<StatusView>> MetricsService::PeekStatus(
   if (!CanRead(caller, k->second)) {
     return absl::StatusOr<StatusView>(NotFound(id));
   }
+  auto inputs = HeldInputsReadable(caller, k->second);
+  if (!inputs || !*inputs) return std::nullopt;  // GetStatus says why
   return absl::StatusOr<StatusView>(s->second.view);
 }
 
@@ -627,6 +687,7 @@ absl::StatusOr<StatusView> MetricsService::GetStatus(const Caller& caller,
                                                      int64_t now) {
   auto kpi = GetKpi(caller, id);
   if (!kpi.ok()) return kpi.status();
+  if (auto st = CheckInputs(caller, *kpi); !st.ok()) return st;
   return StatusOf(*kpi, now);
 }
 

@@ -126,6 +126,13 @@ class MetricsService {
                             const std::string& field);
   absl::Status CheckExportLimit(const Kpi& kpi);
   absl::Status CheckSource(const Kpi& kpi) const;
+  // A derived KPI's values come from its inputs: a reader must be able to
+  // read every one of them (at any depth), or the formula would leak them.
+  absl::Status CheckInputs(const Caller& caller, const Kpi& kpi, int depth = 0);
+  // The same from memory only; nullopt when an input is not held.
+  std::optional<bool> HeldInputsReadable(const Caller& caller, const Kpi& kpi,
+                                         int depth = 0)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A KPI from memory, or read and kept.
   absl::StatusOr<Kpi> LoadKpi(const std::string& id);
   absl::StatusOr<int64_t> LastPointTime(const Kpi& kpi, int depth = 0);

@@ -404,6 +404,53 @@ TEST_F(MetricsServiceTest, UpdateEtagsAndMasks) {
               StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
+TEST_F(MetricsServiceTest, DerivedValuesNeedEveryInputReadable) {
+  Kpi secret = Counting("salary-cost", "owen");
+  secret.visibility = Visibility::kPrivate;
+  Create(secret);
+  Create(Counting("headcount"));
+  // Mona (Owen's manager) reads both and may publish a ratio of them...
+  Kpi ratio = Counting("cost-per-head");
+  ratio.formula = "salary_cost / headcount";
+  Create(ratio);
+  ASSERT_THAT(Write({{"salary-cost", At(2026, 12, 1), 9000, "", ""}},
+                    Person("owen"))
+                  .status(),
+              IsOk());
+  ASSERT_THAT(Write({{"headcount", At(2026, 12, 1), 3, "", ""}}).status(),
+              IsOk());
+  auto mine = service_->GetStatus(Person("mona"), "cost-per-head", now_);
+  ASSERT_THAT(mine.status(), IsOk());
+  EXPECT_EQ(*mine->value, 3000);
+  // ...but a peer, who may read the derived KPI, gets none of its values:
+  // they would reveal the PRIVATE input.
+  EXPECT_THAT(service_->GetKpi(Person("pat"), "cost-per-head").status(),
+              IsOk());
+  EXPECT_THAT(service_->GetStatus(Person("pat"), "cost-per-head", now_).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_FALSE(service_->PeekStatus(Person("pat"), "cost-per-head", now_)
+                   .has_value());  // held for mona, not answered to pat
+  PointQuery q{"cost-per-head", At(2026, 12, 1), At(2026, 12, 2),
+               kMicrosPerDay, "", ""};
+  EXPECT_THAT(service_->Query(Person("pat"), q, std::nullopt).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Nor can it be exported: /metrics has no access control.
+  Kpi in;
+  in.id = "cost-per-head";
+  in.exported = true;
+  EXPECT_THAT(
+      service_->UpdateKpi(Person("mona"), in, {"export"}, "", now_).status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("PUBLIC")));
+}
+
+TEST_F(MetricsServiceTest, OnlyPublicKpisAreExported) {
+  Kpi k = Counting("private-revenue");
+  k.visibility = Visibility::kPrivate;
+  k.exported = true;
+  EXPECT_THAT(service_->CreateKpi(Person("mona"), k, {}, now_).status(),
+              InvalidNaming("kpi.export"));
+}
+
 TEST_F(MetricsServiceTest, ExportIsBounded) {
   MetricsOptions options;
   options.max_exported_kpis = 1;
