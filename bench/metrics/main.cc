@@ -202,8 +202,8 @@ WriteResult WriteAll(const std::string& target, const Rows& rows) {
                            absl::Seconds(600));
         mv1::WriteDataPointsResponse resp;
         absl::Time t0 = absl::Now();
-        auto writer = stubs[static_cast<size_t>(w)]->WriteDataPoints(&ctx,
-                                                                     &resp);
+        auto writer =
+            stubs[static_cast<size_t>(w)]->WriteDataPoints(&ctx, &resp);
         for (const auto& m : calls[c]) {
           if (!writer->Write(m)) break;
         }
@@ -334,8 +334,7 @@ int Query() {
   rows.n = absl::GetFlag(FLAGS_points);
   rows.end = EndOfYear();
   auto stub = mv1::MetricsService::NewStub(Channel(target, 100));
-  if (int rc = CreateKpi(stub.get(), rows.ids[0], rows.end); rc != 0)
-    return rc;
+  if (int rc = CreateKpi(stub.get(), rows.ids[0], rows.end); rc != 0) return rc;
   WriteResult w = WriteAll(target, rows);
   if (!w.error.empty()) return Fail("WriteDataPoints: " + w.error);
   if (w.written != rows.n)
@@ -370,9 +369,8 @@ int Query() {
       }
     }
     if (counted != rows.n || got != buckets) {
-      return Fail(absl::StrCat("QueryKpi counted ", counted, " points in ",
-                               got, " buckets; expected ", rows.n, " in ",
-                               buckets));
+      return Fail(absl::StrCat("QueryKpi counted ", counted, " points in ", got,
+                               " buckets; expected ", rows.n, " in ", buckets));
     }
   }
   std::sort(ms.begin(), ms.end());

@@ -363,8 +363,8 @@ TEST_F(MetricsServiceTest, HoursFoldedAcrossCallsMatchTheRawPoints) {
   }
   for (auto agg : {Aggregation::kSum, Aggregation::kMin, Aggregation::kMax,
                    Aggregation::kLast, Aggregation::kCount}) {
-    PointQuery q{"visits", start, start + 4 * kMicrosPerDay, kMicrosPerHour,
-                 "", ""};
+    PointQuery q{"visits",       start, start + 4 * kMicrosPerDay,
+                 kMicrosPerHour, "",    ""};
     auto got = service_->Query(Person("mona"), q, agg);
     ASSERT_THAT(got.status(), IsOk());
     ASSERT_EQ(got->size(), 1u);

@@ -398,8 +398,8 @@ class SqlRepository : public KpiRepository {
           while (read.fetch()) stored.push_back(h);
           std::sort(stored.begin(), stored.end());
           for (size_t x = i; x < j && !stored.empty(); ++x) {
-            folded[x] = std::binary_search(stored.begin(), stored.end(),
-                                           hours[x].hour);
+            folded[x] =
+                std::binary_search(stored.begin(), stored.end(), hours[x].hour);
           }
           i = j;
         }
