@@ -291,6 +291,53 @@ TEST_F(MetricsServiceTest, QueryBucketsMatchARecomputation) {
               InvalidNaming("dimension"));
 }
 
+// Hours are folded from the call's own points when they had none before and
+// from the stored points otherwise: calls that add to, re-send into and open
+// hours must leave folds equal to a recomputation from every point.
+TEST_F(MetricsServiceTest, HoursFoldedAcrossCallsMatchTheRawPoints) {
+  Kpi k = Counting("visits");
+  k.aggregation = Aggregation::kMean;
+  k.dimension_keys = {"region"};
+  Create(k);
+  std::mt19937 rng(11);
+  const int64_t start = At(2026, 11, 1);
+  std::map<std::pair<std::string, int64_t>, double> last;  // what must count
+  for (int call = 0; call < 4; ++call) {
+    std::vector<Point> points;
+    // Later calls reach further, so that they both touch folded hours and
+    // open new ones; times on a coarse grid, so that some are re-sent.
+    const int64_t hours = 24 * (call + 1);
+    for (int i = 0; i < 300; ++i) {
+      int64_t t = start + static_cast<int64_t>(rng() % hours) * kMicrosPerHour +
+                  static_cast<int64_t>(rng() % 6) * 600 * 1000000;
+      double v = static_cast<double>(rng() % 1000) / 10;
+      std::string dim = i % 4 == 0 ? "region=emea" : "region=us";
+      points.push_back({"visits", t, v, dim, ""});
+      last[{dim, t}] = v;
+    }
+    ASSERT_THAT(Write(points).status(), IsOk());
+  }
+  for (auto agg : {Aggregation::kSum, Aggregation::kMin, Aggregation::kMax,
+                   Aggregation::kLast, Aggregation::kCount}) {
+    PointQuery q{"visits",       start, start + 4 * kMicrosPerDay,
+                 kMicrosPerHour, "",    ""};
+    auto got = service_->Query(Person("mona"), q, agg);
+    ASSERT_THAT(got.status(), IsOk());
+    ASSERT_EQ(got->size(), 1u);
+    std::vector<Accum> expect(96);
+    for (const auto& [key, v] : last)
+      expect[(key.second - start) / kMicrosPerHour].Add(key.second, v);
+    for (int b = 0; b < 96; ++b) {
+      auto want = expect[b].Value(agg);
+      auto have = (*got)[0].buckets[b].first;
+      ASSERT_EQ(want.has_value(), have.has_value()) << b;
+      if (want) {
+        EXPECT_NEAR(*have, *want, 1e-9) << "hour " << b;
+      }
+    }
+  }
+}
+
 TEST_F(MetricsServiceTest, FormulasReferencesCyclesAndDivisionByZero) {
   Create(Counting("orders"));
   Create(Counting("visits"));

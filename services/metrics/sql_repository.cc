@@ -355,29 +355,56 @@ class SqlRepository : public KpiRepository {
             soci::use(ks), soci::use(ds), soci::use(ts), soci::use(vs),
             soci::use(ss);
       }
-      // Hours touched, folded again from their points (a replaced point
-      // leaves no trace of its old value).
+      // Hours touched, in (kpi, dim, hour) order: `unique` is sorted by
+      // (kpi, dim, time), so each hour's points are one run of it.
       struct HourKey {
         std::string kpi, dim;
         int64_t hour;
+        size_t begin, end;  // its points in `unique`
       };
       std::vector<HourKey> hours;
-      for (const Point* p : unique) {
+      for (size_t i = 0; i < unique.size(); ++i) {
+        const Point* p = unique[i];
         int64_t h = HourOf(p->time);
         if (hours.empty() || hours.back().kpi != p->kpi_id ||
             hours.back().dim != p->dimension || hours.back().hour != h) {
-          hours.push_back({p->kpi_id, p->dimension, h});
+          hours.push_back({p->kpi_id, p->dimension, h, i, i});
+        }
+        hours.back().end = i + 1;
+      }
+      // Hours folded before this call, one range read per (kpi, dim). Only
+      // those are folded again from their stored points (a replaced point
+      // leaves no trace of its old value); an hour without a fold had no
+      // point before, so its fold is that of this call's points.
+      std::vector<bool> folded(hours.size());
+      {
+        std::string k, d;
+        long long from = 0, to = 0, h = 0;
+        soci::statement read =
+            (sql.prepare << "SELECT hour FROM kpi_hours WHERE kpi_id = :k AND "
+                            "hour >= :f AND hour <= :t AND dim = :d",
+             soci::into(h), soci::use(k), soci::use(from), soci::use(to),
+             soci::use(d));
+        for (size_t i = 0; i < hours.size();) {
+          size_t j = i;
+          while (j < hours.size() && hours[j].kpi == hours[i].kpi &&
+                 hours[j].dim == hours[i].dim)
+            ++j;
+          k = hours[i].kpi;
+          d = hours[i].dim;
+          from = hours[i].hour;
+          to = hours[j - 1].hour;
+          std::vector<long long> stored;
+          read.execute();
+          while (read.fetch()) stored.push_back(h);
+          std::sort(stored.begin(), stored.end());
+          for (size_t x = i; x < j && !stored.empty(); ++x) {
+            folded[x] =
+                std::binary_search(stored.begin(), stored.end(), hours[x].hour);
+          }
+          i = j;
         }
       }
-      std::sort(hours.begin(), hours.end(), [](const auto& a, const auto& b) {
-        return std::tie(a.kpi, a.dim, a.hour) < std::tie(b.kpi, b.dim, b.hour);
-      });
-      hours.erase(std::unique(hours.begin(), hours.end(),
-                              [](const auto& a, const auto& b) {
-                                return a.kpi == b.kpi && a.dim == b.dim &&
-                                       a.hour == b.hour;
-                              }),
-                  hours.end());
       {
         std::string k, d;
         long long from = 0, to = 0, t = 0;
@@ -390,14 +417,20 @@ class SqlRepository : public KpiRepository {
         std::vector<std::string> hk, hd;
         std::vector<long long> hh, hn, hlt;
         std::vector<double> hs, hmin, hmax, hl;
-        for (const auto& key : hours) {
-          k = key.kpi;
-          d = key.dim;
-          from = key.hour;
-          to = key.hour + kMicrosPerHour;
-          read.execute();
+        for (size_t x = 0; x < hours.size(); ++x) {
+          const HourKey& key = hours[x];
           Accum a;
-          while (read.fetch()) a.Add(t, v);
+          if (folded[x]) {
+            k = key.kpi;
+            d = key.dim;
+            from = key.hour;
+            to = key.hour + kMicrosPerHour;
+            read.execute();
+            while (read.fetch()) a.Add(t, v);
+          } else {
+            for (size_t i = key.begin; i < key.end; ++i)
+              a.Add(unique[i]->time, unique[i]->value);
+          }
           hk.push_back(key.kpi);
           hd.push_back(key.dim);
           hh.push_back(key.hour);
