@@ -247,6 +247,37 @@ TEST_F(MetricsCliTest, AFileIsWrittenOnceHoweverOftenItIsImported) {
   EXPECT_EQ(status.last_point_time().seconds(), absl::ToUnixSeconds(now));
 }
 
+TEST_F(MetricsCliTest, AFileLargerThanOneMessageIsOneWrite) {
+  // 12,001 points: three messages of the stream, one request.
+  std::string csv = "kpi,time,value\n";
+  absl::Time start = Utc(2020, 11, 1);
+  for (int i = 0; i < 12001; ++i) {
+    absl::StrAppend(
+        &csv, "visits,",
+        absl::FormatTime(absl::RFC3339_full, start + absl::Seconds(i),
+                         absl::UTCTimeZone()),
+        ",1\n");
+  }
+  std::string path = WriteCsv("large.csv", csv);
+  for (int run = 0; run < 2; ++run) {
+    CliResult r =
+        Run({"import-datapoints", metrics_->address(), path}, Token());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("12001 data point(s) written"));
+    auto visits = Daily("kpis/visits");
+    ASSERT_EQ(visits.size(), 30u);
+    EXPECT_EQ(visits[0].first, 12001) << "run " << run;
+    EXPECT_EQ(visits[1].first, -1) << "run " << run;
+  }
+  auto metrics = metrics_->ScrapeMetrics();
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(MetricValue(*metrics,
+                        "grpc_server_msg_received_total{grpc_method="
+                        "\"WriteDataPoints\",grpc_service=\"sightline.metrics."
+                        "v1.MetricsService\",grpc_type=\"client_stream\"}"),
+            6);
+}
+
 TEST_F(MetricsCliTest, ABadRowSendsNothingAndNamesTheLine) {
   std::string text = NovemberCsv();
   // Line 8 (the header is line 1) gets an impossible date; line 12 a word.
