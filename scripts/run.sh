@@ -113,6 +113,9 @@ And set a first goal tree (a cycle, a company goal, a team goal, a check-in):
 And give someone public recognition, then read the company feed:
   examples/feedback-demo.sh ${ADDR[people]} ${ADDR[feedback]} var/dev-jwt.secret $BUILD
 
+And track KPIs (orders, visits, a conversion rate with a target; a month of points from a CSV file):
+  examples/metrics-demo.sh ${ADDR[people]} ${ADDR[metrics]} var/dev-jwt.secret $BUILD
+
 INFO
 
 wait -n "${PIDS[@]}" || true

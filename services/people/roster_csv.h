@@ -13,19 +13,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lib/csv/csv.h"
 #include "services/people/sync.h"
 
 namespace sightline::people {
 
-// RFC 4180: fields separated by commas, optionally quoted with "" as an escaped
-// quote, records separated by LF or CRLF; quoted fields may span lines. Returns
-// each record with the line it starts on. INVALID_ARGUMENT with the line number
-// for an unterminated quote or stray characters after a closing quote.
-struct CsvRecord {
-  int line = 0;
-  std::vector<std::string> fields;
-};
-absl::StatusOr<std::vector<CsvRecord>> ParseCsv(absl::string_view text);
+// The CSV reader lives in lib/csv; roster code names it unqualified.
+using csv::CsvRecord;
+using csv::ParseCsv;
 
 struct RosterColumns {
   std::string employee_id = "employee_id";

@@ -4,19 +4,24 @@
 //   [--ttl=8h] sightline health ADDRESS sightline call   ADDRESS
 //   package.Service/Method '{"json": "request"}' sightline import-roster
 //   ADDRESS roster.csv [--mode=full|incremental] [--dry_run]
+//   sightline import-datapoints ADDRESS points.csv
 //
 // Calls take the bearer token from --token or SIGHTLINE_TOKEN. Requests and
 // answers are protobuf JSON; streaming answers print one JSON object per line.
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -36,7 +41,9 @@
 #include "services/people/roster_csv.h"
 #include "sightline/feedback/v1/feedback_service.grpc.pb.h"
 #include "sightline/goals/v1/goal_service.grpc.pb.h"
+#include "sightline/metrics/v1/metrics_service.grpc.pb.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
+#include "tools/cli/datapoints_csv.h"
 
 ABSL_FLAG(std::string, token, "",
           "Bearer token for calls (or SIGHTLINE_TOKEN).");
@@ -81,8 +88,10 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// Prints a failed call: code, message and any field violations.
-int FailCall(const grpc::Status& s) {
+// Prints a failed call: code, message and any field violations, each led by
+// `where(field)` when given (e.g. the input line the field came from).
+int FailCall(const grpc::Status& s,
+             const std::function<std::string(const std::string&)>& where = {}) {
   std::cerr << "error: " << sl::status::GoCodeName(s.error_code()) << ": "
             << s.error_message() << "\n";
   google::rpc::Status rpc;
@@ -92,7 +101,8 @@ int FailCall(const grpc::Status& s) {
       google::rpc::ErrorInfo info;
       if (any.UnpackTo(&bad)) {
         for (const auto& v : bad.field_violations()) {
-          std::cerr << "  " << v.field() << ": " << v.description() << "\n";
+          std::cerr << "  " << (where ? where(v.field()) : "") << v.field()
+                    << ": " << v.description() << "\n";
         }
       } else if (any.UnpackTo(&info)) {
         std::cerr << "  reason: " << info.reason();
@@ -359,16 +369,94 @@ int ImportRoster(const std::string& address, const std::string& path) {
   return 0;
 }
 
+// Points per WriteDataPoints message: well under gRPC's 4 MB default.
+constexpr int kPointsPerMessage = 5000;
+
+int ImportDataPoints(const std::string& address, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string content = ss.str();
+  auto file = sl::cli::ReadDataPoints(content);
+  if (!file.ok())
+    return Fail(absl::StrCat(path, ": ", file.status().message()));
+  if (!file->errors.empty()) {
+    // Every problem at once, and nothing sent: a load is all or nothing.
+    std::cerr << path << ": " << file->errors.size()
+              << " error(s), nothing was sent:\n";
+    for (const auto& e : file->errors) {
+      std::cerr << "  line " << e.line
+                << (e.column.empty() ? "" : " (" + e.column + ")") << ": "
+                << e.message << "\n";
+    }
+    return 1;
+  }
+  const auto& points = file->points;
+
+  auto channel = Channel(address);
+  if (!channel.ok()) return Fail(std::string(channel.status().message()));
+  auto stub = sl::metrics::v1::MetricsService::NewStub(*channel);
+  grpc::ClientContext ctx;
+  Prepare(&ctx, false);
+  sl::metrics::v1::WriteDataPointsResponse resp;
+  auto writer = stub->WriteDataPoints(&ctx, &resp);
+  // The same file is the same request: running it again writes nothing twice.
+  const std::string request_id = sl::cli::ImportRequestId(content);
+  bool open = true;
+  for (size_t i = 0; open && i < points.size(); i += kPointsPerMessage) {
+    sl::metrics::v1::WriteDataPointsRequest msg;
+    if (i == 0) msg.set_request_id(request_id);
+    size_t end = std::min(points.size(), i + kPointsPerMessage);
+    for (size_t j = i; j < end; ++j) {
+      const auto& p = points[j];
+      auto* d = msg.add_points();
+      d->set_kpi(p.kpi);
+      int64_t seconds = absl::ToUnixSeconds(p.time);
+      d->mutable_time()->set_seconds(seconds);
+      d->mutable_time()->set_nanos(static_cast<int32_t>(
+          (p.time - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+      d->set_value(p.value);
+      d->set_dimension(p.dimension);
+      d->set_source(p.source);
+    }
+    open = writer->Write(msg);
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  if (!s.ok()) {
+    std::cerr << path << ": the import was refused; nothing was written.\n";
+    // The server names points[i]; say which line of the file that is.
+    return FailCall(s, [&points](const std::string& field) -> std::string {
+      size_t index = 0;
+      absl::string_view f = field;
+      if (!absl::ConsumePrefix(&f, "points[")) return "";
+      size_t close = f.find(']');
+      if (close == absl::string_view::npos ||
+          !absl::SimpleAtoi(f.substr(0, close), &index) ||
+          index >= points.size()) {
+        return "";
+      }
+      return absl::StrCat("line ", points[index].line, ": ");
+    });
+  }
+  std::cout << resp.written() << " data point(s) written from " << path
+            << " (request_id " << request_id << ")\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "sightline token|health|call|import-roster ...\n"
+      "sightline token|health|call|import-roster|import-datapoints ...\n"
       "  token  --key_file=F --subject=S [--roles=a,b] [--ttl=8h]\n"
       "  health ADDRESS\n"
       "  call   ADDRESS package.Service/Method [JSON]\n"
       "  import-roster ADDRESS FILE.csv [--mode=full|incremental] [--dry_run] "
-      "[--map=...]");
+      "[--map=...]\n"
+      "  import-datapoints ADDRESS FILE.csv  (columns "
+      "kpi,time,value[,dimension][,source])");
   // Every contract the CLI can call must be linked in: the generic caller
   // finds methods in the generated descriptor pool.
   (void)sl::people::v1::PeopleService::service_full_name();
@@ -376,11 +464,14 @@ int main(int argc, char** argv) {
   (void)sl::goals::v1::Goal::descriptor();
   (void)sl::feedback::v1::FeedbackService::service_full_name();
   (void)sl::feedback::v1::Feedback::descriptor();
+  (void)sl::metrics::v1::MetricsService::service_full_name();
+  (void)sl::metrics::v1::Kpi::descriptor();
   sl::server::ApplyEnvironmentOverrides();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2)
     return Fail(
-        "usage: sightline token|health|call|import-roster (see --help)");
+        "usage: sightline token|health|call|import-roster|import-datapoints "
+        "(see --help)");
   std::string cmd = args[1];
   if (cmd == "token") return Token();
   if (cmd == "health" && args.size() == 3) return Health(args[2]);
@@ -389,5 +480,9 @@ int main(int argc, char** argv) {
   }
   if (cmd == "import-roster" && args.size() == 4)
     return ImportRoster(args[2], args[3]);
-  return Fail("usage: sightline token|health|call|import-roster (see --help)");
+  if (cmd == "import-datapoints" && args.size() == 4)
+    return ImportDataPoints(args[2], args[3]);
+  return Fail(
+      "usage: sightline token|health|call|import-roster|import-datapoints "
+      "(see --help)");
 }
