@@ -3,16 +3,9 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "lib/cache/cache.h"
-#include "lib/directory/directory.h"
-#include "lib/org/directory_org.h"
-#include "lib/server/change_stream.h"
-#include "lib/server/client.h"
 #include "lib/server/periodic.h"
-#include "lib/server/server.h"
+#include "lib/server/service_main.h"
 #include "lib/storage/change_follower.h"
-#include "lib/storage/change_log.h"
-#include "lib/storage/schema.h"
 #include "services/goals/cached_repository.h"
 #include "services/goals/goals_handler.h"
 #include "services/goals/goals_service.h"
@@ -51,80 +44,49 @@ ABSL_FLAG(absl::Duration, metrics_refresh, absl::Seconds(30),
 using namespace sightline;  // NOLINT: main wires parts from every namespace
 
 int main(int argc, char** argv) {
-  auto config = server::LoadConfig(
+  int code = 0;
+  auto base = server::ServiceBase::Create(
       {"goals", "127.0.0.1:50052", "127.0.0.1:9452", "var/goals.db"}, argc,
-      argv);
-  if (!config.ok())
-    return server::ExitWithError("bad configuration", config.status());
-  double at_risk = absl::GetFlag(FLAGS_at_risk_gap),
-         off_track = absl::GetFlag(FLAGS_off_track_gap);
-  if (at_risk < 0 || off_track < at_risk || off_track > 1) {
-    return server::ExitWithError(
-        "bad configuration",
-        absl::InvalidArgumentError(
-            "--at_risk_gap and --off_track_gap: need 0 <= at_risk <= "
-            "off_track <= 1"));
-  }
-  auto runtime = server::Runtime::Create(*config);
-  if (!runtime.ok())
-    return server::ExitWithError("bad configuration", runtime.status());
-  auto& telemetry = (*runtime)->telemetry();
-  auto& registry = telemetry.registry();
+      argv,
+      []() -> absl::StatusOr<server::ServiceOptions> {
+        double at_risk = absl::GetFlag(FLAGS_at_risk_gap),
+               off_track = absl::GetFlag(FLAGS_off_track_gap);
+        if (at_risk < 0 || off_track < at_risk || off_track > 1) {
+          return absl::InvalidArgumentError(
+              "--at_risk_gap and --off_track_gap: need 0 <= at_risk <= "
+              "off_track <= 1");
+        }
+        cache::CacheOptions goals_cache;
+        goals_cache.ns = "goals";
+        goals_cache.ttl = absl::GetFlag(FLAGS_cache_ttl);
+        return server::ServiceOptions{
+            .migrations = &goals::GoalsMigrations(),
+            .people =
+                server::PeopleDirectoryOptions{
+                    .address = absl::GetFlag(FLAGS_people_address),
+                    .not_ready_warning =
+                        "people directory not loaded yet; reads "
+                        "see PUBLIC goals until it is"},
+            .sqlite_writer_cache_bytes =
+                int64_t{absl::GetFlag(FLAGS_sqlite_writer_cache_mib)} << 20,
+            .caches = {goals_cache},
+            .change_poll_interval = absl::GetFlag(FLAGS_change_poll_interval)};
+      },
+      &code);
+  if (base == nullptr) return code;
+  org::DirectoryOrg& org = *base->org();
 
-  // The org, from the people service.
-  auto token = server::ServiceTokenFor(*config);
-  if (!token.ok())
-    return server::ExitWithError("bad configuration", token.status());
-  auto channel = server::MakeClientChannel(absl::GetFlag(FLAGS_people_address),
-                                           config->peer_tls, &telemetry);
-  if (!channel.ok())
-    return server::ExitWithError("bad configuration", channel.status());
-  directory::Directory directory(*channel, token->get());
-  directory.Start();
-  if (!directory.WaitReady(absl::Seconds(5))) {
-    telemetry::LogWarn(
-        "people directory not loaded yet; reads see PUBLIC goals until it is",
-        {{"people_address", absl::GetFlag(FLAGS_people_address)}});
-  }
-  org::DirectoryOrg org(&directory);
-
-  auto db = storage::Database::Open(
-      {.url = config->db,
-       .pool_size = config->db_pool_size,
-       .sqlite_checkpoint_interval = config->sqlite_checkpoint_interval,
-       .sqlite_writer_cache_bytes =
-           int64_t{absl::GetFlag(FLAGS_sqlite_writer_cache_mib)} << 20,
-       .registry = &registry});
-  if (!db.ok())
-    return server::ExitWithError("cannot open the database", db.status());
-  if (auto st = storage::Migrate(**db, "goals", goals::GoalsMigrations());
-      !st.ok()) {
-    return server::ExitWithError("cannot migrate the database", st);
-  }
-
-  std::unique_ptr<cache::RedisClient> redis_client;
-  if (!config->redis.empty()) {
-    auto redis = cache::ParseRedisUrl(config->redis);
-    if (!redis.ok())
-      return server::ExitWithError("bad configuration", redis.status());
-    redis_client = std::make_unique<cache::RedisClient>(*redis);
-  }
-  cache::CacheOptions cache_options;
-  cache_options.ns = "goals";
-  cache_options.ttl = absl::GetFlag(FLAGS_cache_ttl);
-  cache::Cache redis_cache(std::move(redis_client), cache_options, &registry);
-
-  goals::SqlGoalRepository sql_repo(db->get());
+  goals::SqlGoalRepository sql_repo(base->db());
   goals::CachedGoalRepository repo(
-      &sql_repo, &redis_cache,
+      &sql_repo, base->cache(0),
       static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
-  repo.ExportMetrics(&registry);
+  repo.ExportMetrics(&base->registry());
 
-  goals::GoalsMetrics metrics(&registry);
+  goals::GoalsMetrics metrics(&base->registry());
   goals::GoalsOptions options;
   options.approval_required = absl::GetFlag(FLAGS_approval_required);
-  options.health.at_risk_gap = at_risk;
-  options.health.off_track_gap = off_track;
+  options.health.at_risk_gap = absl::GetFlag(FLAGS_at_risk_gap);
+  options.health.off_track_gap = absl::GetFlag(FLAGS_off_track_gap);
   options.health.stretch_success = absl::GetFlag(FLAGS_stretch_success);
   options.due_cadence_days = absl::GetFlag(FLAGS_due_cadence_days);
   options.on_check_in = [&metrics](const std::string& cycle) {
@@ -132,26 +94,24 @@ int main(int argc, char** argv) {
   };
   goals::GoalsService service(&repo, &org, options);
 
-  storage::ChangeFeed feed(db->get(),
-                           absl::GetFlag(FLAGS_change_poll_interval));
-  feed.Start();
   // Goals other replicas changed leave this process's caches too.
-  storage::ChangeFollower follower(db->get(), &feed, [&repo](const auto& rows) {
-    std::vector<std::string> ids;
-    for (const auto& row : rows) {
-      if (!row.scope.empty()) ids.push_back(row.scope);
-    }
-    repo.Invalidate(ids);
-  });
+  storage::ChangeFollower follower(base->db(), base->feed(),
+                                   [&repo](const auto& rows) {
+                                     std::vector<std::string> ids;
+                                     for (const auto& row : rows) {
+                                       if (!row.scope.empty())
+                                         ids.push_back(row.scope);
+                                     }
+                                     repo.Invalidate(ids);
+                                   });
   follower.Start();
 
-  server::StreamSet streams;
   goals::GoalsHandler handler(
-      runtime->get(), &service,
+      base->runtime(), &service,
       [&org](const auth::Principal& p, bool fresh) {
         return org.ResolveCaller(p, fresh);
       },
-      {runtime->get(), db->get(), &feed, &streams, "goals"});
+      base->WatchDeps("goals"));
 
   // Gauges recomputed in the background, never on a request's path.
   server::Periodic refresher(absl::GetFlag(FLAGS_metrics_refresh), [&] {
@@ -161,9 +121,9 @@ int main(int argc, char** argv) {
 
   // A check-in inserts into indexes keyed by goal, at places all over them:
   // read into the writer's cache now, they cost no disk read later.
-  std::thread prewarm([&db] {
+  std::thread prewarm([db = base->db()] {
     absl::Time start = absl::Now();
-    auto bytes = (*db)->Prewarm(goals::GoalsWritePath());
+    auto bytes = db->Prewarm(goals::GoalsWritePath());
     if (!bytes.ok()) {
       telemetry::LogWarn("prewarm failed",
                          {{"error", bytes.status().message()}});
@@ -175,23 +135,7 @@ int main(int argc, char** argv) {
          {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
   });
 
-  server::Server srv(runtime->get());
-  srv.AddService(&handler, "sightline.goals.v1.GoalService");
-  srv.AddShutdownHook([&] {
-    streams.CloseAll(grpc::Status(
-        grpc::StatusCode::UNAVAILABLE,
-        "server shutting down; resume with the last resume_token"));
-  });
-  int code = 0;
-  if (auto st = srv.Start(); !st.ok()) {
-    code = server::ExitWithError("cannot start", st);
-  } else {
-    code = srv.Run();
-  }
-  prewarm.join();
-  refresher.Stop();
-  follower.Stop();
-  feed.Stop();
-  directory.Stop();
-  return code;
+  return base->Serve(&handler, "sightline.goals.v1.GoalService",
+                     {[&] { prewarm.join(); }, [&] { refresher.Stop(); },
+                      [&] { follower.Stop(); }});
 }

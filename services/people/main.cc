@@ -1,11 +1,7 @@
 // sightline-people: the org directory service.
 
 #include "absl/flags/flag.h"
-#include "lib/cache/cache.h"
-#include "lib/server/change_stream.h"
-#include "lib/server/server.h"
-#include "lib/storage/change_log.h"
-#include "lib/storage/schema.h"
+#include "lib/server/service_main.h"
 #include "services/people/cached_repository.h"
 #include "services/people/directory.h"
 #include "services/people/people_handler.h"
@@ -28,82 +24,43 @@ ABSL_FLAG(int, local_cache_entries, 100000,
 using namespace sightline;  // NOLINT: main wires parts from every namespace
 
 int main(int argc, char** argv) {
-  auto config = server::LoadConfig(
+  int code = 0;
+  auto base = server::ServiceBase::Create(
       {"people", "127.0.0.1:50051", "127.0.0.1:9451", "var/people.db"}, argc,
-      argv);
-  if (!config.ok())
-    return server::ExitWithError("bad configuration", config.status());
-  double share = absl::GetFlag(FLAGS_mass_termination_share);
-  if (share < 0 || share > 1) {
-    return server::ExitWithError(
-        "bad configuration",
-        absl::InvalidArgumentError(
-            "--mass_termination_share: must be within 0..1"));
-  }
-  auto runtime = server::Runtime::Create(*config);
-  if (!runtime.ok())
-    return server::ExitWithError("bad configuration", runtime.status());
-  auto& registry = (*runtime)->telemetry().registry();
+      argv,
+      []() -> absl::StatusOr<server::ServiceOptions> {
+        double share = absl::GetFlag(FLAGS_mass_termination_share);
+        if (share < 0 || share > 1) {
+          return absl::InvalidArgumentError(
+              "--mass_termination_share: must be within 0..1");
+        }
+        cache::CacheOptions entities;
+        entities.ns = "people";
+        entities.ttl = absl::GetFlag(FLAGS_cache_ttl);
+        cache::CacheOptions chains = entities;
+        chains.ns = "people-chains";
+        return server::ServiceOptions{
+            .migrations = &people::PeopleMigrations(),
+            .caches = {entities, chains},
+            .change_poll_interval = absl::GetFlag(FLAGS_change_poll_interval)};
+      },
+      &code);
+  if (base == nullptr) return code;
 
-  auto db = storage::Database::Open(
-      {.url = config->db,
-       .pool_size = config->db_pool_size,
-       .sqlite_checkpoint_interval = config->sqlite_checkpoint_interval,
-       .registry = &registry});
-  if (!db.ok())
-    return server::ExitWithError("cannot open the database", db.status());
-  if (auto st = storage::Migrate(**db, "people", people::PeopleMigrations());
-      !st.ok()) {
-    return server::ExitWithError("cannot migrate the database", st);
-  }
-
-  std::unique_ptr<cache::RedisClient> entities_client, chains_client;
-  if (!config->redis.empty()) {
-    auto redis = cache::ParseRedisUrl(config->redis);
-    if (!redis.ok())
-      return server::ExitWithError("bad configuration", redis.status());
-    entities_client = std::make_unique<cache::RedisClient>(*redis);
-    chains_client = std::make_unique<cache::RedisClient>(*redis);
-  }
-  absl::Duration ttl = absl::GetFlag(FLAGS_cache_ttl);
-  cache::CacheOptions entity_options;
-  entity_options.ns = "people";
-  entity_options.ttl = ttl;
-  cache::CacheOptions chain_options = entity_options;
-  chain_options.ns = "people-chains";
-  cache::Cache entities(std::move(entities_client), entity_options, &registry);
-  cache::Cache chains(std::move(chains_client), chain_options, &registry);
-
-  people::SqlPeopleRepository sql_repo(db->get());
+  people::SqlPeopleRepository sql_repo(base->db());
   people::CachedPeopleRepository repo(
-      &sql_repo, &entities, &chains,
+      &sql_repo, base->cache(0), base->cache(1),
       static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
-  repo.ExportMetrics(&registry);
+  repo.ExportMetrics(&base->registry());
   people::DirectoryOptions options;
-  options.policy.mass_termination_share = share;
+  options.policy.mass_termination_share =
+      absl::GetFlag(FLAGS_mass_termination_share);
   people::Directory directory(&repo, options);
 
-  storage::ChangeFeed feed(db->get(),
-                           absl::GetFlag(FLAGS_change_poll_interval));
-  feed.Start();
   // Any commit (ours, or another replica's found by polling) may have changed
   // people: what this process holds in memory is dropped.
-  feed.Subscribe([&repo](int64_t) { repo.ClearLocal(); });
-  server::StreamSet streams;
-  people::PeopleHandler handler(
-      runtime->get(), &directory,
-      {runtime->get(), db->get(), &feed, &streams, "people"});
-
-  server::Server srv(runtime->get());
-  srv.AddService(&handler, "sightline.people.v1.PeopleService");
-  srv.AddShutdownHook([&] {
-    streams.CloseAll(grpc::Status(
-        grpc::StatusCode::UNAVAILABLE,
-        "server shutting down; resume with the last resume_token"));
-  });
-  if (auto st = srv.Start(); !st.ok())
-    return server::ExitWithError("cannot start", st);
-  int code = srv.Run();
-  feed.Stop();
-  return code;
+  base->feed()->Subscribe([&repo](int64_t) { repo.ClearLocal(); });
+  people::PeopleHandler handler(base->runtime(), &directory,
+                                base->WatchDeps("people"));
+  return base->Serve(&handler, "sightline.people.v1.PeopleService");
 }
