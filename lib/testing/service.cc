@@ -119,34 +119,13 @@ std::shared_ptr<grpc::Channel> ServiceProcess::Channel() const {
 }
 
 absl::StatusOr<std::string> ServiceProcess::ScrapeMetrics() const {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError("socket");
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(metrics_port_));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return absl::UnavailableError("metrics port refused");
+  auto answer = HttpGet(metrics_port_, "/metrics");
+  if (!answer.ok()) return answer.status();
+  if (answer->first != 200) {
+    return absl::UnavailableError(
+        absl::StrCat("/metrics answered HTTP ", answer->first));
   }
-  std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return absl::UnavailableError("write failed");
-  }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  size_t body = out.find("\r\n\r\n");
-  if (body == std::string::npos) return absl::UnavailableError("no HTTP body");
-  return out.substr(body + 4);
+  return answer->second;
 }
 
 TestTokens::TestTokens(const std::string& dir)
