@@ -83,4 +83,19 @@ absl::Status ValidateRequestId(absl::string_view request_id,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<std::string>> FindIdempotent(
+    Database& db, absl::string_view op, const Idempotency& idem) {
+  std::optional<std::string> out;
+  if (idem.request_id.empty()) return out;
+  auto st = db.Read(op, [&](soci::session& sql) {
+    auto prior =
+        LookupIdempotent(sql, idem.scope, idem.request_id, idem.fingerprint);
+    if (!prior.ok()) return prior.status();
+    if (prior->has_value()) out = std::move(**prior);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace sightline::storage

@@ -6,6 +6,7 @@
 // fingerprint (a hash of the request without its request_id) tells a retry from
 // a different request that reuses the id.
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -36,6 +37,12 @@ std::string RequestFingerprint(const google::protobuf::Message& request);
 absl::StatusOr<absl::optional<std::string>> LookupIdempotent(
     soci::session& sql, absl::string_view scope, absl::string_view request_id,
     absl::string_view fingerprint);
+
+// The stored answer for `idem`, read outside a transaction on a pooled
+// session (`op` names the read in metrics); nullopt without a request id or
+// an answer.
+absl::StatusOr<std::optional<std::string>> FindIdempotent(
+    Database& db, absl::string_view op, const Idempotency& idem);
 
 // Stores the answer in the same transaction as the change it describes.
 absl::Status RecordIdempotent(Tx& tx, absl::string_view scope,

@@ -165,17 +165,7 @@ class SqlRepository : public FeedbackRepository {
 
   absl::StatusOr<std::optional<std::string>> FindIdempotent(
       const Idempotency& idem) override {
-    std::optional<std::string> out;
-    if (idem.request_id.empty()) return out;
-    auto st = db_->Read("feedback.idempotency", [&](soci::session& sql) {
-      auto prior = storage::LookupIdempotent(sql, idem.scope, idem.request_id,
-                                             idem.fingerprint);
-      if (!prior.ok()) return prior.status();
-      if (prior->has_value()) out = **prior;
-      return absl::OkStatus();
-    });
-    if (!st.ok()) return st;
-    return out;
+    return storage::FindIdempotent(*db_, "feedback.idempotency", idem);
   }
 
   absl::StatusOr<std::string> InsertFeedback(const store::Feedback& f,

@@ -1,5 +1,7 @@
 #include "services/goals/access.h"
 
+#include "lib/org/fake_org.h"
+
 #include <map>
 #include <optional>
 #include <string>
@@ -16,37 +18,7 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-class FakeOrg : public OrgView {
- public:
-  void AddPerson(const std::string& id, const std::string& team,
-                 const std::string& manager, bool active = true) {
-    people_[id] = PersonInfo{id, team, manager, active};
-  }
-  void AddTeam(const std::string& id, const std::string& parent,
-               const std::string& lead) {
-    teams_[id] = TeamInfo{id, parent, lead};
-  }
-
-  std::optional<PersonInfo> Person(const std::string& id) const override {
-    ++lookups_;
-    auto it = people_.find(id);
-    if (it == people_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::optional<TeamInfo> Team(const std::string& id) const override {
-    ++lookups_;
-    auto it = teams_.find(id);
-    if (it == teams_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  int lookups() const { return lookups_; }
-
- private:
-  std::map<std::string, PersonInfo> people_;
-  std::map<std::string, TeamInfo> teams_;
-  mutable int lookups_ = 0;
-};
+using FakeOrg = org::FakeOrgView;
 
 // A small company:
 //
