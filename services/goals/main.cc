@@ -16,11 +16,18 @@
 #include "services/goals/cached_repository.h"
 #include "services/goals/goals_handler.h"
 #include "services/goals/goals_service.h"
+#include "services/goals/grpc_kpi_source.h"
+#include "services/goals/kpi_follower.h"
 #include "services/goals/metrics.h"
 #include "services/goals/sql_repository.h"
 
 ABSL_FLAG(std::string, people_address, "127.0.0.1:50051",
           "The people service (host:port).");
+// Not --metrics_address: every server's flag of that name is its own
+// Prometheus endpoint.
+ABSL_FLAG(std::string, metrics_service_address, "127.0.0.1:50054",
+          "The metrics service (host:port), whose KPIs key results follow. "
+          "Empty: key results cannot be linked to KPIs.");
 ABSL_FLAG(
     bool, approval_required, false,
     "Goals an employee sets for themselves wait for a manager's approval.");
@@ -101,6 +108,22 @@ int main(int argc, char** argv) {
       !st.ok()) {
     return server::ExitWithError("cannot migrate the database", st);
   }
+  goals::SqlGoalRepository sql_repo(db->get());
+  if (auto st = sql_repo.IndexKpiLinks(); !st.ok())
+    return server::ExitWithError("cannot index KPI links", st);
+
+  // The metrics service, for key results that follow KPIs.
+  std::unique_ptr<goals::GrpcKpiSource> kpis;
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_service_address);
+      !address.empty()) {
+    auto metrics_channel =
+        server::MakeClientChannel(address, config->peer_tls, &telemetry);
+    if (!metrics_channel.ok())
+      return server::ExitWithError("bad configuration",
+                                   metrics_channel.status());
+    kpis = std::make_unique<goals::GrpcKpiSource>(*metrics_channel,
+                                                  token->get());
+  }
 
   std::unique_ptr<cache::RedisClient> redis_client;
   if (!config->redis.empty()) {
@@ -114,7 +137,6 @@ int main(int argc, char** argv) {
   cache_options.ttl = absl::GetFlag(FLAGS_cache_ttl);
   cache::Cache redis_cache(std::move(redis_client), cache_options, &registry);
 
-  goals::SqlGoalRepository sql_repo(db->get());
   goals::CachedGoalRepository repo(
       &sql_repo, &redis_cache,
       static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
@@ -130,7 +152,14 @@ int main(int argc, char** argv) {
   options.on_check_in = [&metrics](const std::string& cycle) {
     metrics.CheckInCreated(cycle);
   };
+  options.kpis = kpis.get();
   goals::GoalsService service(&repo, &org, options);
+  std::unique_ptr<goals::KpiFollower> kpi_follower;
+  if (kpis != nullptr) {
+    kpi_follower =
+        std::make_unique<goals::KpiFollower>(&service, &repo, kpis.get());
+    kpi_follower->Start();
+  }
 
   storage::ChangeFeed feed(db->get(),
                            absl::GetFlag(FLAGS_change_poll_interval));
@@ -190,6 +219,7 @@ int main(int argc, char** argv) {
   }
   prewarm.join();
   refresher.Stop();
+  if (kpi_follower != nullptr) kpi_follower->Stop();
   follower.Stop();
   feed.Stop();
   directory.Stop();
