@@ -246,9 +246,17 @@ class GoalsService {
   absl::StatusOr<std::optional<std::string>> ClaimRequest(
       GoalTx& tx, const Idempotency& idem, const std::string& answer);
   absl::Status ValidateGoalPeople(const Goal& g, const Goal* before);
-  // A key result of `goal` may follow `kpi` (`kpis/{id}`): it exists and the
-  // goal's owner may read it.
-  absl::Status CheckKpiLink(const Goal& goal, const std::string& kpi);
+  // Key results of `goals` may follow the KPIs they name (`kpis/{id}`): each
+  // exists and each goal's owner may read it. Errors name
+  // `<field_prefix>[i].kpi`, or `key_result.kpi` for the prefix
+  // "key_result".
+  absl::Status CheckKpiLinks(const std::vector<Goal>& goals,
+                             const std::vector<KeyResult>& key_results,
+                             const std::string& field_prefix);
+  absl::StatusOr<KpiInfo> LinkableKpi(const std::string& kpi,
+                                      const std::string& field);
+  absl::Status OwnerMayRead(const Goal& goal, const KpiInfo& info,
+                            const std::string& field);
   // The goal's period, [first day, day after the due date) in UTC.
   absl::StatusOr<std::pair<absl::Time, absl::Time>> PeriodOf(const Goal& g);
   absl::Status WriteCheckIn(GoalTx& tx, const Goal& fresh, CheckIn& c,

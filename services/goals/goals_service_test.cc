@@ -2212,6 +2212,30 @@ TEST_F(KpiLinkTest, TheOwnerMustBeAbleToReadTheKpi) {
   // Nothing was added by the refusals.
   EXPECT_EQ(Krs(ann).size(), 1u);
   EXPECT_EQ(Krs(sue).size(), 1u);
+
+  // Key results created with their goal are checked the same way, for each
+  // goal's owner.
+  auto with_goal = svc().CreateGoal(
+      P("ann"), PersonGoal("ann", "Also sales"),
+      {Kr("plain", 10), Linked("pipeline", "kpis/pipeline")}, Idempotency{});
+  EXPECT_THAT(with_goal, StatusIs(absl::StatusCode::kPermissionDenied,
+                                  HasSubstr("key_results[1].kpi")));
+  EXPECT_THAT(svc().CreateGoal(P("ann"), PersonGoal("ann", "Also sales"),
+                               {Linked("x", "kpis/nope")}, Idempotency{}),
+              InvalidNaming("key_results[0].kpi"));
+  // Assigned to sam's reports: sue may read the sales pipeline...
+  EXPECT_THAT(svc().BatchCreateGoals(P("sam"), NewGoal("Pipeline"),
+                                     {Linked("pipeline", "kpis/pipeline")},
+                                     Audience::kDirectReports, "sam",
+                                     Idempotency{}),
+              IsOk());
+  // ...but not sam's private quota.
+  EXPECT_THAT(svc().BatchCreateGoals(P("sam"), NewGoal("Quota"),
+                                     {Linked("quota", "kpis/quota")},
+                                     Audience::kDirectReports, "sam",
+                                     Idempotency{}),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("key_results[0].kpi")));
 }
 
 TEST_F(KpiLinkTest, UnknownKpiIsInvalidAndMetricsDownIsUnavailable) {

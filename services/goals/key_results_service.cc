@@ -84,7 +84,8 @@ absl::StatusOr<KeyResult> GoalsService::CreateKeyResult(
   if (auto st = ValidateKeyResult(kr, "key_result"); !st.ok()) return st;
   if (auto st = ValidateReason(reason, false); !st.ok()) return st;
   if (!kr.kpi.empty()) {
-    if (auto st = CheckKpiLink(*goal, kr.kpi); !st.ok()) return st;
+    if (auto st = CheckKpiLinks({*goal}, {kr}, "key_result"); !st.ok())
+      return st;
   }
   kr.id = storage::NewId();
   kr.goal_id = goal_id;
@@ -173,7 +174,8 @@ absl::StatusOr<KeyResult> GoalsService::UpdateKeyResult(
                            [&](const KeyResult& k) { return k.id == kr_id; });
     // A malformed name is left to the validation in the transaction.
     if (it != krs->end() && it->kpi != patch.kpi && IsKpiName(patch.kpi)) {
-      if (auto st = CheckKpiLink(*goal, patch.kpi); !st.ok()) return st;
+      if (auto st = CheckKpiLinks({*goal}, {patch}, "key_result"); !st.ok())
+        return st;
     }
   }
   KeyResult result;

@@ -37,24 +37,47 @@ absl::Time Midnight(absl::CivilDay d) {
 
 }  // namespace
 
-absl::Status GoalsService::CheckKpiLink(const Goal& goal,
-                                        const std::string& kpi) {
+absl::StatusOr<KpiInfo> GoalsService::LinkableKpi(const std::string& kpi,
+                                                  const std::string& field) {
   if (options_.kpis == nullptr) {
     return status::WithErrorInfo(
-        absl::FailedPreconditionError(
-            "key_result.kpi: this deployment has no metrics service "
-            "(--metrics_service_address), so key results cannot follow KPIs"),
+        absl::FailedPreconditionError(absl::StrCat(
+            field,
+            ": this deployment has no metrics service "
+            "(--metrics_service_address), so key results cannot follow KPIs")),
         "KPI_LINKS_DISABLED");
   }
   auto info = options_.kpis->GetKpi(KpiId(kpi));
   if (absl::IsNotFound(info.status())) {
-    return status::InvalidField("key_result.kpi",
-                                absl::StrCat(kpi, " does not exist"));
+    return status::InvalidField(field, absl::StrCat(kpi, " does not exist"));
   }
-  if (!info.ok()) return info.status();
-  if (!org::CanRead(OwnerOf(goal, *org_), info->owned, *org_)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "key_result.kpi: the key result's owner may not read ", kpi));
+  return info;
+}
+
+absl::Status GoalsService::OwnerMayRead(const Goal& goal, const KpiInfo& info,
+                                        const std::string& field) {
+  if (!org::CanRead(OwnerOf(goal, *org_), info.owned, *org_)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(field, ": the key result's owner may not read kpis/",
+                     info.id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GoalsService::CheckKpiLinks(
+    const std::vector<Goal>& goals, const std::vector<KeyResult>& key_results,
+    const std::string& field_prefix) {
+  for (size_t i = 0; i < key_results.size(); ++i) {
+    if (key_results[i].kpi.empty()) continue;
+    const std::string field =
+        field_prefix == "key_result"
+            ? "key_result.kpi"
+            : absl::StrCat(field_prefix, "[", i, "].kpi");
+    auto info = LinkableKpi(key_results[i].kpi, field);
+    if (!info.ok()) return info.status();
+    for (const auto& g : goals) {
+      if (auto st = OwnerMayRead(g, *info, field); !st.ok()) return st;
+    }
   }
   return absl::OkStatus();
 }
