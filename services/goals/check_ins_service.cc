@@ -129,9 +129,8 @@ absl::Status GoalsService::WriteCheckIn(GoalTx& tx, const Goal& fresh,
   c.progress = next.progress;
   if (auto s = tx.InsertCheckIn(c); !s.ok()) return s;
   if (auto s = MoveContribution(tx, fresh, next, now); !s.ok()) return s;
-  if (auto s = Record(tx, next, actor, c.note,
-                      absl::StrCat("goals/", fresh.id), "CHECK_IN",
-                      std::move(changes), now);
+  if (auto s = Record(tx, next, actor, c.note, absl::StrCat("goals/", fresh.id),
+                      "CHECK_IN", std::move(changes), now);
       !s.ok()) {
     return s;
   }

@@ -2120,7 +2120,8 @@ class FakeKpis : public KpiSource {
       const std::function<absl::Status()>& on_open,
       const std::function<absl::Status(const KpiEvent&)>& on_event) override {
     if (down_) return absl::UnavailableError("metrics is down");
-    size_t from = resume_token.empty() ? feed_.size() : std::stoul(resume_token);
+    size_t from =
+        resume_token.empty() ? feed_.size() : std::stoul(resume_token);
     if (auto s = on_open(); !s.ok()) return s;
     for (size_t i = from; i < feed_.size(); ++i) {
       KpiEvent e = feed_[i];
@@ -2224,16 +2225,15 @@ TEST_F(KpiLinkTest, TheOwnerMustBeAbleToReadTheKpi) {
                                {Linked("x", "kpis/nope")}, Idempotency{}),
               InvalidNaming("key_results[0].kpi"));
   // Assigned to sam's reports: sue may read the sales pipeline...
-  EXPECT_THAT(svc().BatchCreateGoals(P("sam"), NewGoal("Pipeline"),
-                                     {Linked("pipeline", "kpis/pipeline")},
-                                     Audience::kDirectReports, "sam",
-                                     Idempotency{}),
-              IsOk());
+  EXPECT_THAT(
+      svc().BatchCreateGoals(P("sam"), NewGoal("Pipeline"),
+                             {Linked("pipeline", "kpis/pipeline")},
+                             Audience::kDirectReports, "sam", Idempotency{}),
+      IsOk());
   // ...but not sam's private quota.
-  EXPECT_THAT(svc().BatchCreateGoals(P("sam"), NewGoal("Quota"),
-                                     {Linked("quota", "kpis/quota")},
-                                     Audience::kDirectReports, "sam",
-                                     Idempotency{}),
+  EXPECT_THAT(svc().BatchCreateGoals(
+                  P("sam"), NewGoal("Quota"), {Linked("quota", "kpis/quota")},
+                  Audience::kDirectReports, "sam", Idempotency{}),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("key_results[0].kpi")));
 }

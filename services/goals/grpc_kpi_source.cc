@@ -65,8 +65,8 @@ absl::StatusOr<std::optional<double>> GrpcKpiSource::ValueOver(
   *req.mutable_start_time() = Stamp(start);
   *req.mutable_end_time() = Stamp(end);
   // One bucket over the whole range, with the KPI's own aggregation.
-  *req.mutable_step() = TimeUtil::MicrosecondsToDuration(
-      absl::ToInt64Microseconds(end - start));
+  *req.mutable_step() =
+      TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(end - start));
   mv1::QueryKpiResponse resp;
   grpc::Status s = stub_->QueryKpi(&ctx, req, &resp);
   if (!s.ok()) return status::FromDependency("metrics", s);
@@ -79,7 +79,8 @@ absl::StatusOr<std::optional<double>> GrpcKpiSource::ValueOver(
 }
 
 absl::Status GrpcKpiSource::Watch(
-    const std::string& resume_token, const std::function<absl::Status()>& on_open,
+    const std::string& resume_token,
+    const std::function<absl::Status()>& on_open,
     const std::function<absl::Status(const KpiEvent&)>& on_event) {
   grpc::ClientContext ctx;
   auto header = token_->Header();

@@ -28,7 +28,8 @@ class GrpcKpiSource : public KpiSource {
                                                   absl::Time start,
                                                   absl::Time end) override;
   absl::Status Watch(
-      const std::string& resume_token, const std::function<absl::Status()>& on_open,
+      const std::string& resume_token,
+      const std::function<absl::Status()>& on_open,
       const std::function<absl::Status(const KpiEvent&)>& on_event) override;
   void Cancel() override;
 

@@ -60,8 +60,7 @@ absl::Status KpiFollower::FollowOnce() {
     return absl::OkStatus();
   };
   absl::Status st = source_->Watch(
-      *token,
-      [&] { return from_now ? Resync() : absl::OkStatus(); },
+      *token, [&] { return from_now ? Resync() : absl::OkStatus(); },
       [&](const KpiEvent& ev) -> absl::Status {
         int written = 0;
         if (ev.type == KpiEvent::Type::kPointsWritten ||

@@ -57,9 +57,8 @@ absl::StatusOr<KpiInfo> GoalsService::LinkableKpi(const std::string& kpi,
 absl::Status GoalsService::OwnerMayRead(const Goal& goal, const KpiInfo& info,
                                         const std::string& field) {
   if (!org::CanRead(OwnerOf(goal, *org_), info.owned, *org_)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(field, ": the key result's owner may not read kpis/",
-                     info.id));
+    return absl::PermissionDeniedError(absl::StrCat(
+        field, ": the key result's owner may not read kpis/", info.id));
   }
   return absl::OkStatus();
 }
@@ -69,10 +68,9 @@ absl::Status GoalsService::CheckKpiLinks(
     const std::string& field_prefix) {
   for (size_t i = 0; i < key_results.size(); ++i) {
     if (key_results[i].kpi.empty()) continue;
-    const std::string field =
-        field_prefix == "key_result"
-            ? "key_result.kpi"
-            : absl::StrCat(field_prefix, "[", i, "].kpi");
+    const std::string field = field_prefix == "key_result"
+                                  ? "key_result.kpi"
+                                  : absl::StrCat(field_prefix, "[", i, "].kpi");
     auto info = LinkableKpi(key_results[i].kpi, field);
     if (!info.ok()) return info.status();
     for (const auto& g : goals) {
@@ -100,8 +98,8 @@ absl::StatusOr<std::pair<absl::Time, absl::Time>> GoalsService::PeriodOf(
   return std::make_pair(Midnight(*s), Midnight(*d + 1));
 }
 
-absl::StatusOr<int> GoalsService::FollowKpi(const KpiInfo& kpi,
-                                            absl::Time from, absl::Time to,
+absl::StatusOr<int> GoalsService::FollowKpi(const KpiInfo& kpi, absl::Time from,
+                                            absl::Time to,
                                             const std::string& resume_token) {
   if (options_.kpis == nullptr) return 0;
   const std::string name = absl::StrCat("kpis/", kpi.id);
@@ -132,8 +130,7 @@ absl::StatusOr<int> GoalsService::FollowKpi(const KpiInfo& kpi,
     if (to < period->first || from >= period->second) continue;
     auto cached = values.find(*period);
     if (cached == values.end()) {
-      auto v = options_.kpis->ValueOver(kpi.id, period->first,
-                                        period->second);
+      auto v = options_.kpis->ValueOver(kpi.id, period->first, period->second);
       if (absl::IsNotFound(v.status())) return 0;  // deleted since
       if (!v.ok()) return v.status();
       cached = values.emplace(*period, *v).first;
@@ -152,36 +149,37 @@ absl::StatusOr<int> GoalsService::FollowKpi(const KpiInfo& kpi,
   if (planned.empty()) return 0;
   int64_t now = NowMicros();
   std::vector<std::string> cycles;
-  auto st = repo_->Write("key_results.follow_kpi", [&](GoalTx& tx) -> absl::Status {
-    cycles.clear();
-    for (const auto& [goal_id, p] : planned) {
-      auto fresh = tx.LoadGoal(goal_id);
-      if (absl::IsNotFound(fresh.status())) continue;
-      if (!fresh.ok()) return fresh.status();
-      if (fresh->state != GoalState::kActive) continue;
-      if (!CheckWritable(*fresh, tx).ok()) continue;
-      auto krs = tx.LoadKeyResults(goal_id);
-      if (!krs.ok()) return krs.status();
-      CheckIn c;
-      for (const auto& k : *krs) {
-        // Still linked (not unlinked since), and not there yet.
-        if (k.kpi != name || k.current == p.value) continue;
-        if (std::find(p.key_results.begin(), p.key_results.end(), k.id) ==
-            p.key_results.end())
-          continue;
-        c.values.push_back({k.id, p.value});
-      }
-      if (c.values.empty()) continue;
-      c.id = storage::NewId();
-      c.goal_id = goal_id;
-      c.by_system = true;
-      c.note = p.note;
-      if (auto s = WriteCheckIn(tx, *fresh, c, kSystemAuthor, now); !s.ok())
-        return s;
-      cycles.push_back(fresh->cycle_id);
-    }
-    return tx.PutKpiResumeToken(resume_token);
-  });
+  auto st =
+      repo_->Write("key_results.follow_kpi", [&](GoalTx& tx) -> absl::Status {
+        cycles.clear();
+        for (const auto& [goal_id, p] : planned) {
+          auto fresh = tx.LoadGoal(goal_id);
+          if (absl::IsNotFound(fresh.status())) continue;
+          if (!fresh.ok()) return fresh.status();
+          if (fresh->state != GoalState::kActive) continue;
+          if (!CheckWritable(*fresh, tx).ok()) continue;
+          auto krs = tx.LoadKeyResults(goal_id);
+          if (!krs.ok()) return krs.status();
+          CheckIn c;
+          for (const auto& k : *krs) {
+            // Still linked (not unlinked since), and not there yet.
+            if (k.kpi != name || k.current == p.value) continue;
+            if (std::find(p.key_results.begin(), p.key_results.end(), k.id) ==
+                p.key_results.end())
+              continue;
+            c.values.push_back({k.id, p.value});
+          }
+          if (c.values.empty()) continue;
+          c.id = storage::NewId();
+          c.goal_id = goal_id;
+          c.by_system = true;
+          c.note = p.note;
+          if (auto s = WriteCheckIn(tx, *fresh, c, kSystemAuthor, now); !s.ok())
+            return s;
+          cycles.push_back(fresh->cycle_id);
+        }
+        return tx.PutKpiResumeToken(resume_token);
+      });
   if (!st.ok()) return st;
   if (options_.on_check_in) {
     for (const auto& cycle : cycles) options_.on_check_in(cycle);
@@ -190,9 +188,8 @@ absl::StatusOr<int> GoalsService::FollowKpi(const KpiInfo& kpi,
 }
 
 absl::Status GoalsService::StoreKpiResumeToken(const std::string& token) {
-  return repo_->Write("key_results.follow_kpi", [&](GoalTx& tx) {
-    return tx.PutKpiResumeToken(token);
-  });
+  return repo_->Write("key_results.follow_kpi",
+                      [&](GoalTx& tx) { return tx.PutKpiResumeToken(token); });
 }
 
 }  // namespace sightline::goals

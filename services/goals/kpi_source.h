@@ -40,14 +40,16 @@ class KpiSource {
   virtual absl::StatusOr<KpiInfo> GetKpi(const std::string& id) = 0;
   // The KPI's value over [start, end) with its own aggregation; nullopt when
   // no point falls in that range.
-  virtual absl::StatusOr<std::optional<double>> ValueOver(
-      const std::string& id, absl::Time start, absl::Time end) = 0;
+  virtual absl::StatusOr<std::optional<double>> ValueOver(const std::string& id,
+                                                          absl::Time start,
+                                                          absl::Time end) = 0;
   // Follows the feed from `resume_token` (empty: from now), calling
   // `on_event` for each event in commit order, until the stream fails,
   // `on_event` returns an error, or Cancel(). `on_open` runs once the stream
   // is established, before the first event; its error ends the stream.
   virtual absl::Status Watch(
-      const std::string& resume_token, const std::function<absl::Status()>& on_open,
+      const std::string& resume_token,
+      const std::function<absl::Status()>& on_open,
       const std::function<absl::Status(const KpiEvent&)>& on_event) = 0;
   // Ends a Watch under way (and every later one) promptly.
   virtual void Cancel() = 0;

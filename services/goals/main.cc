@@ -121,8 +121,8 @@ int main(int argc, char** argv) {
     if (!metrics_channel.ok())
       return server::ExitWithError("bad configuration",
                                    metrics_channel.status());
-    kpis = std::make_unique<goals::GrpcKpiSource>(*metrics_channel,
-                                                  token->get());
+    kpis =
+        std::make_unique<goals::GrpcKpiSource>(*metrics_channel, token->get());
   }
 
   std::unique_ptr<cache::RedisClient> redis_client;
