@@ -70,7 +70,8 @@ OrgSpec DefaultOrg() {
 }
 
 absl::StatusOr<std::unique_ptr<GoalsCluster>> GoalsCluster::Start(
-    Db db, std::vector<std::string> goals_args, OrgSpec org) {
+    Db db, std::vector<std::string> goals_args, OrgSpec org,
+    BeforeGoals before_goals) {
   std::unique_ptr<GoalsCluster> c(new GoalsCluster());
   auto people = PeopleCluster::Start(db);
   if (!people.ok()) return people.status();
@@ -93,6 +94,11 @@ absl::StatusOr<std::unique_ptr<GoalsCluster>> GoalsCluster::Start(
       "--change_poll_interval=50ms",
       "--shutdown_grace=10s"};
   args.insert(args.end(), goals_args.begin(), goals_args.end());
+  if (before_goals) {
+    auto more = before_goals(*c);
+    if (!more.ok()) return more.status();
+    args.insert(args.end(), more->begin(), more->end());
+  }
   auto svc = ServiceProcess::Start(c->dir(), "goals",
                                    BinaryPath("SIGHTLINE_GOALS_BINARY"), args);
   if (!svc.ok()) return svc.status();

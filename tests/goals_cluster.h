@@ -7,6 +7,7 @@
 // cluster), the same JWT secret, and --people_address pointing at the people
 // service. Everything is started by the test and stopped by pid.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -63,9 +64,14 @@ class GoalsCluster {
  public:
   // Starts everything, seeds `org` and waits until the goals service's
   // replica of the directory holds it. `goals_args` go to the goals binary.
+  // `before_goals`, when set, runs once the people service is up and seeded
+  // and before the goals binary starts (to start a service goals depends
+  // on); the arguments it returns go to the goals binary too.
+  using BeforeGoals =
+      std::function<absl::StatusOr<std::vector<std::string>>(GoalsCluster&)>;
   static absl::StatusOr<std::unique_ptr<GoalsCluster>> Start(
       Db db, std::vector<std::string> goals_args = {},
-      OrgSpec org = DefaultOrg());
+      OrgSpec org = DefaultOrg(), BeforeGoals before_goals = nullptr);
   ~GoalsCluster();
 
   PeopleCluster& people() { return *people_; }

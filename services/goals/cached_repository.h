@@ -90,6 +90,17 @@ class CachedGoalRepository : public GoalRepository {
       int64_t after_seq, int64_t upto_seq) override {
     return inner_->GoalsChanged(after_seq, upto_seq);
   }
+  absl::StatusOr<std::vector<KpiLink>> KeyResultsLinkedTo(
+      const std::string& kpi) override {
+    return inner_->KeyResultsLinkedTo(kpi);
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, KpiLink>>> AllKpiLinks()
+      override {
+    return inner_->AllKpiLinks();
+  }
+  absl::StatusOr<std::string> KpiResumeToken() override {
+    return inner_->KpiResumeToken();
+  }
 
  private:
   GoalRepository* inner_;

@@ -81,44 +81,8 @@ absl::StatusOr<CheckIn> GoalsService::CreateCheckIn(const Caller& caller,
       return absl::FailedPreconditionError("check-ins are for ACTIVE goals");
     }
     if (auto s = CheckWritable(*fresh, tx); !s.ok()) return s;
-    auto krs = tx.LoadKeyResults(goal_id);
-    if (!krs.ok()) return krs.status();
-    Goal next = *fresh;
-    std::vector<FieldChange> changes;
-    for (size_t i = 0; i < c.values.size(); ++i) {
-      auto it = std::find_if(krs->begin(), krs->end(), [&](const KeyResult& k) {
-        return k.id == c.values[i].key_result_id;
-      });
-      if (it == krs->end()) {
-        return status::InvalidField(
-            absl::StrCat("check_in.values[", i, "].key_result"),
-            "is not a key result of this goal");
-      }
-      KeyResult after = *it;
-      after.current = c.values[i].value;
-      if (after.current == it->current) continue;
-      changes.push_back({absl::StrCat("keyResults/", it->id, ".current"),
-                         absl::StrFormat("%g", it->current),
-                         absl::StrFormat("%g", after.current)});
-      after.revision += 1;
-      after.update_time = now;
-      if (auto s = tx.PutKeyResult(after, /*insert=*/false); !s.ok()) return s;
-      ApplyKrDelta(&next, KeyResultContribution(*it),
-                   KeyResultContribution(after));
-      *it = after;
-    }
-    if (c.status != Health::kUnspecified) next.last_check_in_status = c.status;
-    next.last_check_in_time = now;
-    c.create_time = now;
-    c.progress = next.progress;
-    if (auto s = tx.InsertCheckIn(c); !s.ok()) return s;
-    if (auto s = MoveContribution(tx, *fresh, next, now); !s.ok()) return s;
-    if (auto s = Record(tx, next, Actor(caller), c.note,
-                        absl::StrCat("goals/", goal_id), "CHECK_IN",
-                        std::move(changes), now);
-        !s.ok()) {
+    if (auto s = WriteCheckIn(tx, *fresh, c, Actor(caller), now); !s.ok())
       return s;
-    }
     result = c;
     return absl::OkStatus();
   });
@@ -126,6 +90,51 @@ absl::StatusOr<CheckIn> GoalsService::CreateCheckIn(const Caller& caller,
   if (options_.on_check_in && result.id == c.id)
     options_.on_check_in(goal->cycle_id);
   return result;
+}
+
+// The check-in path every check-in takes (people's and the system's): key
+// result values, the goal's progress rolled up to the root, history.
+absl::Status GoalsService::WriteCheckIn(GoalTx& tx, const Goal& fresh,
+                                        CheckIn& c, const std::string& actor,
+                                        int64_t now) {
+  auto krs = tx.LoadKeyResults(fresh.id);
+  if (!krs.ok()) return krs.status();
+  Goal next = fresh;
+  std::vector<FieldChange> changes;
+  for (size_t i = 0; i < c.values.size(); ++i) {
+    auto it = std::find_if(krs->begin(), krs->end(), [&](const KeyResult& k) {
+      return k.id == c.values[i].key_result_id;
+    });
+    if (it == krs->end()) {
+      return status::InvalidField(
+          absl::StrCat("check_in.values[", i, "].key_result"),
+          "is not a key result of this goal");
+    }
+    KeyResult after = *it;
+    after.current = c.values[i].value;
+    if (after.current == it->current) continue;
+    changes.push_back({absl::StrCat("keyResults/", it->id, ".current"),
+                       absl::StrFormat("%g", it->current),
+                       absl::StrFormat("%g", after.current)});
+    after.revision += 1;
+    after.update_time = now;
+    if (auto s = tx.PutKeyResult(after, /*insert=*/false); !s.ok()) return s;
+    ApplyKrDelta(&next, KeyResultContribution(*it),
+                 KeyResultContribution(after));
+    *it = after;
+  }
+  if (c.status != Health::kUnspecified) next.last_check_in_status = c.status;
+  next.last_check_in_time = now;
+  c.create_time = now;
+  c.progress = next.progress;
+  if (auto s = tx.InsertCheckIn(c); !s.ok()) return s;
+  if (auto s = MoveContribution(tx, fresh, next, now); !s.ok()) return s;
+  if (auto s = Record(tx, next, actor, c.note, absl::StrCat("goals/", fresh.id),
+                      "CHECK_IN", std::move(changes), now);
+      !s.ok()) {
+    return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<CheckIn>> GoalsService::ListCheckIns(

@@ -151,6 +151,7 @@ void ToRecord(const CheckIn& c, store::CheckInRecord* r) {
   r->set_id(c.id);
   r->set_goal_id(c.goal_id);
   r->set_author_id(c.author_id);
+  r->set_by_system(c.by_system);
   for (const auto& v : c.values) {
     auto* vr = r->add_values();
     vr->set_key_result_id(v.key_result_id);
@@ -167,6 +168,7 @@ void FromRecord(const store::CheckInRecord& r, CheckIn* c) {
   c->id = r.id();
   c->goal_id = r.goal_id();
   c->author_id = r.author_id();
+  c->by_system = r.by_system();
   c->values.clear();
   for (const auto& v : r.values())
     c->values.push_back({v.key_result_id(), v.value()});

@@ -365,8 +365,11 @@ void ToProto(const KeyResult& k, absl::string_view etag, v1::KeyResult* out) {
 
 void ToProto(const CheckIn& c, v1::CheckIn* out) {
   out->set_name(absl::StrCat("goals/", c.goal_id, "/checkIns/", c.id));
-  if (!c.author_id.empty())
+  if (c.by_system) {
+    out->set_author(kSystemAuthor);
+  } else if (!c.author_id.empty()) {
     out->set_author(absl::StrCat("people/", c.author_id));
+  }
   for (const auto& v : c.values) {
     auto* o = out->add_values();
     o->set_key_result(KeyResultNameOf(c.goal_id, v.key_result_id));

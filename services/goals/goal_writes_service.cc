@@ -138,6 +138,8 @@ absl::StatusOr<GoalView> GoalsService::CreateGoal(
         "only the owner, the owning team's lead or their managers may create "
         "this goal");
   }
+  if (auto st = CheckKpiLinks({goal}, key_results, "key_results"); !st.ok())
+    return st;
   // Self-set goals wait for a manager when the deployment asks for it.
   bool self_set =
       !caller.person_id.empty() && caller.person_id == goal.owner.person_id;
@@ -251,6 +253,8 @@ absl::StatusOr<std::vector<GoalView>> GoalsService::BatchCreateGoals(
       !st.ok()) {
     return st;
   }
+  if (auto st = CheckKpiLinks(goals, key_results, "key_results"); !st.ok())
+    return st;
   std::vector<Goal> created;
   int64_t now = NowMicros();
   auto st = repo_->Write("goals.batch_create", [&](GoalTx& tx) -> absl::Status {

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "lib/storage/idempotency.h"
 #include "services/goals/goal_index.h"
+#include "services/goals/kpi_source.h"
 #include "services/goals/org.h"
 #include "services/goals/progress.h"
 #include "services/goals/repository.h"
@@ -35,6 +36,9 @@ struct GoalsOptions {
   int max_scan = 5000;
   // Told of every new check-in (for metrics), with its goal's cycle.
   std::function<void(const std::string& cycle_id)> on_check_in;
+  // The metrics service, for key results linked to KPIs; null: linking is
+  // refused (FAILED_PRECONDITION) and nothing follows KPIs.
+  KpiSource* kpis = nullptr;
 };
 
 using storage::Idempotency;
@@ -178,6 +182,17 @@ class GoalsService {
   absl::StatusOr<std::vector<TreeNode>> Lineage(const Caller& caller,
                                                 const std::string& goal_id);
 
+  // KPI links (kpi_links_service.cc). FollowKpi moves the key results linked
+  // to `kpi` whose goal's period overlaps [from, to] to the KPI's value over
+  // that period: one check-in by the system per goal whose values changed,
+  // written in one transaction with `resume_token` (the follower's position
+  // after the event), also when the values turned out unchanged. Returns the
+  // number of check-ins written. When no linked key result's period overlaps,
+  // nothing is written (the follower stores the token itself, in batches).
+  absl::StatusOr<int> FollowKpi(const KpiInfo& kpi, absl::Time from,
+                                absl::Time to, const std::string& resume_token);
+  absl::Status StoreKpiResumeToken(const std::string& token);
+
   // For Watch streams: whether the caller may see a change of this goal.
   bool CanSee(const Caller& caller, const Goal& goal) const;
   absl::StatusOr<Goal> GoalForWatch(const std::string& goal_id);
@@ -231,6 +246,21 @@ class GoalsService {
   absl::StatusOr<std::optional<std::string>> ClaimRequest(
       GoalTx& tx, const Idempotency& idem, const std::string& answer);
   absl::Status ValidateGoalPeople(const Goal& g, const Goal* before);
+  // Key results of `goals` may follow the KPIs they name (`kpis/{id}`): each
+  // exists and each goal's owner may read it. Errors name
+  // `<field_prefix>[i].kpi`, or `key_result.kpi` for the prefix
+  // "key_result".
+  absl::Status CheckKpiLinks(const std::vector<Goal>& goals,
+                             const std::vector<KeyResult>& key_results,
+                             const std::string& field_prefix);
+  absl::StatusOr<KpiInfo> LinkableKpi(const std::string& kpi,
+                                      const std::string& field);
+  absl::Status OwnerMayRead(const Goal& goal, const KpiInfo& info,
+                            const std::string& field);
+  // The goal's period, [first day, day after the due date) in UTC.
+  absl::StatusOr<std::pair<absl::Time, absl::Time>> PeriodOf(const Goal& g);
+  absl::Status WriteCheckIn(GoalTx& tx, const Goal& fresh, CheckIn& c,
+                            const std::string& actor, int64_t now);
   absl::Status Propagate(GoalTx& tx, const std::string& parent_id,
                          Contribution before, Contribution after, int64_t now);
   absl::Status MoveContribution(GoalTx& tx, const Goal& before,

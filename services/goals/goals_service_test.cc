@@ -31,6 +31,7 @@
 #include "lib/testing/harness.h"
 #include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
+#include "services/goals/kpi_follower.h"
 #include "services/goals/sql_repository.h"
 
 namespace sightline::goals {
@@ -2067,6 +2068,339 @@ TEST_F(GoalsServiceTest, CensusCountsByStateHealthAndDue) {
   // checked in yesterday.
   std::map<std::string, int> due_want = {{q1_, 2}, {q2, 1}};
   EXPECT_EQ(census->due_by_cycle, due_want);
+}
+
+// ----------------------------------------------------------------- KPI links
+
+// The metrics service as the goals service sees it: KPIs with an owner and a
+// visibility, one value per KPI (whatever the period), and a feed whose
+// resume token is the position after an event ("1", "2"...).
+class FakeKpis : public KpiSource {
+ public:
+  void Add(const std::string& id, const std::string& owner_person,
+           org::Visibility visibility) {
+    KpiInfo k;
+    k.id = id;
+    k.owned.owner_person_id = owner_person;
+    k.owned.visibility = visibility;
+    kpis_[id] = k;
+  }
+  KpiInfo Info(const std::string& id) { return kpis_.at(id); }
+  void SetValue(const std::string& id, double v) { values_[id] = v; }
+  void set_down(bool down) { down_ = down; }
+  int value_calls() const { return value_calls_; }
+  // A points event of `id` at `at`.
+  void Written(const std::string& id, absl::Time at) {
+    KpiEvent e;
+    e.type = KpiEvent::Type::kPointsWritten;
+    e.kpi = kpis_.at(id);
+    e.points_start = e.points_end = at;
+    feed_.push_back(e);
+  }
+  void OtherEvent() { feed_.push_back(KpiEvent{}); }
+  int delivered() const { return delivered_; }
+
+  absl::StatusOr<KpiInfo> GetKpi(const std::string& id) override {
+    if (down_) return absl::UnavailableError("metrics is down");
+    auto it = kpis_.find(id);
+    if (it == kpis_.end()) return absl::NotFoundError("no such KPI");
+    return it->second;
+  }
+  absl::StatusOr<std::optional<double>> ValueOver(const std::string& id,
+                                                  absl::Time,
+                                                  absl::Time) override {
+    ++value_calls_;
+    if (down_) return absl::UnavailableError("metrics is down");
+    auto it = values_.find(id);
+    if (it == values_.end()) return std::optional<double>();
+    return std::optional<double>(it->second);
+  }
+  absl::Status Watch(
+      const std::string& resume_token,
+      const std::function<absl::Status()>& on_open,
+      const std::function<absl::Status(const KpiEvent&)>& on_event) override {
+    if (down_) return absl::UnavailableError("metrics is down");
+    size_t from =
+        resume_token.empty() ? feed_.size() : std::stoul(resume_token);
+    if (auto s = on_open(); !s.ok()) return s;
+    for (size_t i = from; i < feed_.size(); ++i) {
+      KpiEvent e = feed_[i];
+      e.resume_token = std::to_string(i + 1);
+      ++delivered_;
+      if (auto s = on_event(e); !s.ok()) return s;
+    }
+    return absl::UnavailableError("feed ended");
+  }
+  void Cancel() override {}
+
+ private:
+  std::map<std::string, KpiInfo> kpis_;
+  std::map<std::string, double> values_;
+  std::vector<KpiEvent> feed_;
+  bool down_ = false;
+  int value_calls_ = 0;
+  int delivered_ = 0;
+};
+
+class KpiLinkTest : public GoalsServiceTest {
+ protected:
+  void SetUp() override {
+    GoalsServiceTest::SetUp();
+    // sam's: public; sales-only (TEAM sales); sam's private numbers.
+    kpis_.Add("revenue", "sam", org::Visibility::kPublic);
+    kpis_.Add("pipeline", "sam", org::Visibility::kTeam);
+    kpis_.Add("quota", "sam", org::Visibility::kPrivate);
+    GoalsOptions o;
+    o.kpis = &kpis_;
+    MakeService(o);
+  }
+
+  KeyResult Linked(const std::string& title, const std::string& kpi) {
+    KeyResult k = Kr(title, 100);
+    k.kpi = kpi;
+    return k;
+  }
+  absl::StatusOr<KeyResult> AddKr(const Caller& as, const std::string& goal,
+                                  const KeyResult& k) {
+    return svc().CreateKeyResult(as, goal, k, "", Idempotency{});
+  }
+  absl::StatusOr<KeyResult> Relink(const Caller& as, const std::string& goal,
+                                   const std::string& kr,
+                                   const std::string& kpi) {
+    KeyResult patch;
+    patch.kpi = kpi;
+    return svc().UpdateKeyResult(as, goal, kr, patch, {"kpi"}, "", "relink");
+  }
+  std::vector<CheckIn> CheckIns(const std::string& goal) {
+    auto c = svc().ListCheckIns(Svc(), goal, Page{"", 1000});
+    EXPECT_THAT(c, IsOk());
+    return c.ok() ? *c : std::vector<CheckIn>{};
+  }
+  std::string StoredToken() {
+    auto t = repo_->KpiResumeToken();
+    EXPECT_THAT(t, IsOk());
+    return t.ok() ? *t : "?";
+  }
+
+  FakeKpis kpis_;
+};
+
+TEST_F(KpiLinkTest, TheOwnerMustBeAbleToReadTheKpi) {
+  std::string ann = Create(P("ann"), PersonGoal("ann", "Help sales"));
+  std::string sue = Create(P("sue"), PersonGoal("sue", "Sell"));
+  // PUBLIC: anyone's key result may follow it.
+  EXPECT_THAT(AddKr(P("ann"), ann, Linked("revenue", "kpis/revenue")), IsOk());
+  // TEAM sales: sue is in sales, ann is not.
+  EXPECT_THAT(AddKr(P("sue"), sue, Linked("pipeline", "kpis/pipeline")),
+              IsOk());
+  auto denied = AddKr(P("ann"), ann, Linked("pipeline", "kpis/pipeline"));
+  EXPECT_THAT(denied, StatusIs(absl::StatusCode::kPermissionDenied,
+                               HasSubstr("key_result.kpi")));
+  // Not even ann's manager's manager linking it for her: the rule is about
+  // the key result's owner, not the caller.
+  EXPECT_THAT(AddKr(P("victor"), ann, Linked("quota", "kpis/quota")),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("key_result.kpi")));
+  // PRIVATE: sam's own, and his reports' key results cannot read it.
+  std::string sam = Create(P("sam"), PersonGoal("sam", "Make quota"));
+  EXPECT_THAT(AddKr(P("sam"), sam, Linked("quota", "kpis/quota")), IsOk());
+  EXPECT_THAT(AddKr(P("sue"), sue, Linked("quota", "kpis/quota")),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // A team's key result reads what its lead reads.
+  std::string sales = Create(P("sam"), TeamGoal("sales", "Sales grows"));
+  EXPECT_THAT(AddKr(P("sam"), sales, Linked("pipeline", "kpis/pipeline")),
+              IsOk());
+  // Nothing was added by the refusals.
+  EXPECT_EQ(Krs(ann).size(), 1u);
+  EXPECT_EQ(Krs(sue).size(), 1u);
+
+  // Key results created with their goal are checked the same way, for each
+  // goal's owner.
+  auto with_goal = svc().CreateGoal(
+      P("ann"), PersonGoal("ann", "Also sales"),
+      {Kr("plain", 10), Linked("pipeline", "kpis/pipeline")}, Idempotency{});
+  EXPECT_THAT(with_goal, StatusIs(absl::StatusCode::kPermissionDenied,
+                                  HasSubstr("key_results[1].kpi")));
+  EXPECT_THAT(svc().CreateGoal(P("ann"), PersonGoal("ann", "Also sales"),
+                               {Linked("x", "kpis/nope")}, Idempotency{}),
+              InvalidNaming("key_results[0].kpi"));
+  // Assigned to sam's reports: sue may read the sales pipeline...
+  EXPECT_THAT(
+      svc().BatchCreateGoals(P("sam"), NewGoal("Pipeline"),
+                             {Linked("pipeline", "kpis/pipeline")},
+                             Audience::kDirectReports, "sam", Idempotency{}),
+      IsOk());
+  // ...but not sam's private quota.
+  EXPECT_THAT(svc().BatchCreateGoals(
+                  P("sam"), NewGoal("Quota"), {Linked("quota", "kpis/quota")},
+                  Audience::kDirectReports, "sam", Idempotency{}),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("key_results[0].kpi")));
+}
+
+TEST_F(KpiLinkTest, UnknownKpiIsInvalidAndMetricsDownIsUnavailable) {
+  std::string ann = Create(P("ann"), PersonGoal("ann", "Help sales"));
+  EXPECT_THAT(AddKr(P("ann"), ann, Linked("x", "kpis/nope")),
+              InvalidNaming("key_result.kpi"));
+  kpis_.set_down(true);
+  EXPECT_THAT(AddKr(P("ann"), ann, Linked("x", "kpis/revenue")),
+              StatusIs(absl::StatusCode::kUnavailable));
+  // Without a link, the metrics service is not needed.
+  auto plain = AddKr(P("ann"), ann, Kr("plain", 10));
+  ASSERT_THAT(plain, IsOk());
+  // Linking by update is checked the same way; unlinking needs nothing.
+  EXPECT_THAT(Relink(P("ann"), ann, plain->id, "kpis/revenue"),
+              StatusIs(absl::StatusCode::kUnavailable));
+  kpis_.set_down(false);
+  EXPECT_THAT(Relink(P("ann"), ann, plain->id, "kpis/quota"),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("key_result.kpi")));
+  EXPECT_THAT(Relink(P("ann"), ann, plain->id, "kpis/nope"),
+              InvalidNaming("key_result.kpi"));
+  ASSERT_THAT(Relink(P("ann"), ann, plain->id, "kpis/revenue"), IsOk());
+  kpis_.set_down(true);
+  // Other fields of a linked key result change without asking.
+  KeyResult patch;
+  patch.title = "renamed";
+  patch.kpi = "kpis/revenue";
+  EXPECT_THAT(svc().UpdateKeyResult(P("ann"), ann, plain->id, patch,
+                                    {"title", "kpi"}, "", "rename"),
+              StatusIs(absl::StatusCode::kOk));
+  auto cleared = Relink(P("ann"), ann, plain->id, "");
+  ASSERT_THAT(cleared, IsOk());
+  EXPECT_EQ(cleared->kpi, "");
+}
+
+TEST_F(KpiLinkTest, WithoutMetricsLinkingIsAFailedPrecondition) {
+  MakeService(GoalsOptions{});
+  std::string ann = Create(P("ann"), PersonGoal("ann", "Help sales"));
+  EXPECT_THAT(AddKr(P("ann"), ann, Linked("x", "kpis/revenue")),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("key_result.kpi")));
+  EXPECT_THAT(AddKr(P("ann"), ann, Kr("plain", 10)), IsOk());
+}
+
+TEST_F(KpiLinkTest, AValueChangeIsASystemCheckInWithTheTokenInOneWrite) {
+  std::string parent = Create(P("mia"), TeamGoal("platform", "Platform"));
+  Goal g = PersonGoal("ann", "Help sales", parent);
+  std::string ann = Create(P("mia"), g, {Linked("revenue", "kpis/revenue")});
+  std::string kr = KrId(ann, "revenue");
+  KpiInfo info = kpis_.Info("revenue");
+
+  kpis_.SetValue("revenue", 42);
+  auto n = svc().FollowKpi(info, At(2025, 2, 1), At(2025, 2, 1), "7");
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 1);
+  auto cis = CheckIns(ann);
+  ASSERT_EQ(cis.size(), 1u);
+  EXPECT_TRUE(cis[0].by_system);
+  EXPECT_EQ(cis[0].author_id, "");
+  EXPECT_EQ(cis[0].note, "kpis/revenue = 42 over 2025-01-01..2025-03-31");
+  ASSERT_EQ(cis[0].values.size(), 1u);
+  EXPECT_EQ(cis[0].values[0].key_result_id, kr);
+  EXPECT_DOUBLE_EQ(Krs(ann)[0].current, 42);
+  EXPECT_NEAR(Get(ann).progress, 0.42, kEps);
+  // Rolled up like any check-in.
+  EXPECT_NEAR(Get(parent).progress, 0.42, kEps);
+  auto history = History(ann);
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.back().action, "CHECK_IN");
+  EXPECT_EQ(history.back().actor, "system");
+  EXPECT_EQ(StoredToken(), "7");
+
+  // The same value again (a replay after a crash): no check-in, the
+  // position moves on.
+  n = svc().FollowKpi(info, At(2025, 2, 1), At(2025, 2, 1), "8");
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(CheckIns(ann).size(), 1u);
+  EXPECT_EQ(StoredToken(), "8");
+
+  // Points outside the goal's period: the KPI is not even asked.
+  int calls = kpis_.value_calls();
+  kpis_.SetValue("revenue", 50);
+  n = svc().FollowKpi(info, At(2025, 4, 1), At(2025, 4, 2), "9");
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(kpis_.value_calls(), calls);
+
+  // The owner lost the right to read it: no more updates.
+  KpiInfo hidden = info;
+  hidden.owned.visibility = org::Visibility::kPrivate;
+  n = svc().FollowKpi(hidden, At(2025, 2, 1), At(2025, 2, 1), "10");
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 0);
+
+  n = svc().FollowKpi(info, At(2025, 3, 31, 23), At(2025, 3, 31, 23), "11");
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 1);
+  EXPECT_DOUBLE_EQ(Krs(ann)[0].current, 50);
+
+  // Unlinked: the updates stop.
+  ASSERT_THAT(Relink(P("ann"), ann, kr, ""), IsOk());
+  kpis_.SetValue("revenue", 60);
+  n = svc().FollowKpi(info, At(2025, 2, 1), At(2025, 2, 1), "12");
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(CheckIns(ann).size(), 2u);
+  EXPECT_DOUBLE_EQ(Krs(ann)[0].current, 50);
+}
+
+TEST_F(KpiLinkTest, MetricsDownDuringFollowWritesNothing) {
+  std::string ann = Create(P("ann"), PersonGoal("ann", "Help sales"),
+                           {Linked("revenue", "kpis/revenue")});
+  kpis_.SetValue("revenue", 42);
+  kpis_.set_down(true);
+  EXPECT_THAT(svc().FollowKpi(kpis_.Info("revenue"), At(2025, 2, 1),
+                              At(2025, 2, 1), "3"),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_TRUE(CheckIns(ann).empty());
+  EXPECT_EQ(StoredToken(), "");
+}
+
+TEST_F(KpiLinkTest, TheFollowerResumesFromTheStoredTokenWithoutDuplicates) {
+  std::string ann = Create(P("ann"), PersonGoal("ann", "Help sales"),
+                           {Linked("revenue", "kpis/revenue")});
+  std::string sue = Create(P("sue"), PersonGoal("sue", "Sell"),
+                           {Linked("pipeline", "kpis/pipeline"),
+                            Linked("pipeline too", "kpis/pipeline")});
+  KpiFollower follower(&svc(), repo_.get(), &kpis_);
+  // First start: no stored token, the feed from now, every link resynced.
+  kpis_.SetValue("revenue", 10);
+  EXPECT_THAT(follower.FollowOnce(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(CheckIns(ann).size(), 1u);
+  EXPECT_TRUE(CheckIns(sue).empty());  // no value yet
+
+  kpis_.SetValue("revenue", 20);
+  kpis_.Written("revenue", At(2025, 2, 2));
+  kpis_.OtherEvent();
+  kpis_.SetValue("pipeline", 5);
+  kpis_.Written("pipeline", At(2025, 2, 3));
+  kpis_.Written("pipeline", At(2025, 2, 3));  // no change: no check-in
+  kpis_.OtherEvent();
+  // The feed starts after the resync's "now" (empty token): simulate a
+  // stored position before these events.
+  ASSERT_THAT(svc().StoreKpiResumeToken("0"), IsOk());
+  EXPECT_THAT(follower.FollowOnce(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(CheckIns(ann).size(), 2u);
+  auto sue_cis = CheckIns(sue);
+  ASSERT_EQ(sue_cis.size(), 1u);
+  EXPECT_EQ(sue_cis[0].values.size(), 2u);  // both key results, one check-in
+  // The trailing events that wrote nothing were stored when the stream ended.
+  EXPECT_EQ(StoredToken(), "5");
+
+  // A crash that lost everything after the first check-in's commit: the
+  // replay writes nothing twice.
+  ASSERT_THAT(svc().StoreKpiResumeToken("1"), IsOk());
+  EXPECT_THAT(follower.FollowOnce(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(CheckIns(ann).size(), 2u);
+  EXPECT_EQ(CheckIns(sue).size(), 1u);
+  EXPECT_EQ(StoredToken(), "5");
+
+  // Metrics down: nothing is written and the position stays.
+  kpis_.set_down(true);
+  EXPECT_THAT(follower.FollowOnce(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(StoredToken(), "5");
 }
 
 }  // namespace

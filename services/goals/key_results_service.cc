@@ -83,6 +83,10 @@ absl::StatusOr<KeyResult> GoalsService::CreateKeyResult(
   ApplyKeyResultDefaults(&kr);
   if (auto st = ValidateKeyResult(kr, "key_result"); !st.ok()) return st;
   if (auto st = ValidateReason(reason, false); !st.ok()) return st;
+  if (!kr.kpi.empty()) {
+    if (auto st = CheckKpiLinks({*goal}, {kr}, "key_result"); !st.ok())
+      return st;
+  }
   kr.id = storage::NewId();
   kr.goal_id = goal_id;
   KeyResult result;
@@ -159,6 +163,20 @@ absl::StatusOr<KeyResult> GoalsService::UpdateKeyResult(
   if (!CanEdit(caller, *goal, *org_)) {
     return absl::PermissionDeniedError(
         "only the owner and the owner's managers may edit key results");
+  }
+  // A new link is checked with the metrics service (outside the
+  // transaction); keeping or clearing one needs no check.
+  if (std::find(mask.begin(), mask.end(), "kpi") != mask.end() &&
+      !patch.kpi.empty()) {
+    auto krs = repo_->ListKeyResults(goal_id);
+    if (!krs.ok()) return krs.status();
+    auto it = std::find_if(krs->begin(), krs->end(),
+                           [&](const KeyResult& k) { return k.id == kr_id; });
+    // A malformed name is left to the validation in the transaction.
+    if (it != krs->end() && it->kpi != patch.kpi && IsKpiName(patch.kpi)) {
+      if (auto st = CheckKpiLinks({*goal}, {patch}, "key_result"); !st.ok())
+        return st;
+    }
   }
   KeyResult result;
   int64_t now = NowMicros();

@@ -9,11 +9,18 @@
 #include "services/goals/cached_repository.h"
 #include "services/goals/goals_handler.h"
 #include "services/goals/goals_service.h"
+#include "services/goals/grpc_kpi_source.h"
+#include "services/goals/kpi_follower.h"
 #include "services/goals/metrics.h"
 #include "services/goals/sql_repository.h"
 
 ABSL_FLAG(std::string, people_address, "127.0.0.1:50051",
           "The people service (host:port).");
+// Not --metrics_address: every server's flag of that name is its own
+// Prometheus endpoint.
+ABSL_FLAG(std::string, metrics_service_address, "127.0.0.1:50054",
+          "The metrics service (host:port), whose KPIs key results follow. "
+          "Empty: key results cannot be linked to KPIs.");
 ABSL_FLAG(
     bool, approval_required, false,
     "Goals an employee sets for themselves wait for a manager's approval.");
@@ -77,6 +84,22 @@ int main(int argc, char** argv) {
   org::DirectoryOrg& org = *base->org();
 
   goals::SqlGoalRepository sql_repo(base->db());
+  if (auto st = sql_repo.IndexKpiLinks(); !st.ok())
+    return server::ExitWithError("cannot index KPI links", st);
+
+  // The metrics service, for key results that follow KPIs.
+  std::unique_ptr<goals::GrpcKpiSource> kpis;
+  if (const std::string address = absl::GetFlag(FLAGS_metrics_service_address);
+      !address.empty()) {
+    auto metrics_channel = server::MakeClientChannel(
+        address, base->config().peer_tls, &base->telemetry());
+    if (!metrics_channel.ok())
+      return server::ExitWithError("bad configuration",
+                                   metrics_channel.status());
+    kpis = std::make_unique<goals::GrpcKpiSource>(*metrics_channel,
+                                                  base->token());
+  }
+
   goals::CachedGoalRepository repo(
       &sql_repo, base->cache(0),
       static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
@@ -92,7 +115,14 @@ int main(int argc, char** argv) {
   options.on_check_in = [&metrics](const std::string& cycle) {
     metrics.CheckInCreated(cycle);
   };
+  options.kpis = kpis.get();
   goals::GoalsService service(&repo, &org, options);
+  std::unique_ptr<goals::KpiFollower> kpi_follower;
+  if (kpis != nullptr) {
+    kpi_follower =
+        std::make_unique<goals::KpiFollower>(&service, &repo, kpis.get());
+    kpi_follower->Start();
+  }
 
   // Goals other replicas changed leave this process's caches too.
   storage::ChangeFollower follower(base->db(), base->feed(),
@@ -137,5 +167,8 @@ int main(int argc, char** argv) {
 
   return base->Serve(&handler, "sightline.goals.v1.GoalService",
                      {[&] { prewarm.join(); }, [&] { refresher.Stop(); },
+                      [&] {
+                        if (kpi_follower != nullptr) kpi_follower->Stop();
+                      },
                       [&] { follower.Stop(); }});
 }

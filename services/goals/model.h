@@ -139,6 +139,10 @@ struct KeyResult {
   int64_t update_time = 0;
 };
 
+// The author of the check-ins the system writes (CheckIn.by_system), and the
+// actor of their history entries.
+inline constexpr char kSystemAuthor[] = "system";
+
 struct CheckInValue {
   std::string key_result_id;
   double value = 0;
@@ -148,6 +152,8 @@ struct CheckIn {
   std::string id;
   std::string goal_id;
   std::string author_id;
+  // Written by the system (a key result following its KPI), not a person.
+  bool by_system = false;
   std::vector<CheckInValue> values;
   double confidence = 0;
   Health status = Health::kUnspecified;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -60,6 +61,13 @@ inline constexpr char kKeyResultEntity[] = "key_result";
 inline constexpr char kCheckInEntity[] = "check_in";
 inline constexpr char kCycleEntity[] = "cycle";
 
+// A key result that follows a KPI (KeyResult::kpi set).
+struct KpiLink {
+  std::string goal_id;
+  std::string key_result_id;
+  bool operator==(const KpiLink&) const = default;
+};
+
 class GoalTx {
  public:
   virtual ~GoalTx() = default;
@@ -95,6 +103,10 @@ class GoalTx {
                                         const std::string& request_id,
                                         const std::string& fingerprint,
                                         const std::string& response) = 0;
+
+  // The position of the KPI follower in the metrics service's WatchKpis feed,
+  // committed with the check-ins the events up to it caused.
+  virtual absl::Status PutKpiResumeToken(const std::string& token) = 0;
 
   // Goals changed by this transaction (their cached copies are dropped after
   // the commit).
@@ -162,6 +174,20 @@ class GoalRepository {
   virtual absl::StatusOr<std::vector<std::string>> GoalsChanged(
       int64_t /*after_seq*/, int64_t /*upto_seq*/) {
     return absl::UnimplementedError("no change log");
+  }
+
+  // Key results linked to `kpi` (`kpis/{id}`), and to any KPI; the stored
+  // resume token of the KPI follower (empty before its first event).
+  virtual absl::StatusOr<std::vector<KpiLink>> KeyResultsLinkedTo(
+      const std::string& /*kpi*/) {
+    return absl::UnimplementedError("no KPI links");
+  }
+  virtual absl::StatusOr<std::vector<std::pair<std::string, KpiLink>>>
+  AllKpiLinks() {
+    return absl::UnimplementedError("no KPI links");
+  }
+  virtual absl::StatusOr<std::string> KpiResumeToken() {
+    return absl::UnimplementedError("no KPI follower state");
   }
 
   // Runs `fn` in one transaction; `last_seq` receives the change-log position.

@@ -103,6 +103,9 @@ absl::Status ValidateGoal(const Goal& goal, absl::string_view prefix = "goal");
 //              none for BOOLEAN and MILESTONE
 //   unit       at most 20 characters, no control characters
 //   kpi        empty, or `kpis/{id}` with id [a-z0-9-]{1,63} (200 at most)
+// `kpis/{id}` with id [a-z0-9-]{1,63}.
+bool IsKpiName(absl::string_view kpi);
+
 absl::Status ValidateKeyResult(const KeyResult& kr,
                                absl::string_view prefix = "key_result");
 

@@ -142,6 +142,14 @@ bool IsBinaryMeasure(Measure m) {
   return m == Measure::kBoolean || m == Measure::kMilestone;
 }
 
+bool IsCurrencyCode(absl::string_view code) {
+  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
+           return c >= 'A' && c <= 'Z';
+         });
+}
+
+}  // namespace
+
 bool IsKpiName(absl::string_view kpi) {
   constexpr absl::string_view kPrefix = "kpis/";
   if (kpi.size() > kMaxKpiChars || kpi.substr(0, kPrefix.size()) != kPrefix) {
@@ -153,14 +161,6 @@ bool IsKpiName(absl::string_view kpi) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
 }
-
-bool IsCurrencyCode(absl::string_view code) {
-  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
-           return c >= 'A' && c <= 'Z';
-         });
-}
-
-}  // namespace
 
 // ------------------------------------------------------------- validation
 

@@ -64,6 +64,7 @@ class SqlGoalTx : public GoalTx {
     std::vector<KeyResult> out;
     if (auto s = DecodeAll<KeyResult>(data, "key result", &out); !s.ok())
       return s;
+    for (const auto& k : out) linked_[k.id] = k.kpi;
     return out;
   }
 
@@ -218,6 +219,7 @@ class SqlGoalTx : public GoalTx {
     sql_ << "DELETE FROM goal_contributors WHERE goal_id = :id",
         soci::use(g.id);
     sql_ << "DELETE FROM key_results WHERE goal_id = :id", soci::use(g.id);
+    sql_ << "DELETE FROM key_result_kpis WHERE goal_id = :id", soci::use(g.id);
     sql_ << "DELETE FROM goals WHERE id = :id", soci::use(g.id);
     tx_.Emit({kGoalEntity, absl::StrCat("goals/", g.id), 3, Encode(g), g.id});
     touched_.insert(g.id);
@@ -237,6 +239,20 @@ class SqlGoalTx : public GoalTx {
       sql_ << "UPDATE key_results SET data = :data WHERE id = :id",
           soci::use(data), soci::use(k.id);
     }
+    // The KPI index changes only when the link does (not on a check-in).
+    auto known = linked_.find(k.id);
+    if (insert || known == linked_.end() || known->second != k.kpi) {
+      if (!insert) {
+        sql_ << "DELETE FROM key_result_kpis WHERE key_result_id = :id",
+            soci::use(k.id);
+      }
+      if (!k.kpi.empty()) {
+        sql_ << "INSERT INTO key_result_kpis (key_result_id, goal_id, kpi) "
+                "VALUES (:id, :g, :kpi)",
+            soci::use(k.id), soci::use(k.goal_id), soci::use(k.kpi);
+      }
+      linked_[k.id] = k.kpi;
+    }
     tx_.Emit({kKeyResultEntity,
               absl::StrCat("goals/", k.goal_id, "/keyResults/", k.id),
               insert ? 1 : 2, Encode(k), k.goal_id});
@@ -246,6 +262,9 @@ class SqlGoalTx : public GoalTx {
 
   absl::Status DeleteKeyResult(const KeyResult& k) override {
     sql_ << "DELETE FROM key_results WHERE id = :id", soci::use(k.id);
+    sql_ << "DELETE FROM key_result_kpis WHERE key_result_id = :id",
+        soci::use(k.id);
+    linked_.erase(k.id);
     tx_.Emit({kKeyResultEntity,
               absl::StrCat("goals/", k.goal_id, "/keyResults/", k.id), 3,
               Encode(k), k.goal_id});
@@ -323,6 +342,12 @@ class SqlGoalTx : public GoalTx {
                                      response);
   }
 
+  absl::Status PutKpiResumeToken(const std::string& token) override {
+    sql_ << "UPDATE kpi_follower SET resume_token = :t WHERE id = 1",
+        soci::use(token);
+    return absl::OkStatus();
+  }
+
   const std::set<std::string>& touched() const override { return touched_; }
 
  private:
@@ -347,9 +372,86 @@ class SqlGoalTx : public GoalTx {
     }
   };
   absl::flat_hash_map<std::string, Indexed> stored_;
+  // The KPI each key result this transaction read or wrote is linked to.
+  absl::flat_hash_map<std::string, std::string> linked_;
 };
 
 }  // namespace
+
+absl::StatusOr<std::vector<KpiLink>> SqlGoalRepository::KeyResultsLinkedTo(
+    const std::string& kpi) {
+  std::vector<KpiLink> out;
+  auto st = db_->Read("goals.kpi_links", [&](soci::session& sql) {
+    std::string kr, goal;
+    soci::statement q =
+        (sql.prepare << "SELECT key_result_id, goal_id FROM key_result_kpis "
+                        "WHERE kpi = :k ORDER BY key_result_id",
+         soci::use(kpi), soci::into(kr), soci::into(goal));
+    q.execute();
+    while (q.fetch()) out.push_back({goal, kr});
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, KpiLink>>>
+SqlGoalRepository::AllKpiLinks() {
+  std::vector<std::pair<std::string, KpiLink>> out;
+  auto st = db_->Read("goals.kpi_links", [&](soci::session& sql) {
+    std::string kpi, kr, goal;
+    soci::statement q =
+        (sql.prepare << "SELECT kpi, key_result_id, goal_id FROM "
+                        "key_result_kpis ORDER BY kpi, key_result_id",
+         soci::into(kpi), soci::into(kr), soci::into(goal));
+    q.execute();
+    while (q.fetch()) out.push_back({kpi, {goal, kr}});
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::string> SqlGoalRepository::KpiResumeToken() {
+  std::string token;
+  auto st = db_->Read("goals.kpi_token", [&](soci::session& sql) {
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT resume_token FROM kpi_follower WHERE id = 1",
+        soci::into(token, ind);
+    if (!sql.got_data()) return absl::InternalError("kpi_follower has no row");
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return token;
+}
+
+absl::Status SqlGoalRepository::IndexKpiLinks() {
+  return db_->Write("goals.index_kpi_links", [&](storage::Tx& tx) {
+    soci::session& sql = tx.sql();
+    int indexed = 0;
+    sql << "SELECT links_indexed FROM kpi_follower WHERE id = 1",
+        soci::into(indexed);
+    if (indexed != 0) return absl::OkStatus();
+    std::vector<std::string> data;
+    std::string d;
+    soci::statement q =
+        (sql.prepare << "SELECT data FROM key_results ORDER BY id",
+         soci::into(d));
+    q.execute();
+    while (q.fetch()) data.push_back(d);
+    std::vector<KeyResult> krs;
+    if (auto s = DecodeAll<KeyResult>(data, "key result", &krs); !s.ok())
+      return s;
+    for (const auto& k : krs) {
+      if (k.kpi.empty()) continue;
+      sql << "INSERT INTO key_result_kpis (key_result_id, goal_id, kpi) "
+             "VALUES (:id, :g, :kpi)",
+          soci::use(k.id), soci::use(k.goal_id), soci::use(k.kpi);
+    }
+    sql << "UPDATE kpi_follower SET links_indexed = 1 WHERE id = 1";
+    return absl::OkStatus();
+  });
+}
 
 absl::Status SqlGoalRepository::Write(
     absl::string_view op, const std::function<absl::Status(GoalTx&)>& fn,

@@ -46,6 +46,14 @@ class SqlGoalRepository : public GoalRepository {
   absl::StatusOr<int64_t> ChangeHead() override;
   absl::StatusOr<std::vector<std::string>> GoalsChanged(
       int64_t after_seq, int64_t upto_seq) override;
+  absl::StatusOr<std::vector<KpiLink>> KeyResultsLinkedTo(
+      const std::string& kpi) override;
+  absl::StatusOr<std::vector<std::pair<std::string, KpiLink>>> AllKpiLinks()
+      override;
+  absl::StatusOr<std::string> KpiResumeToken() override;
+  // Indexes the KPI links of key results written before the index existed
+  // (once: a no-op after the first run).
+  absl::Status IndexKpiLinks();
   absl::Status Write(absl::string_view op,
                      const std::function<absl::Status(GoalTx&)>& fn,
                      int64_t* last_seq) override;

@@ -98,6 +98,25 @@ DROP TABLE goal_progress;
 ALTER TABLE goal_progress_keyed RENAME TO goal_progress;
 )sql",
        "SELECT 1"},
+      // Key results that follow a KPI, found by KPI; and the follower's
+      // position in the metrics service's feed (one row). Links made before
+      // this table existed are indexed once at start (IndexKpiLinks).
+      {3, "KPI links of key results, the KPI follower's resume token", R"sql(
+CREATE TABLE key_result_kpis (
+  key_result_id TEXT PRIMARY KEY,
+  goal_id TEXT NOT NULL,
+  kpi TEXT NOT NULL
+);
+CREATE INDEX key_result_kpis_kpi ON key_result_kpis (kpi, key_result_id);
+CREATE INDEX key_result_kpis_goal ON key_result_kpis (goal_id);
+CREATE TABLE kpi_follower (
+  id INTEGER PRIMARY KEY,
+  resume_token TEXT NOT NULL,
+  links_indexed INTEGER NOT NULL
+);
+INSERT INTO kpi_follower (id, resume_token, links_indexed) VALUES (1, '', 0);
+)sql",
+       ""},
   };
   return *m;
 }
