@@ -16,9 +16,9 @@ CLI="$ROOT/$BUILD/tools/cli/sightline"
 # a service may call those started before it)
 SERVICES=(
   "people $BUILD/services/people/sightline-people 50051 9451"
+  "metrics $BUILD/services/metrics/sightline-metrics 50054 9454"
   "goals $BUILD/services/goals/sightline-goals 50052 9452"
   "feedback $BUILD/services/feedback/sightline-feedback 50053 9453"
-  "metrics $BUILD/services/metrics/sightline-metrics 50054 9454"
 )
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -59,7 +59,8 @@ for entry in "${SERVICES[@]}"; do
   gport=$(free_port "$gport")
   mport=$(free_port "$mport")
   extra=()
-  [ "$name" = goals ] && extra=(--people_address="${ADDR[people]}")
+  [ "$name" = goals ] && extra=(--people_address="${ADDR[people]}"
+    --metrics_service_address="${ADDR[metrics]}")
   [ "$name" = feedback ] && extra=(--people_address="${ADDR[people]}"
     --goals_address="${ADDR[goals]}")
   [ "$name" = metrics ] && extra=(--people_address="${ADDR[people]}")
