@@ -699,6 +699,7 @@ absl::Status Database::Write(absl::string_view op,
     mine.st = absl::OkStatus();
     mine.conflict = false;
     mine.done = false;
+    mine.visible = true;
     if (dialect_ == Dialect::kSqlite) {
       WriteGrouped(&mine);
     } else {
@@ -730,7 +731,7 @@ absl::Status Database::Write(absl::string_view op,
   }
   if (last_seq_out != nullptr) *last_seq_out = mine.last_seq;
   for (auto& f : mine.after) f();
-  if (mine.last_seq > 0) {
+  if (mine.last_seq > 0 && mine.visible) {
     std::vector<std::function<void(int64_t)>> listeners;
     {
       absl::MutexLock lock(&listeners_mu_);
@@ -802,11 +803,9 @@ void Database::RunBatch(const std::vector<Pending*>& batch) {
       sql << "COMMIT";
       in_tx = false;
       for (Pending* p : batch) {
-        if (p->st.ok() && p->xid != 0 && !AwaitVisible(sql, p->xid)) {
-          // Committed, but an older transaction is still open: readers see
-          // this one's changes once it ends; the feed's poll will tell.
-          p->last_seq = 0;
-        }
+        // Committed, but if an older transaction is still open readers see
+        // this one's changes only once it ends: the feed's poll will tell.
+        if (p->st.ok() && p->xid != 0) p->visible = AwaitVisible(sql, p->xid);
       }
     }
   } catch (const soci::soci_error& e) {

@@ -126,7 +126,9 @@ class Database {
   // must only touch the transaction and its own locals). After the commit, the
   // transaction's AfterCommit hooks and then the commit listeners run.
   // `last_seq`, when given, receives the change-log position of the last event
-  // committed (0 when the transaction emitted none).
+  // committed (0 when the transaction emitted none). On PostgreSQL such a
+  // write returns once every older transaction has ended (or the busy timeout
+  // passed), so that readers can already go up to `last_seq`.
   absl::Status Write(absl::string_view op,
                      absl::FunctionRef<absl::Status(Tx&)> fn,
                      int64_t* last_seq = nullptr);
@@ -206,6 +208,7 @@ class Database {
     bool done = false;
     int64_t last_seq = 0;
     int64_t xid = 0;
+    bool visible = true;  // readers may already go up to last_seq
     std::vector<std::function<void()>> after;
   };
   absl::Status RunInTx(Tx& tx, absl::FunctionRef<absl::Status(Tx&)> fn,

@@ -1,8 +1,10 @@
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -534,6 +536,112 @@ INSTANTIATE_TEST_SUITE_P(Dialects, DatabaseTest,
                            return info.param == Dialect::kSqlite ? "Sqlite"
                                                                  : "Postgres";
                          });
+
+// A PostgreSQL database made by an older binary (core schema version 2, the
+// counter row) keeps its log, numbering and pruning point when opened.
+TEST(PostgresUpgradeTest, CounterRowDatabaseKeepsItsLogAndNumbering) {
+  const std::string url = PostgresEnv::NewDatabase();
+  {
+    auto conn = PostgresConnectString(url);
+    ASSERT_TRUE(conn.ok());
+    soci::session sql(*soci::factory_postgresql(), *conn);
+    const auto& core = CoreMigrations();
+    ASSERT_THAT(
+        RunMigrations(sql, Dialect::kPostgres, "core", {core[0], core[1]}),
+        IsOk());
+    // Entry 1 was pruned already; 2..5 are kept.
+    for (long long seq = 2; seq <= 5; ++seq) {
+      const std::string name = absl::StrCat("n", seq);
+      sql << "INSERT INTO change_log (seq, commit_time, entity, name, kind, "
+             "payload, scope) VALUES (:s, :t, 'item', :n, 1, '', :c)",
+          soci::use(seq), soci::use(seq), soci::use(name), soci::use(name);
+    }
+    sql << "UPDATE change_counter SET seq = 5 WHERE id = 1";
+  }
+  auto db = Database::Open({.url = url});
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(*SchemaVersion(**db, "core"),
+            static_cast<int>(CoreMigrations().size()));
+  EXPECT_EQ(*HeadSeq(**db), 5);
+  EXPECT_EQ(*OldestSeq(**db), 2);
+  EXPECT_THAT(ChangedScopes(**db, 0, 5),
+              StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_EQ(ChangedScopes(**db, 1, 5)->size(), 4u);
+  int64_t seq = 0;
+  ASSERT_THAT((*db)->Write(
+                  "emit",
+                  [](Tx& tx) {
+                    tx.Emit({"item", "z", 1, "new", "z"});
+                    return absl::OkStatus();
+                  },
+                  &seq),
+              IsOk());
+  EXPECT_GT(seq, 5);
+  EXPECT_EQ(*HeadSeq(**db), seq);
+  auto rows = ReadChanges(**db, 1, 100);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 5u);
+  EXPECT_EQ((*rows)[0].seq, 2);
+  EXPECT_EQ((*rows)[3].seq, 5);
+  EXPECT_EQ((*rows)[4].seq, seq);
+  EXPECT_EQ((*rows)[4].payload, "new");
+  int counters = -1;
+  ASSERT_THAT((*db)->Read("schema",
+                          [&](soci::session& sql) {
+                            sql << "SELECT COUNT(*) FROM pg_tables WHERE "
+                                   "tablename = 'change_counter'",
+                                soci::into(counters);
+                            return absl::OkStatus();
+                          }),
+              IsOk());
+  EXPECT_EQ(counters, 0);
+}
+
+// A small load, for the figures in docs/changelog-postgres.md (no timing is
+// asserted): 8 threads each committing 200 rows, each with a change event.
+TEST(PostgresWriteLoadTest, EightWritersEachCommitTheirRows) {
+  constexpr int kThreads = 8, kPerThread = 200;
+  prometheus::Registry registry;
+  auto db = Database::Open(
+      {.url = PostgresEnv::NewDatabase(), .pool_size = 8, .registry = &registry});
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_THAT(Migrate(**db, "test", TestMigrations()), IsOk());
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  const absl::Time start = absl::Now();
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = absl::StrCat("load", t, "-", i);
+        absl::Status st = (*db)->Write("items.load", [&](Tx& tx) {
+          long long n = i;
+          tx.sql() << "INSERT INTO items (id, n) VALUES (:id, :n)",
+              soci::use(id), soci::use(n);
+          tx.Emit({"item", id, 1, "payload", ""});
+          return absl::OkStatus();
+        });
+        if (!st.ok()) ++failed;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  double retries = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name == "sightline_sql_retries_total") {
+      retries = family.metric.at(0).counter.value;
+    }
+  }
+  const int total = kThreads * kPerThread;
+  std::printf("postgres write load: %d writes by %d threads in %.3f s = %.0f "
+              "writes/s, %.0f retries, %d failed\n",
+              total, kThreads, seconds, (total - failed.load()) / seconds,
+              retries, failed.load());
+  EXPECT_EQ(failed.load(), 0);
+  auto rows = ReadChanges(**db, 0, 2 * total);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), static_cast<size_t>(total - failed.load()));
+}
 
 TEST(DatabaseOpenTest, SqliteRunsInWalMode) {
   std::string dir = testing::MakeTempDir("wal");
