@@ -24,10 +24,10 @@ absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db,
         "FROM change_log WHERE seq > :after AND seq < ",
         db.SafeSeqBound(), " ORDER BY seq LIMIT :lim");
     soci::statement stmt =
-        (sql.prepare << query,
-         soci::use(after), soci::use(limit), soci::into(seq), soci::into(t),
-         soci::into(row.entity), soci::into(row.name), soci::into(row.kind),
-         soci::into(payload), soci::into(row.scope));
+        (sql.prepare << query, soci::use(after), soci::use(limit),
+         soci::into(seq), soci::into(t), soci::into(row.entity),
+         soci::into(row.name), soci::into(row.kind), soci::into(payload),
+         soci::into(row.scope));
     stmt.execute();
     while (stmt.fetch()) {
       row.seq = seq;
@@ -116,16 +116,16 @@ absl::StatusOr<int64_t> PruneChanges(Database& db, absl::Time cutoff) {
           // pruned is kept: resume points below it are out of range.
           const std::string bound = db.SafeSeqBound();
           tx.sql() << absl::StrCat(
-                          "WITH keep AS (SELECT MAX(seq) AS seq FROM "
-                          "change_log WHERE seq < ",
-                          bound,
-                          "), gone AS (DELETE FROM change_log WHERE "
-                          "commit_time < :c AND seq < (SELECT seq FROM keep) "
-                          "RETURNING seq), marked AS (UPDATE "
-                          "change_log_position SET pruned_through = "
-                          "GREATEST(pruned_through, (SELECT COALESCE(MAX(seq), "
-                          "0) FROM gone)) WHERE id = 1) "
-                          "SELECT COUNT(*) FROM gone"),
+              "WITH keep AS (SELECT MAX(seq) AS seq FROM "
+              "change_log WHERE seq < ",
+              bound,
+              "), gone AS (DELETE FROM change_log WHERE "
+              "commit_time < :c AND seq < (SELECT seq FROM keep) "
+              "RETURNING seq), marked AS (UPDATE "
+              "change_log_position SET pruned_through = "
+              "GREATEST(pruned_through, (SELECT COALESCE(MAX(seq), "
+              "0) FROM gone)) WHERE id = 1) "
+              "SELECT COUNT(*) FROM gone"),
               soci::use(micros), soci::into(deleted);
           return absl::OkStatus();
         }

@@ -850,9 +850,9 @@ absl::Status Database::AppendEvents(Tx& tx) {
     // transaction still open (SafeSeqBound), so an entry with a smaller
     // position that commits later is never passed over.
     if (n >= (1LL << kXidShift)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a write may append at most ", (1LL << kXidShift) - 1,
-          " changes to the change log"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("a write may append at most ", (1LL << kXidShift) - 1,
+                       " changes to the change log"));
     }
     long long xid = 0;
     sql << "SELECT pg_current_xact_id()::text::bigint", soci::into(xid);
@@ -918,8 +918,9 @@ bool Database::AwaitVisible(soci::session& sql, int64_t xid) {
     }
     if (xmin > xid) return true;
     if (absl::Now() > deadline) {
-      telemetry::LogWarn("change log: an older transaction is still open",
-                         {{"xid", xid}, {"oldest", static_cast<int64_t>(xmin)}});
+      telemetry::LogWarn(
+          "change log: an older transaction is still open",
+          {{"xid", xid}, {"oldest", static_cast<int64_t>(xmin)}});
       return false;
     }
     absl::SleepFor(pause);
@@ -935,11 +936,11 @@ int64_t Database::LastSeq(soci::session& sql) const {
     // Pruning may have taken every entry below the bound: the head never
     // goes back.
     sql << absl::StrCat(
-               "SELECT GREATEST((SELECT COALESCE(MAX(seq), 0) FROM change_log "
-               "WHERE seq < ",
-               SafeSeqBound(),
-               "), (SELECT pruned_through FROM change_log_position WHERE id = "
-               "1))"),
+        "SELECT GREATEST((SELECT COALESCE(MAX(seq), 0) FROM change_log "
+        "WHERE seq < ",
+        SafeSeqBound(),
+        "), (SELECT pruned_through FROM change_log_position WHERE id = "
+        "1))"),
         soci::into(seq);
   }
   return seq;

@@ -71,8 +71,7 @@ DROP TABLE change_counter;
       // transaction. The numbers carry on above the counter's last value;
       // resume points at or below pruned_through lost changes to pruning.
       // SQLite keeps its single-writer numbering.
-      {3, "PostgreSQL: change log positions from transaction ids",
-       "SELECT 1",
+      {3, "PostgreSQL: change log positions from transaction ids", "SELECT 1",
        R"sql(
 CREATE TABLE change_log_position (
   id INTEGER PRIMARY KEY,

@@ -260,7 +260,8 @@ TEST_P(PostgresConflictTest, ReaderWaitsForAnEarlierTransactionStillOpen) {
     EXPECT_THAT((*other)->Write(
                     "items.fast",
                     [](Tx& tx) {
-                      tx.sql() << "INSERT INTO items (id, n) VALUES ('late', 2)";
+                      tx.sql()
+                          << "INSERT INTO items (id, n) VALUES ('late', 2)";
                       tx.Emit({"item", "late", 1, "", ""});
                       return absl::OkStatus();
                     },
@@ -321,7 +322,8 @@ TEST_P(PostgresConflictTest, ReaderWaitsForAnEarlierTransactionStillOpen) {
 // Many writers holding their transactions open for random times, and a
 // follower reading from its cursor all along: what it saw is exactly the
 // final log, each change once.
-TEST_P(PostgresConflictTest, FollowerSeesEveryChangeOnceUnderOutOfOrderCommits) {
+TEST_P(PostgresConflictTest,
+       FollowerSeesEveryChangeOnceUnderOutOfOrderCommits) {
   constexpr int kThreads = 6, kPerThread = 30;
   std::atomic<int> writers{kThreads};
   std::vector<std::thread> threads;
@@ -602,8 +604,9 @@ TEST(PostgresUpgradeTest, CounterRowDatabaseKeepsItsLogAndNumbering) {
 TEST(PostgresWriteLoadTest, EightWritersEachCommitTheirRows) {
   constexpr int kThreads = 8, kPerThread = 200;
   prometheus::Registry registry;
-  auto db = Database::Open(
-      {.url = PostgresEnv::NewDatabase(), .pool_size = 8, .registry = &registry});
+  auto db = Database::Open({.url = PostgresEnv::NewDatabase(),
+                            .pool_size = 8,
+                            .registry = &registry});
   ASSERT_TRUE(db.ok()) << db.status();
   ASSERT_THAT(Migrate(**db, "test", TestMigrations()), IsOk());
   std::atomic<int> failed{0};
@@ -633,10 +636,11 @@ TEST(PostgresWriteLoadTest, EightWritersEachCommitTheirRows) {
     }
   }
   const int total = kThreads * kPerThread;
-  std::printf("postgres write load: %d writes by %d threads in %.3f s = %.0f "
-              "writes/s, %.0f retries, %d failed\n",
-              total, kThreads, seconds, (total - failed.load()) / seconds,
-              retries, failed.load());
+  std::printf(
+      "postgres write load: %d writes by %d threads in %.3f s = %.0f "
+      "writes/s, %.0f retries, %d failed\n",
+      total, kThreads, seconds, (total - failed.load()) / seconds, retries,
+      failed.load());
   EXPECT_EQ(failed.load(), 0);
   auto rows = ReadChanges(**db, 0, 2 * total);
   ASSERT_TRUE(rows.ok());
