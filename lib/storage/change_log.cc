@@ -17,13 +17,17 @@ absl::StatusOr<std::vector<ChangeRow>> ReadChanges(Database& db,
     long long seq = 0, t = 0;
     std::string payload;
     long long after = after_seq;
+    // Only up to the safe bound: on PostgreSQL an entry past it may still be
+    // joined by one with a smaller number from a transaction in flight.
+    const std::string query = absl::StrCat(
+        "SELECT seq, commit_time, entity, name, kind, payload, scope "
+        "FROM change_log WHERE seq > :after AND seq < ",
+        db.SafeSeqBound(), " ORDER BY seq LIMIT :lim");
     soci::statement stmt =
-        (sql.prepare
-             << "SELECT seq, commit_time, entity, name, kind, payload, scope "
-                "FROM change_log WHERE seq > :after ORDER BY seq LIMIT :lim",
-         soci::use(after), soci::use(limit), soci::into(seq), soci::into(t),
-         soci::into(row.entity), soci::into(row.name), soci::into(row.kind),
-         soci::into(payload), soci::into(row.scope));
+        (sql.prepare << query, soci::use(after), soci::use(limit),
+         soci::into(seq), soci::into(t), soci::into(row.entity),
+         soci::into(row.name), soci::into(row.kind), soci::into(payload),
+         soci::into(row.scope));
     stmt.execute();
     while (stmt.fetch()) {
       row.seq = seq;
@@ -57,8 +61,17 @@ absl::StatusOr<std::vector<std::string>> ChangedScopes(Database& db,
   auto st = db.Read("change_log.scopes", [&](soci::session& sql) {
     long long after = after_seq, upto = upto_seq, oldest = 0;
     soci::indicator ind = soci::i_ok;
-    sql << "SELECT MIN(seq) FROM change_log", soci::into(oldest, ind);
-    if (ind == soci::i_null || oldest > after + 1) {
+    bool pruned;
+    if (db.dialect() == Dialect::kSqlite) {
+      // Positions are consecutive: a missing successor was pruned.
+      sql << "SELECT MIN(seq) FROM change_log", soci::into(oldest, ind);
+      pruned = ind == soci::i_null || oldest > after + 1;
+    } else {
+      sql << "SELECT pruned_through FROM change_log_position WHERE id = 1",
+          soci::into(oldest);
+      pruned = after < oldest;
+    }
+    if (pruned) {
       return absl::OutOfRangeError(
           absl::StrCat("changes after ", after, " were pruned"));
     }
@@ -78,6 +91,12 @@ absl::StatusOr<std::vector<std::string>> ChangedScopes(Database& db,
 absl::StatusOr<int64_t> OldestSeq(Database& db) {
   long long seq = 0;
   auto st = db.Read("change_log.oldest", [&](soci::session& sql) {
+    if (db.dialect() == Dialect::kPostgres) {
+      // Positions are sparse there: what counts is the last one pruned.
+      sql << "SELECT pruned_through + 1 FROM change_log_position WHERE id = 1",
+          soci::into(seq);
+      return absl::OkStatus();
+    }
     soci::indicator ind = soci::i_ok;
     sql << "SELECT MIN(seq) FROM change_log", soci::into(seq, ind);
     if (ind == soci::i_null) seq = 0;
@@ -92,6 +111,24 @@ absl::StatusOr<int64_t> PruneChanges(Database& db, absl::Time cutoff) {
   auto st =
       db.Write("change_log.prune", [&](Tx& tx) {
         long long micros = absl::ToUnixMicros(cutoff);
+        if (tx.dialect() == Dialect::kPostgres) {
+          // Only final entries (below the safe bound), and the highest one
+          // pruned is kept: resume points below it are out of range.
+          const std::string bound = db.SafeSeqBound();
+          tx.sql() << absl::StrCat(
+              "WITH keep AS (SELECT MAX(seq) AS seq FROM "
+              "change_log WHERE seq < ",
+              bound,
+              "), gone AS (DELETE FROM change_log WHERE "
+              "commit_time < :c AND seq < (SELECT seq FROM keep) "
+              "RETURNING seq), marked AS (UPDATE "
+              "change_log_position SET pruned_through = "
+              "GREATEST(pruned_through, (SELECT COALESCE(MAX(seq), "
+              "0) FROM gone)) WHERE id = 1) "
+              "SELECT COUNT(*) FROM gone"),
+              soci::use(micros), soci::into(deleted);
+          return absl::OkStatus();
+        }
         soci::statement stmt =
             (tx.sql().prepare
                  << "DELETE FROM change_log WHERE commit_time < :c AND seq < "

@@ -42,8 +42,9 @@ absl::StatusOr<int64_t> HeadSeq(Database& db);
 absl::StatusOr<std::vector<std::string>> ChangedScopes(Database& db,
                                                        int64_t after_seq,
                                                        int64_t upto_seq);
-// The smallest sequence number still kept (0 when empty); older resume points
-// have been pruned.
+// The first resume point not lost to pruning, plus one: a resume point below
+// OldestSeq() - 1 missed pruned changes (0 when the log is empty). On SQLite
+// the smallest sequence number still kept (positions are consecutive).
 absl::StatusOr<int64_t> OldestSeq(Database& db);
 // Deletes changes committed before `cutoff`, always keeping the newest one.
 absl::StatusOr<int64_t> PruneChanges(Database& db, absl::Time cutoff);

@@ -38,6 +38,10 @@ namespace {
 // short randomized pause.
 constexpr int kMaxAttempts = 16;
 
+// PostgreSQL change-log positions: seq_base + (xid - xid_base) * 2^kXidShift +
+// index of the event in its transaction.
+constexpr int kXidShift = 20;
+
 bool IsRetryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kAborted;
 }
@@ -487,6 +491,14 @@ absl::Status Database::Connect() {
       }
     }
     if (st.ok()) st = EnsureCoreSchema(*session, dialect_);
+    if (st.ok() && dialect_ == Dialect::kPostgres) {
+      long long sb = 0, xb = 0;
+      *session << "SELECT seq_base, xid_base FROM change_log_position "
+                  "WHERE id = 1",
+          soci::into(sb), soci::into(xb);
+      seq_base_ = sb;
+      xid_base_ = xb;
+    }
   } catch (const soci::soci_error& e) {
     bool broken = false;
     st = MapError(e, &broken);
@@ -687,6 +699,7 @@ absl::Status Database::Write(absl::string_view op,
     mine.st = absl::OkStatus();
     mine.conflict = false;
     mine.done = false;
+    mine.visible = true;
     if (dialect_ == Dialect::kSqlite) {
       WriteGrouped(&mine);
     } else {
@@ -718,7 +731,7 @@ absl::Status Database::Write(absl::string_view op,
   }
   if (last_seq_out != nullptr) *last_seq_out = mine.last_seq;
   for (auto& f : mine.after) f();
-  if (mine.last_seq > 0) {
+  if (mine.last_seq > 0 && mine.visible) {
     std::vector<std::function<void(int64_t)>> listeners;
     {
       absl::MutexLock lock(&listeners_mu_);
@@ -782,12 +795,18 @@ void Database::RunBatch(const std::vector<Pending*>& batch) {
       if (p->st.ok()) {
         ++ok;
         p->last_seq = tx.last_seq_;
+        p->xid = tx.xid_;
         p->after = std::move(tx.after_commit_);
       }
     }
     if (ok > 0) {
       sql << "COMMIT";
       in_tx = false;
+      for (Pending* p : batch) {
+        // Committed, but if an older transaction is still open readers see
+        // this one's changes only once it ends: the feed's poll will tell.
+        if (p->st.ok() && p->xid != 0) p->visible = AwaitVisible(sql, p->xid);
+      }
     }
   } catch (const soci::soci_error& e) {
     // The transaction as a whole failed: none of its writes happened.
@@ -799,6 +818,7 @@ void Database::RunBatch(const std::vector<Pending*>& batch) {
       p->st = st;
       p->conflict = conflict;
       p->last_seq = 0;
+      p->xid = 0;
       p->after.clear();
     }
   }
@@ -818,16 +838,35 @@ absl::Status Database::AppendEvents(Tx& tx) {
   if (tx.events_.empty()) return absl::OkStatus();
   soci::session& sql = tx.sql();
   const long long n = static_cast<long long>(tx.events_.size());
-  // Writers are serialized from here to COMMIT (on SQLite by the write lock
-  // every write transaction takes at BEGIN IMMEDIATE, on PostgreSQL by the
-  // counter row), so sequence order is commit order and a reader never sees
-  // seq N+1 before N.
-  if (dialect_ == Dialect::kPostgres) {
-    sql << "UPDATE change_counter SET seq = seq + :n WHERE id = 1",
-        soci::use(n);
+  long long first = 0;
+  if (dialect_ == Dialect::kSqlite) {
+    // Every SQLite write holds the write lock from BEGIN IMMEDIATE to COMMIT,
+    // so the successor of the last entry is the next position, and position
+    // order is commit order.
+    first = LastSeq(sql) + 1;
+  } else {
+    // No shared counter: positions follow this transaction's id, which every
+    // concurrent writer has its own of. Readers go only up to the oldest
+    // transaction still open (SafeSeqBound), so an entry with a smaller
+    // position that commits later is never passed over.
+    if (n >= (1LL << kXidShift)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a write may append at most ", (1LL << kXidShift) - 1,
+                       " changes to the change log"));
+    }
+    long long xid = 0;
+    sql << "SELECT pg_current_xact_id()::text::bigint", soci::into(xid);
+    if (xid <= xid_base_) {
+      return absl::InternalError(
+          absl::StrCat("change log: transaction id ", xid,
+                       " is not above the log's base ", xid_base_));
+    }
+    first = seq_base_ + ((xid - xid_base_) << kXidShift);
+    // Several savepoints of one transaction are never grouped on PostgreSQL;
+    // a second append in the same transaction continues after the first.
+    if (tx.xid_ == xid && tx.last_seq_ >= first) first = tx.last_seq_ + 1;
+    tx.xid_ = xid;
   }
-  const long long last = LastSeq(sql) + (dialect_ == Dialect::kSqlite ? n : 0);
-  long long first = last - n + 1;
   int64_t now = NowMicros();
   std::vector<long long> seqs;
   std::vector<long long> times;
@@ -849,9 +888,44 @@ absl::Status Database::AppendEvents(Tx& tx) {
          "VALUES (:seq, :t, :entity, :name, :kind, :payload, :scope)",
       soci::use(seqs), soci::use(times), soci::use(entities), soci::use(names),
       soci::use(kinds), soci::use(payloads), soci::use(scopes);
-  tx.last_seq_ = last;
+  tx.last_seq_ = first + n - 1;
   tx.events_.clear();
   return absl::OkStatus();
+}
+
+std::string Database::SafeSeqBound() const {
+  if (dialect_ == Dialect::kSqlite) return "9223372036854775807";
+  // pg_snapshot_xmin: every transaction with a smaller id has ended, as seen
+  // by this statement's snapshot; later ones get larger ids.
+  return absl::StrCat(
+      "(", seq_base_,
+      " + ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint - ",
+      xid_base_, ") << ", kXidShift, "))");
+}
+
+bool Database::AwaitVisible(soci::session& sql, int64_t xid) {
+  const absl::Time deadline = absl::Now() + options_.busy_timeout;
+  absl::Duration pause = absl::Microseconds(50);
+  for (;;) {
+    long long xmin = 0;
+    try {
+      sql << "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+          soci::into(xmin);
+    } catch (const soci::soci_error& e) {
+      telemetry::LogWarn("change log: visibility check failed",
+                         {{"error", std::string(e.what())}});
+      return false;
+    }
+    if (xmin > xid) return true;
+    if (absl::Now() > deadline) {
+      telemetry::LogWarn(
+          "change log: an older transaction is still open",
+          {{"xid", xid}, {"oldest", static_cast<int64_t>(xmin)}});
+      return false;
+    }
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(2));
+  }
 }
 
 int64_t Database::LastSeq(soci::session& sql) const {
@@ -859,7 +933,15 @@ int64_t Database::LastSeq(soci::session& sql) const {
   if (dialect_ == Dialect::kSqlite) {
     sql << "SELECT COALESCE(MAX(seq), 0) FROM change_log", soci::into(seq);
   } else {
-    sql << "SELECT seq FROM change_counter WHERE id = 1", soci::into(seq);
+    // Pruning may have taken every entry below the bound: the head never
+    // goes back.
+    sql << absl::StrCat(
+        "SELECT GREATEST((SELECT COALESCE(MAX(seq), 0) FROM change_log "
+        "WHERE seq < ",
+        SafeSeqBound(),
+        "), (SELECT pruned_through FROM change_log_position WHERE id = "
+        "1))"),
+        soci::into(seq);
   }
   return seq;
 }

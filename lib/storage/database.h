@@ -8,7 +8,8 @@
 // Write() returns only after the commit is on disk. Concurrent writes on SQLite
 // are committed together (group commit), each in its own savepoint. On
 // PostgreSQL a write transaction is SERIALIZABLE and retried on serialization
-// failures.
+// failures; writers do not share a counter row: change-log positions come
+// from transaction ids (docs/changelog-postgres.md).
 
 #include <functional>
 #include <memory>
@@ -102,6 +103,7 @@ class Tx {
   std::vector<std::function<void()>> after_commit_;
   std::vector<std::function<absl::Status(Tx&)>> before_commit_;
   int64_t last_seq_ = 0;
+  int64_t xid_ = 0;  // PostgreSQL: the transaction's id, once it emitted
 };
 
 class Database {
@@ -124,7 +126,9 @@ class Database {
   // must only touch the transaction and its own locals). After the commit, the
   // transaction's AfterCommit hooks and then the commit listeners run.
   // `last_seq`, when given, receives the change-log position of the last event
-  // committed (0 when the transaction emitted none).
+  // committed (0 when the transaction emitted none). On PostgreSQL such a
+  // write returns once every older transaction has ended (or the busy timeout
+  // passed), so that readers can already go up to `last_seq`.
   absl::Status Write(absl::string_view op,
                      absl::FunctionRef<absl::Status(Tx&)> fn,
                      int64_t* last_seq = nullptr);
@@ -133,9 +137,18 @@ class Database {
   // events (used to wake Watch streams at once).
   void AddCommitListener(std::function<void(int64_t)> listener);
 
-  // The last sequence number given to a change-log entry, read on `sql` (on
-  // SQLite the log's last entry, on PostgreSQL its counter row); 0 if none.
+  // The last sequence number of the change log that readers may go up to,
+  // read on `sql`; 0 if none. On SQLite the log's last entry. On PostgreSQL
+  // the last entry below SafeSeqBound() (or the last pruned one): no change
+  // with a smaller number can commit later.
   int64_t LastSeq(soci::session& sql) const;
+
+  // A SQL expression, evaluated in the reading statement's snapshot: every
+  // change-log entry with a smaller seq is final (committed and visible, or
+  // never to exist). On PostgreSQL the position of the oldest transaction
+  // still in flight; on SQLite (one writer, positions in commit order) no
+  // bound.
+  std::string SafeSeqBound() const;
 
   // SQLite: reads whole, into the writer's page cache, each of `structures`:
   // {table, index} pairs ("" as the index reads the table itself). One at a
@@ -167,12 +180,18 @@ class Database {
   absl::StatusOr<std::unique_ptr<soci::session>> AcquireForWrite();
   void ReleaseFromWrite(std::unique_ptr<soci::session> s, bool broken);
   absl::Status AppendEvents(Tx& tx);
+  // PostgreSQL: after the commit of transaction `xid`, waits until every older
+  // transaction has ended, so that readers' safe bound has passed its changes.
+  bool AwaitVisible(soci::session& sql, int64_t xid);
 
   class Metrics;
   Dialect dialect_;
   std::string connect_;
   DatabaseOptions options_;
   std::unique_ptr<Metrics> metrics_;
+  // PostgreSQL: change_log_position's constants, read once at Connect.
+  int64_t seq_base_ = 0;
+  int64_t xid_base_ = 0;
 
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<soci::session>> idle_ ABSL_GUARDED_BY(pool_mu_);
@@ -188,6 +207,8 @@ class Database {
     bool conflict = false;  // st is a lost race, worth another attempt
     bool done = false;
     int64_t last_seq = 0;
+    int64_t xid = 0;
+    bool visible = true;  // readers may already go up to last_seq
     std::vector<std::function<void()>> after;
   };
   absl::Status RunInTx(Tx& tx, absl::FunctionRef<absl::Status(Tx&)> fn,

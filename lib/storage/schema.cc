@@ -65,6 +65,27 @@ CREATE INDEX change_log_time ON change_log (commit_time);
 DROP TABLE change_counter;
 )sql",
        "SELECT 1"},
+      // PostgreSQL: no counter row. A change's position is derived from the
+      // id of the transaction that wrote it (see docs/changelog-postgres.md):
+      // seq = seq_base + (xid - xid_base) * 2^20 + index within the
+      // transaction. The numbers carry on above the counter's last value;
+      // resume points at or below pruned_through lost changes to pruning.
+      // SQLite keeps its single-writer numbering.
+      {3, "PostgreSQL: change log positions from transaction ids", "SELECT 1",
+       R"sql(
+CREATE TABLE change_log_position (
+  id INTEGER PRIMARY KEY,
+  seq_base BIGINT NOT NULL,
+  xid_base BIGINT NOT NULL,
+  pruned_through BIGINT NOT NULL
+);
+INSERT INTO change_log_position (id, seq_base, xid_base, pruned_through)
+  SELECT 1, GREATEST(c.seq, COALESCE((SELECT MAX(seq) FROM change_log), 0)) + 1,
+         pg_current_xact_id()::text::bigint,
+         COALESCE((SELECT MIN(seq) FROM change_log) - 1, c.seq)
+  FROM change_counter c WHERE c.id = 1;
+DROP TABLE change_counter;
+)sql"},
   };
   return *m;
 }
