@@ -31,7 +31,8 @@ mv1::CreateKpiRequest FromQuery(const std::string& id, const std::string& owner,
   return req;
 }
 
-TEST(MetricsPrometheusIT, KpiFollowsTheSuitesOwnMetricsAndStaysHonestWhenItCannot) {
+TEST(MetricsPrometheusIT,
+     KpiFollowsTheSuitesOwnMetricsAndStaysHonestWhenItCannot) {
   const std::string dir = MakeTempDir("sightline-prom-it");
   ASSERT_FALSE(dir.empty());
   struct RemoveDir {
@@ -45,10 +46,9 @@ TEST(MetricsPrometheusIT, KpiFollowsTheSuitesOwnMetricsAndStaysHonestWhenItCanno
   ASSERT_THAT(prometheus.Start({absl::StrCat("127.0.0.1:", metrics_port)}),
               IsOk());
   auto started = MetricsCluster::Start(
-      Db::kSqlite,
-      {absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
-       "--prometheus_url=" + prometheus.url(),
-       "--prometheus_poll_interval=1s"});
+      Db::kSqlite, {absl::StrCat("--metrics_address=127.0.0.1:", metrics_port),
+                    "--prometheus_url=" + prometheus.url(),
+                    "--prometheus_poll_interval=1s"});
   ASSERT_THAT(started.status(), IsOk());
   auto& c = **started;
   const std::string owner = c.Person("mgr-eng");
@@ -95,8 +95,8 @@ TEST(MetricsPrometheusIT, KpiFollowsTheSuitesOwnMetricsAndStaysHonestWhenItCanno
 
   // Prometheus gone: a new query KPI is STALE with UNAVAILABLE, never 0.
   prometheus.Stop();
-  ASSERT_THAT(c.Call(&S::CreateKpi, token, FromQuery("after", owner, "vector(0)"),
-                     &made),
+  ASSERT_THAT(c.Call(&S::CreateKpi, token,
+                     FromQuery("after", owner, "vector(0)"), &made),
               GrpcOk());
   get.set_name("kpis/after");
   seen = false;

@@ -50,8 +50,7 @@ class FakeOrgService : public OrgService {
   absl::Status ValidateTeam(const std::string& id,
                             const std::string& field) override {
     if (down) return absl::UnavailableError("people service down");
-    if (!view_.Team(id))
-      return status::InvalidField(field, "no such team");
+    if (!view_.Team(id)) return status::InvalidField(field, "no such team");
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<std::string>> FreshManagementChain(

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -27,7 +28,6 @@
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
-#include "absl/random/random.h"
 #include "prometheus/registry.h"
 
 namespace sightline::storage {
@@ -693,8 +693,8 @@ absl::Status Database::Write(absl::string_view op,
       // Jitter keeps writers that lost the same race from meeting again.
       thread_local absl::BitGen bitgen;
       int cap = 1 << std::min(attempt, 5);
-      absl::SleepFor(absl::Microseconds(
-          500 * cap + absl::Uniform(bitgen, 0, 1000 * cap)));
+      absl::SleepFor(
+          absl::Microseconds(500 * cap + absl::Uniform(bitgen, 0, 1000 * cap)));
     }
     mine.st = absl::OkStatus();
     mine.conflict = false;
@@ -723,9 +723,9 @@ absl::Status Database::Write(absl::string_view op,
     // ABORTED means a stale etag to clients. A conflict inside the database
     // that outlived every retry is contention: UNAVAILABLE, worth retrying.
     if (mine.conflict) {
-      return absl::UnavailableError(absl::StrCat(
-          "database contention: the write lost ", kMaxAttempts,
-          " races in a row; retry it (", st.message(), ")"));
+      return absl::UnavailableError(
+          absl::StrCat("database contention: the write lost ", kMaxAttempts,
+                       " races in a row; retry it (", st.message(), ")"));
     }
     return st;
   }

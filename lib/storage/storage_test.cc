@@ -173,8 +173,8 @@ TEST_P(PostgresConflictTest, ConflictThatOutlivesEveryRetryIsUnavailable) {
                 "= '40001'; END $$";
     return absl::OkStatus();
   });
-  EXPECT_THAT(st, StatusIs(absl::StatusCode::kUnavailable,
-                           HasSubstr("contention")));
+  EXPECT_THAT(
+      st, StatusIs(absl::StatusCode::kUnavailable, HasSubstr("contention")));
   EXPECT_GT(runs, 1);
   // One that wins on a later attempt is simply done.
   runs = 0;

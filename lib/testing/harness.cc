@@ -314,8 +314,8 @@ absl::StatusOr<std::pair<int, std::string>> HttpGet(int port,
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
     return absl::UnavailableError(absl::StrCat("connect to port ", port));
-  std::string req = absl::StrCat("GET ", path,
-                                 " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  std::string req =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
   if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size()))
     return Errno("write");
   std::string answer;
@@ -349,8 +349,8 @@ absl::Status PrometheusServer::Start(const std::vector<std::string>& targets) {
       targets.empty() ? "self" : "sightline",
       "\n    static_configs:\n      - targets: [");
   std::vector<std::string> quoted;
-  for (const auto& t : targets.empty() ? std::vector<std::string>{self}
-                                       : targets) {
+  for (const auto& t :
+       targets.empty() ? std::vector<std::string>{self} : targets) {
     quoted.push_back(absl::StrCat("'", t, "'"));
   }
   absl::StrAppend(&config, absl::StrJoin(quoted, ", "), "]\n");

@@ -1,7 +1,5 @@
 #include "services/goals/access.h"
 
-#include "lib/org/fake_org.h"
-
 #include <map>
 #include <optional>
 #include <string>
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/org/fake_org.h"
 
 namespace sightline::goals {
 namespace {

@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
     if (!metrics_channel.ok())
       return server::ExitWithError("bad configuration",
                                    metrics_channel.status());
-    kpis = std::make_unique<goals::GrpcKpiSource>(*metrics_channel,
-                                                  base->token());
+    kpis =
+        std::make_unique<goals::GrpcKpiSource>(*metrics_channel, base->token());
   }
 
   goals::CachedGoalRepository repo(

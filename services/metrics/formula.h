@@ -40,7 +40,7 @@ class Formula {
  private:
   Formula();
   std::unique_ptr<mu::Parser> parser_;
-  std::deque<double> slots_;                  // bound by pointer
+  std::deque<double> slots_;                           // bound by pointer
   std::vector<std::pair<std::string, double*>> vars_;  // KPI id -> slot
   std::vector<std::string> inputs_;
 };

@@ -81,8 +81,8 @@ std::pair<int64_t, int64_t> PeriodOf(Period p, int64_t time) {
     }
     case Period::kMonth:
     case Period::kQuarter: {
-      absl::CivilSecond c = absl::ToCivilSecond(absl::FromUnixMicros(time),
-                                                absl::UTCTimeZone());
+      absl::CivilSecond c =
+          absl::ToCivilSecond(absl::FromUnixMicros(time), absl::UTCTimeZone());
       int month = c.month();
       int months = 1;
       if (p == Period::kQuarter) {
@@ -221,11 +221,11 @@ absl::Status ValidateKpi(const Kpi& k) {
     e.Add("kpi.dimension_keys", "at most 8 keys");
   for (size_t i = 0; i < k.dimension_keys.size(); ++i) {
     const auto& key = k.dimension_keys[i];
-    bool ok = !key.empty() && key.size() <= 32 &&
-              std::all_of(key.begin(), key.end(), [](char c) {
-                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                       c == '_';
-              });
+    bool ok =
+        !key.empty() && key.size() <= 32 &&
+        std::all_of(key.begin(), key.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+        });
     if (!ok)
       e.Add(absl::StrCat("kpi.dimension_keys[", i, "]"),
             "must be 1..32 of [a-z0-9_]");
@@ -247,7 +247,7 @@ absl::Status ValidateKpi(const Kpi& k) {
       e.Add(at + ".value", "values must be finite");
       continue;
     }
-    double amber = t.amber ? *t.amber
+    double amber = t.amber                              ? *t.amber
                    : k.direction == Direction::kInRange ? 0
                                                         : t.value;
     double red = t.red ? *t.red : amber;

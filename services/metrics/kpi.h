@@ -74,8 +74,8 @@ struct Kpi {
   Perspective perspective = Perspective::kFinancial;
   Visibility visibility = Visibility::kPublic;
   std::vector<std::string> dimension_keys;
-  std::string formula;       // derived when set
-  std::string prom_query;    // Prometheus-sourced when set
+  std::string formula;     // derived when set
+  std::string prom_query;  // Prometheus-sourced when set
   std::vector<Target> targets;
   bool exported = false;
   int64_t revision = 0;

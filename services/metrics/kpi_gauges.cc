@@ -15,24 +15,28 @@ KpiGauges::KpiGauges(prometheus::Registry* registry) {
                  .Add({});
   stale_ = &prometheus::BuildGauge()
                 .Name("sightline_kpi_stale")
-                .Help("KPIs whose newest point is older than twice their "
-                      "cadence, or whose source failed.")
+                .Help(
+                    "KPIs whose newest point is older than twice their "
+                    "cadence, or whose source failed.")
                 .Register(*registry)
                 .Add({});
   value_ = &prometheus::BuildGauge()
                 .Name("sightline_kpi_value")
-                .Help("Value of an exported KPI over its current period "
-                      "(NaN when it has none).")
+                .Help(
+                    "Value of an exported KPI over its current period "
+                    "(NaN when it has none).")
                 .Register(*registry);
   target_ = &prometheus::BuildGauge()
                  .Name("sightline_kpi_target")
-                 .Help("Target of an exported KPI for its current period "
-                       "(NaN when none).")
+                 .Help(
+                     "Target of an exported KPI for its current period "
+                     "(NaN when none).")
                  .Register(*registry);
   status_ = &prometheus::BuildGauge()
                  .Name("sightline_kpi_status")
-                 .Help("Status of an exported KPI: 1 GREEN, 2 AMBER, 3 RED, "
-                       "4 NO_DATA, 5 STALE, 6 NO_TARGET.")
+                 .Help(
+                     "Status of an exported KPI: 1 GREEN, 2 AMBER, 3 RED, "
+                     "4 NO_DATA, 5 STALE, 6 NO_TARGET.")
                  .Register(*registry);
 }
 
@@ -54,10 +58,11 @@ void KpiGauges::Refresh(MetricsService* service, KpiRepository* repo,
     auto it = exported_.find(k.id);
     if (it == exported_.end()) {
       std::map<std::string, std::string> labels{{"kpi", k.id}};
-      it = exported_
-               .emplace(k.id, Series{&value_->Add(labels), &target_->Add(labels),
-                                     &status_->Add(labels)})
-               .first;
+      it =
+          exported_
+              .emplace(k.id, Series{&value_->Add(labels), &target_->Add(labels),
+                                    &status_->Add(labels)})
+              .first;
     }
     double nan = std::numeric_limits<double>::quiet_NaN();
     it->second.value->Set(st->value.value_or(nan));

@@ -15,9 +15,8 @@ using testing::InvalidNaming;
 using testing::IsOk;
 
 int64_t At(int y, int m, int d, int h = 0, int min = 0) {
-  return absl::ToUnixMicros(
-      absl::FromCivil(absl::CivilSecond(y, m, d, h, min, 0),
-                      absl::UTCTimeZone()));
+  return absl::ToUnixMicros(absl::FromCivil(
+      absl::CivilSecond(y, m, d, h, min, 0), absl::UTCTimeZone()));
 }
 
 Kpi Higher() {
@@ -153,7 +152,8 @@ TEST(IsStale, TwiceTheCadence) {
 
 TEST(TargetAt, LatestStartingCoveringTarget) {
   Kpi k = Higher();
-  k.targets = {{0, 100, 1, {}, {}}, {50, 200, 2, {}, {}}, {300, 400, 3, {}, {}}};
+  k.targets = {
+      {0, 100, 1, {}, {}}, {50, 200, 2, {}, {}}, {300, 400, 3, {}, {}}};
   EXPECT_EQ(TargetAt(k, 10)->value, 1);
   EXPECT_EQ(TargetAt(k, 60)->value, 2);
   EXPECT_EQ(TargetAt(k, 250), nullptr);

@@ -124,27 +124,25 @@ Kpi KpiOf(const v1::Kpi& in, status::FieldErrors* errors) {
                             Format::kNumber, "kpi.format", errors);
   k.currency_code = in.currency_code();
   k.unit = in.unit();
-  k.direction = EnumOr<Direction>(in.direction(),
-                                  v1::Kpi::Direction_descriptor(),
-                                  Direction::kHigherIsBetter, "kpi.direction",
-                                  errors);
+  k.direction =
+      EnumOr<Direction>(in.direction(), v1::Kpi::Direction_descriptor(),
+                        Direction::kHigherIsBetter, "kpi.direction", errors);
   k.band_low = in.band().low();
   k.band_high = in.band().high();
-  k.aggregation = EnumOr<Aggregation>(
-      in.aggregation(), v1::Kpi::Aggregation_descriptor(), Aggregation::kSum,
-      "kpi.aggregation", errors);
+  k.aggregation =
+      EnumOr<Aggregation>(in.aggregation(), v1::Kpi::Aggregation_descriptor(),
+                          Aggregation::kSum, "kpi.aggregation", errors);
   k.period = EnumOr<Period>(in.period(), v1::Kpi::Period_descriptor(),
                             Period::kMonth, "kpi.period", errors);
   if (in.has_cadence()) {
     k.cadence = TimeUtil::DurationToMicroseconds(in.cadence());
   }
-  k.perspective = EnumOr<Perspective>(
-      in.perspective(), v1::Kpi::Perspective_descriptor(),
-      Perspective::kFinancial, "kpi.perspective", errors);
-  k.visibility = EnumOr<Visibility>(in.visibility(),
-                                    v1::Visibility_descriptor(),
-                                    Visibility::kPublic, "kpi.visibility",
-                                    errors);
+  k.perspective =
+      EnumOr<Perspective>(in.perspective(), v1::Kpi::Perspective_descriptor(),
+                          Perspective::kFinancial, "kpi.perspective", errors);
+  k.visibility =
+      EnumOr<Visibility>(in.visibility(), v1::Visibility_descriptor(),
+                         Visibility::kPublic, "kpi.visibility", errors);
   k.dimension_keys.assign(in.dimension_keys().begin(),
                           in.dimension_keys().end());
   k.formula = in.formula();
@@ -260,12 +258,11 @@ grpc::ServerUnaryReactor* MetricsHandler::ListKpis(
             EnumOf<KpiState>(req->status(), v1::KpiStatus::Status_descriptor(),
                              "status", &errors));
         if (!errors.empty()) return errors.Build();
-        std::string filters = absl::StrCat(req->owner(), "|", spec.perspective,
-                                           "|", spec.state);
-        auto paging = server::StartPage(runtime_->tokens(), "ListKpis",
-                                        filters, req->page_size(),
-                                        req->page_token(), false,
-                                        kDefaultListPage);
+        std::string filters =
+            absl::StrCat(req->owner(), "|", spec.perspective, "|", spec.state);
+        auto paging = server::StartPage(runtime_->tokens(), "ListKpis", filters,
+                                        req->page_size(), req->page_token(),
+                                        false, kDefaultListPage);
         if (!paging.ok()) return paging.status();
         auto caller = CallerOf(call.principal, /*fresh=*/false);
         if (!caller.ok()) return caller.status();
@@ -329,14 +326,12 @@ grpc::ServerUnaryReactor* MetricsHandler::BatchWriteDataPoints(
         std::vector<Point> points;
         points.reserve(req->points_size());
         for (int i = 0; i < req->points_size(); ++i) {
-          points.push_back(
-              PointOf(req->points(i), absl::StrCat("points[", i, "]"),
-                      &errors));
+          points.push_back(PointOf(req->points(i),
+                                   absl::StrCat("points[", i, "]"), &errors));
         }
         if (!errors.empty()) return errors.Build();
-        auto idem = server::IdempotencyOf("WriteDataPoints",
-                                          call.principal.subject, *req,
-                                          req->request_id());
+        auto idem = server::IdempotencyOf(
+            "WriteDataPoints", call.principal.subject, *req, req->request_id());
         if (!idem.ok()) return idem.status();
         auto caller = CallerOf(call.principal, /*fresh=*/false);
         if (!caller.ok()) return caller.status();
@@ -384,9 +379,8 @@ class WriteReactor
                                    " points per call; split the load"))));
         return;
       }
-      points_.push_back(PointOf(msg_.points(i),
-                                absl::StrCat("points[", index_, "]"),
-                                &errors_));
+      points_.push_back(PointOf(
+          msg_.points(i), absl::StrCat("points[", index_, "]"), &errors_));
     }
     if (!request_id_.empty()) {
       // The fingerprint covers every point, in order.
@@ -426,8 +420,8 @@ class WriteReactor
       Finish(handler_->runtime()->Finish(caller.status()));
       return;
     }
-    auto n = handler_->service()->WritePoints(*caller, std::move(points_),
-                                              idem, storage::NowMicros());
+    auto n = handler_->service()->WritePoints(*caller, std::move(points_), idem,
+                                              storage::NowMicros());
     if (!n.ok()) {
       Finish(handler_->runtime()->Finish(n.status()));
       return;
@@ -469,7 +463,8 @@ grpc::ServerUnaryReactor* MetricsHandler::QueryKpi(
         q.start = TimeOf(req->start_time(), "start_time", &errors);
         q.end = TimeOf(req->end_time(), "end_time", &errors);
         q.step = TimeUtil::DurationToMicroseconds(req->step());
-        if (q.end <= q.start) errors.Add("end_time", "must be after start_time");
+        if (q.end <= q.start)
+          errors.Add("end_time", "must be after start_time");
         if (q.step < 1000000) {
           errors.Add("step", "must be at least one second");
         } else if (q.end > q.start &&
@@ -513,8 +508,9 @@ grpc::ServerUnaryReactor* MetricsHandler::GetKpiStatus(
     v1::KpiStatus* resp) {
   // A status held in memory is answered on the gRPC thread (no SQL, no
   // other service: the caller comes from the directory's replica).
-  auto fast = [this, req,
-               resp](const server::CallContext& call) -> std::optional<absl::Status> {
+  auto fast =
+      [this, req,
+       resp](const server::CallContext& call) -> std::optional<absl::Status> {
     auto id = server::ParseOne(req->name(), kKpiShape, "name");
     if (!id.ok()) return id.status();
     auto caller = CallerOf(call.principal, /*fresh=*/false);
@@ -525,7 +521,8 @@ grpc::ServerUnaryReactor* MetricsHandler::GetKpiStatus(
     ToProto(**s, resp);
     return absl::OkStatus();
   };
-  auto slow = [this, req, resp](const server::CallContext& call) -> absl::Status {
+  auto slow = [this, req,
+               resp](const server::CallContext& call) -> absl::Status {
     auto id = server::ParseOne(req->name(), kKpiShape, "name");
     if (!id.ok()) return id.status();
     auto caller = CallerOf(call.principal, /*fresh=*/false);

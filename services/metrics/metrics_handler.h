@@ -44,8 +44,7 @@ class MetricsHandler : public v1::MetricsService::CallbackService {
 
   server::Runtime* runtime() { return runtime_; }
   MetricsService* service() { return service_; }
-  absl::StatusOr<Caller> CallerOf(const auth::Principal& principal,
-                                  bool fresh);
+  absl::StatusOr<Caller> CallerOf(const auth::Principal& principal, bool fresh);
 
  private:
   server::Runtime* runtime_;

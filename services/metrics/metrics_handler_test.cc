@@ -49,8 +49,8 @@ class MetricsHandlerTest : public ::testing::Test {
     ASSERT_THAT(db, IsOk());
     db_ = std::move(*db);
     repo_ = NewSqlRepository(db_.get());
-    service_ = std::make_unique<MetricsService>(repo_.get(), &org_,
-                                                MetricsOptions{});
+    service_ =
+        std::make_unique<MetricsService>(repo_.get(), &org_, MetricsOptions{});
     auto runtime =
         ::sightline::testing::HandlerRuntime("metrics-handler-test", kSecret);
     ASSERT_THAT(runtime, IsOk());
@@ -161,9 +161,9 @@ TEST_F(MetricsHandlerTest, BadInputNamesTheField) {
                                   {"kpi_id", "kpi.format", "kpi.owner_team"}));
   v1::GetKpiRequest get;
   get.set_name("goals/orders");
-  EXPECT_THAT(stub_->GetKpi(As("mona").get(), get, &out),
-              GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
-                           HasSubstr("name")));
+  EXPECT_THAT(
+      stub_->GetKpi(As("mona").get(), get, &out),
+      GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT, HasSubstr("name")));
   get.set_name("kpis/missing");
   EXPECT_THAT(stub_->GetKpi(As("mona").get(), get, &out),
               GrpcStatusIs(grpc::StatusCode::NOT_FOUND));
@@ -185,8 +185,8 @@ TEST_F(MetricsHandlerTest, BatchWriteRefusesEveryBadPointAndWritesNothing) {
   // The shape errors come first; once fixed, the rules name the others.
   req.mutable_points(2)->mutable_time()->set_seconds(t0_ + 120);
   st = stub_->BatchWriteDataPoints(As("mona").get(), req, &resp);
-  EXPECT_THAT(Violations(st), ::testing::UnorderedElementsAre(
-                                  "points[1].value", "points[3].kpi"));
+  EXPECT_THAT(Violations(st), ::testing::UnorderedElementsAre("points[1].value",
+                                                              "points[3].kpi"));
   auto last = repo_->LastPointTime("orders");
   ASSERT_THAT(last, IsOk());
   EXPECT_EQ(*last, 0);

@@ -66,8 +66,7 @@ absl::StatusOr<Kpi> MetricsService::LoadKpi(const std::string& id) {
   return kpi;
 }
 
-absl::StatusOr<absl::flat_hash_map<std::string, Kpi>>
-MetricsService::KpiMap() {
+absl::StatusOr<absl::flat_hash_map<std::string, Kpi>> MetricsService::KpiMap() {
   auto all = repo_->AllKpis();
   if (!all.ok()) return all.status();
   absl::flat_hash_map<std::string, Kpi> out;
@@ -75,8 +74,7 @@ MetricsService::KpiMap() {
   return out;
 }
 
-absl::Status MetricsService::CheckFormula(const Caller& caller,
-                                          const Kpi& kpi,
+absl::Status MetricsService::CheckFormula(const Caller& caller, const Kpi& kpi,
                                           const std::string& field) {
   if (!kpi.derived()) return absl::OkStatus();
   auto formula = Formula::Parse(kpi.formula, field);
@@ -90,8 +88,8 @@ absl::Status MetricsService::CheckFormula(const Caller& caller,
     // exist: the answer must not tell them apart.
     if (it == all->end() || !CanRead(caller, it->second)) {
       return status::InvalidFields(
-          {{field, absl::StrCat("names an unknown KPI '", FormulaName(id),
-                                "'")}});
+          {{field,
+            absl::StrCat("names an unknown KPI '", FormulaName(id), "'")}});
     }
   }
   // Cycles, and chains deeper than kMaxFormulaDepth.
@@ -110,8 +108,8 @@ absl::Status MetricsService::CheckFormula(const Caller& caller,
     for (const auto& in : (*f)->inputs()) {
       if (path.count(in)) {
         return status::InvalidFields(
-            {{field, absl::StrCat("makes a cycle through '", FormulaName(in),
-                                  "'")}});
+            {{field,
+              absl::StrCat("makes a cycle through '", FormulaName(in), "'")}});
       }
       path.insert(in);
       if (auto st = walk(in, depth + 1, path); !st.ok()) return st;
@@ -152,8 +150,8 @@ absl::Status MetricsService::CheckInputs(const Caller& caller, const Kpi& kpi,
 }
 
 std::optional<bool> MetricsService::HeldInputsReadable(const Caller& caller,
-                                                      const Kpi& kpi,
-                                                      int depth) {
+                                                       const Kpi& kpi,
+                                                       int depth) {
   if (!kpi.derived() || depth > kMaxFormulaDepth) return true;
   auto f = Formula::Parse(kpi.formula, "kpi.formula");
   if (!f.ok()) return std::nullopt;
@@ -196,9 +194,10 @@ absl::Status MetricsService::CheckExportLimit(const Kpi& kpi) {
     if (k.exported && k.id != kpi.id) ++n;
   }
   if (n >= options_.max_exported_kpis) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "kpi.export: ", n, " KPIs are exported already, the most allowed "
-        "(--max_exported_kpis)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("kpi.export: ", n,
+                     " KPIs are exported already, the most allowed "
+                     "(--max_exported_kpis)"));
   }
   return absl::OkStatus();
 }
@@ -212,8 +211,8 @@ absl::StatusOr<Kpi> MetricsService::CreateKpi(const Caller& caller, Kpi kpi,
   if (kpi.id.empty()) kpi.id = absl::StrCat("k", storage::NewId());
   if (auto st = ValidateKpi(kpi); !st.ok()) return st;
   if (!kpi.owner_person_id.empty()) {
-    if (auto st = org_->ValidatePeople({kpi.owner_person_id},
-                                       {"kpi.owner_person"});
+    if (auto st =
+            org_->ValidatePeople({kpi.owner_person_id}, {"kpi.owner_person"});
         !st.ok())
       return st;
   } else if (auto st = org_->ValidateTeam(kpi.owner_team_id, "kpi.owner_team");
@@ -244,9 +243,11 @@ absl::StatusOr<Kpi> MetricsService::GetKpi(const Caller& caller,
   return kpi;
 }
 
-absl::StatusOr<std::vector<Kpi>> MetricsService::ListKpis(
-    const Caller& caller, const ListSpec& spec, const Page& page, int64_t now,
-    std::string* next) {
+absl::StatusOr<std::vector<Kpi>> MetricsService::ListKpis(const Caller& caller,
+                                                          const ListSpec& spec,
+                                                          const Page& page,
+                                                          int64_t now,
+                                                          std::string* next) {
   KpiQuery q{spec.owner_person_id, spec.owner_team_id, spec.perspective};
   std::vector<Kpi> out;
   Page batch{page.after, std::max(page.limit, 50)};
@@ -292,34 +293,49 @@ absl::StatusOr<Kpi> MetricsService::UpdateKpi(
   Kpi k = *stored;
   bool owner_changed = false;
   for (const auto& p : paths) {
-    if (p == "display_name") k.display_name = in.display_name;
-    else if (p == "description") k.description = in.description;
+    if (p == "display_name")
+      k.display_name = in.display_name;
+    else if (p == "description")
+      k.description = in.description;
     else if (p == "owner_person" || p == "owner_team") {
       k.owner_person_id = in.owner_person_id;
       k.owner_team_id = in.owner_team_id;
       owner_changed = true;
-    } else if (p == "format") k.format = in.format;
-    else if (p == "currency_code") k.currency_code = in.currency_code;
-    else if (p == "unit") k.unit = in.unit;
-    else if (p == "direction") k.direction = in.direction;
+    } else if (p == "format")
+      k.format = in.format;
+    else if (p == "currency_code")
+      k.currency_code = in.currency_code;
+    else if (p == "unit")
+      k.unit = in.unit;
+    else if (p == "direction")
+      k.direction = in.direction;
     else if (p == "band") {
       k.band_low = in.band_low;
       k.band_high = in.band_high;
-    } else if (p == "aggregation") k.aggregation = in.aggregation;
-    else if (p == "period") k.period = in.period;
-    else if (p == "cadence") k.cadence = in.cadence;
-    else if (p == "perspective") k.perspective = in.perspective;
-    else if (p == "visibility") k.visibility = in.visibility;
-    else if (p == "dimension_keys") k.dimension_keys = in.dimension_keys;
-    else if (p == "formula") k.formula = in.formula;
+    } else if (p == "aggregation")
+      k.aggregation = in.aggregation;
+    else if (p == "period")
+      k.period = in.period;
+    else if (p == "cadence")
+      k.cadence = in.cadence;
+    else if (p == "perspective")
+      k.perspective = in.perspective;
+    else if (p == "visibility")
+      k.visibility = in.visibility;
+    else if (p == "dimension_keys")
+      k.dimension_keys = in.dimension_keys;
+    else if (p == "formula")
+      k.formula = in.formula;
     else if (p == "prometheus" || p == "prometheus.query")
       k.prom_query = in.prom_query;
-    else if (p == "targets") k.targets = in.targets;
-    else if (p == "export") k.exported = in.exported;
+    else if (p == "targets")
+      k.targets = in.targets;
+    else if (p == "export")
+      k.exported = in.exported;
     else
       return status::InvalidFields(
-          {{"update_mask", absl::StrCat("unknown or read-only field '", p,
-                                        "'")}});
+          {{"update_mask",
+            absl::StrCat("unknown or read-only field '", p, "'")}});
   }
   if (auto st = ValidateKpi(k); !st.ok()) return st;
   if (owner_changed) {
@@ -435,10 +451,11 @@ absl::StatusOr<int64_t> MetricsService::WritePoints(const Caller& caller,
       continue;
     }
     if (level == 1) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "points[", i, "].kpi: only the owner, the owner's managers and "
-          "services write points of kpis/",
-          p.kpi_id));
+      return absl::PermissionDeniedError(
+          absl::StrCat("points[", i,
+                       "].kpi: only the owner, the owner's managers and "
+                       "services write points of kpis/",
+                       p.kpi_id));
     }
     const Kpi& kpi = it->second;
     if (kpi.derived()) {
@@ -474,8 +491,10 @@ absl::StatusOr<int64_t> MetricsService::WritePoints(const Caller& caller,
   return n;
 }
 
-absl::StatusOr<std::optional<double>> MetricsService::ValueOver(
-    const Kpi& kpi, int64_t start, int64_t end, int depth) {
+absl::StatusOr<std::optional<double>> MetricsService::ValueOver(const Kpi& kpi,
+                                                                int64_t start,
+                                                                int64_t end,
+                                                                int depth) {
   if (depth > kMaxFormulaDepth) return std::optional<double>();
   if (!kpi.derived()) {
     PointQuery q{kpi.id, start, end, end - start, "", ""};
@@ -504,8 +523,7 @@ absl::StatusOr<std::optional<double>> MetricsService::ValueOver(
 }
 
 absl::StatusOr<std::vector<std::optional<double>>>
-MetricsService::DerivedBuckets(const Kpi& kpi, const PointQuery& q,
-                               int depth) {
+MetricsService::DerivedBuckets(const Kpi& kpi, const PointQuery& q, int depth) {
   size_t n = static_cast<size_t>((q.end - q.start + q.step - 1) / q.step);
   std::vector<std::optional<double>> out(n);
   if (depth > kMaxFormulaDepth) return out;

@@ -115,9 +115,8 @@ class MetricsService {
 
   // The value of a KPI over [start, end): its points folded by its
   // aggregation, or its formula over its inputs' values.
-  absl::StatusOr<std::optional<double>> ValueOver(const Kpi& kpi,
-                                                  int64_t start, int64_t end,
-                                                  int depth = 0);
+  absl::StatusOr<std::optional<double>> ValueOver(const Kpi& kpi, int64_t start,
+                                                  int64_t end, int depth = 0);
 
  private:
   // Every KPI by id (formulas look across them).

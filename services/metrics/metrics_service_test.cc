@@ -31,7 +31,6 @@ int64_t At(int y, int m, int d, int h = 0) {
                                             absl::UTCTimeZone()));
 }
 
-
 Caller Person(const std::string& id) { return Caller{id, false, false}; }
 const Caller kService{"", false, true};
 const Caller kHr{"hana", true, false};
@@ -48,8 +47,8 @@ class MetricsServiceTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     repo_ = NewSqlRepository(db_.get());
-    service_ = std::make_unique<MetricsService>(repo_.get(), &org_,
-                                                MetricsOptions{});
+    service_ =
+        std::make_unique<MetricsService>(repo_.get(), &org_, MetricsOptions{});
   }
   void TearDown() override {
     service_.reset();
@@ -114,14 +113,14 @@ TEST_F(MetricsServiceTest, CreateChecksOwnerAndRights) {
   EXPECT_THAT(
       service_->CreateKpi(Person("owen"), Counting("a"), {}, now_).status(),
       StatusIs(absl::StatusCode::kPermissionDenied));
-  EXPECT_THAT(service_->CreateKpi(Person("mona"), Counting("b", "owen"), {},
-                                  now_)
-                  .status(),
-              IsOk());
-  EXPECT_THAT(service_->CreateKpi(Person("mona"), Counting("c", "nobody"), {},
-                                  now_)
-                  .status(),
-              InvalidNaming("kpi.owner_person"));
+  EXPECT_THAT(
+      service_->CreateKpi(Person("mona"), Counting("b", "owen"), {}, now_)
+          .status(),
+      IsOk());
+  EXPECT_THAT(
+      service_->CreateKpi(Person("mona"), Counting("c", "nobody"), {}, now_)
+          .status(),
+      InvalidNaming("kpi.owner_person"));
   org_.down = true;
   EXPECT_THAT(
       service_->CreateKpi(Person("mona"), Counting("d"), {}, now_).status(),
@@ -134,10 +133,9 @@ TEST_F(MetricsServiceTest, VisibilityFollowsTheGoalsRules) {
   Create(k);
   // Owner, owner's chain, hr_admin and services read it; a peer does not,
   // and cannot tell it from a KPI that does not exist.
-  for (const Caller& c : {Person("owen"), Person("mona"), Person("ceo"), kHr,
-                          kService}) {
-    EXPECT_THAT(service_->GetKpi(c, "secret").status(), IsOk())
-        << c.person_id;
+  for (const Caller& c :
+       {Person("owen"), Person("mona"), Person("ceo"), kHr, kService}) {
+    EXPECT_THAT(service_->GetKpi(c, "secret").status(), IsOk()) << c.person_id;
   }
   auto peer = service_->GetKpi(Person("pat"), "secret").status();
   auto none = service_->GetKpi(Person("pat"), "missing").status();
@@ -188,9 +186,9 @@ TEST_F(MetricsServiceTest, WritePointsIsAllOrNothingWithOneViolationEach) {
   EXPECT_EQ(*last, 0);
   // A reader who may not write gets PERMISSION_DENIED; an unreadable KPI is
   // unknown.
-  EXPECT_THAT(Write({{"orders", At(2026, 12, 1), 5, "", ""}}, Person("pat"))
-                  .status(),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      Write({{"orders", At(2026, 12, 1), 5, "", ""}}, Person("pat")).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(Write({}).status(), InvalidNaming("points"));
 }
 
@@ -237,8 +235,8 @@ TEST_F(MetricsServiceTest, QueryBucketsMatchARecomputation) {
   std::mt19937 rng(7);
   int64_t start = At(2026, 11, 1);
   for (int i = 0; i < 2000; ++i) {
-    int64_t t = start + static_cast<int64_t>(rng() % (30 * 24)) *
-                            kMicrosPerHour +
+    int64_t t = start +
+                static_cast<int64_t>(rng() % (30 * 24)) * kMicrosPerHour +
                 static_cast<int64_t>(rng() % 3600) * 1000000;
     points.push_back({"latency", t, static_cast<double>(rng() % 1000) / 10,
                       i % 3 == 0 ? "region=emea" : "region=us", ""});
@@ -246,11 +244,15 @@ TEST_F(MetricsServiceTest, QueryBucketsMatchARecomputation) {
   ASSERT_THAT(Write(points).status(), IsOk());
   // Both paths: hour-aligned (folded hours) and not (raw points).
   for (int64_t offset : {int64_t{0}, int64_t{1234567}}) {
-    for (auto agg : {Aggregation::kSum, Aggregation::kMean,
-                     Aggregation::kMin, Aggregation::kMax,
-                     Aggregation::kLast, Aggregation::kCount}) {
-      PointQuery q{"latency", start + offset, start + offset + 30 * kMicrosPerDay,
-                   kMicrosPerDay, "", ""};
+    for (auto agg :
+         {Aggregation::kSum, Aggregation::kMean, Aggregation::kMin,
+          Aggregation::kMax, Aggregation::kLast, Aggregation::kCount}) {
+      PointQuery q{"latency",
+                   start + offset,
+                   start + offset + 30 * kMicrosPerDay,
+                   kMicrosPerDay,
+                   "",
+                   ""};
       auto got = service_->Query(Person("mona"), q, agg);
       ASSERT_THAT(got.status(), IsOk());
       ASSERT_EQ(got->size(), 1u);
@@ -273,8 +275,8 @@ TEST_F(MetricsServiceTest, QueryBucketsMatchARecomputation) {
     }
   }
   // group_by gives one series per region; a filter keeps one.
-  PointQuery g{"latency", start, start + 30 * kMicrosPerDay,
-               30 * kMicrosPerDay, "", "region"};
+  PointQuery g{"latency",          start, start + 30 * kMicrosPerDay,
+               30 * kMicrosPerDay, "",    "region"};
   auto grouped = service_->Query(Person("mona"), g, Aggregation::kCount);
   ASSERT_THAT(grouped.status(), IsOk());
   ASSERT_EQ(grouped->size(), 2u);
@@ -386,8 +388,8 @@ TEST_F(MetricsServiceTest, FormulasReferencesCyclesAndDivisionByZero) {
   ASSERT_THAT(twice.status(), IsOk());
   EXPECT_DOUBLE_EQ(*twice->value, 2 * 30.0 / 1200);
   // Daily buckets of the derived KPI against a recomputation.
-  PointQuery q{"conversion", At(2026, 12, 1), At(2026, 12, 3), kMicrosPerDay,
-               "", ""};
+  PointQuery q{
+      "conversion", At(2026, 12, 1), At(2026, 12, 3), kMicrosPerDay, "", ""};
   auto series = service_->Query(Person("mona"), q, std::nullopt);
   ASSERT_THAT(series.status(), IsOk());
   EXPECT_DOUBLE_EQ(*(*series)[0].buckets[0].first, 0.03);
@@ -438,17 +440,18 @@ TEST_F(MetricsServiceTest, UpdateEtagsAndMasks) {
   ASSERT_THAT(up.status(), IsOk());
   EXPECT_EQ(up->display_name, "Net promoter score");
   EXPECT_EQ(up->revision, 2);
-  EXPECT_THAT(service_->UpdateKpi(Person("mona"), in, {"display_name"},
-                                  MetricsService::Etag(made), now_)
+  EXPECT_THAT(service_
+                  ->UpdateKpi(Person("mona"), in, {"display_name"},
+                              MetricsService::Etag(made), now_)
                   .status(),
               StatusIs(absl::StatusCode::kAborted));
   EXPECT_THAT(
       service_->UpdateKpi(Person("mona"), in, {"revision"}, "", now_).status(),
       InvalidNaming("update_mask"));
-  EXPECT_THAT(service_->UpdateKpi(Person("owen"), in, {"display_name"}, "",
-                                  now_)
-                  .status(),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      service_->UpdateKpi(Person("owen"), in, {"display_name"}, "", now_)
+          .status(),
+      StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(MetricsServiceTest, DerivedValuesNeedEveryInputReadable) {
@@ -460,10 +463,10 @@ TEST_F(MetricsServiceTest, DerivedValuesNeedEveryInputReadable) {
   Kpi ratio = Counting("cost-per-head");
   ratio.formula = "salary_cost / headcount";
   Create(ratio);
-  ASSERT_THAT(Write({{"salary-cost", At(2026, 12, 1), 9000, "", ""}},
-                    Person("owen"))
-                  .status(),
-              IsOk());
+  ASSERT_THAT(
+      Write({{"salary-cost", At(2026, 12, 1), 9000, "", ""}}, Person("owen"))
+          .status(),
+      IsOk());
   ASSERT_THAT(Write({{"headcount", At(2026, 12, 1), 3, "", ""}}).status(),
               IsOk());
   auto mine = service_->GetStatus(Person("mona"), "cost-per-head", now_);
@@ -473,12 +476,13 @@ TEST_F(MetricsServiceTest, DerivedValuesNeedEveryInputReadable) {
   // they would reveal the PRIVATE input.
   EXPECT_THAT(service_->GetKpi(Person("pat"), "cost-per-head").status(),
               IsOk());
-  EXPECT_THAT(service_->GetStatus(Person("pat"), "cost-per-head", now_).status(),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(
+      service_->GetStatus(Person("pat"), "cost-per-head", now_).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_FALSE(service_->PeekStatus(Person("pat"), "cost-per-head", now_)
                    .has_value());  // held for mona, not answered to pat
-  PointQuery q{"cost-per-head", At(2026, 12, 1), At(2026, 12, 2),
-               kMicrosPerDay, "", ""};
+  PointQuery q{
+      "cost-per-head", At(2026, 12, 1), At(2026, 12, 2), kMicrosPerDay, "", ""};
   EXPECT_THAT(service_->Query(Person("pat"), q, std::nullopt).status(),
               StatusIs(absl::StatusCode::kPermissionDenied));
   // Nor can it be exported: /metrics has no access control.

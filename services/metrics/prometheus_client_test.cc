@@ -157,7 +157,7 @@ TEST(PrometheusClientTest, QueriesARealPrometheusScrapingItself) {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   for (int attempt = 0; attempt < 300 && absl::Now() < deadline; ++attempt) {
     ASSERT_TRUE(server.process()->Running()) << "prometheus exited:\n"
-                                          << server.process()->Log();
+                                             << server.process()->Log();
     up = client.QueryInstant("up{job=\"self\"}", NowMicros());
     if (up.ok()) break;
     absl::SleepFor(absl::Milliseconds(200));

@@ -5,8 +5,7 @@
 
 namespace sightline::metrics {
 
-PrometheusSource::PrometheusSource(MetricsService* service,
-                                   KpiRepository* repo,
+PrometheusSource::PrometheusSource(MetricsService* service, KpiRepository* repo,
                                    PrometheusClient* client)
     : service_(service), repo_(repo), client_(client) {}
 
@@ -25,23 +24,22 @@ void PrometheusSource::Tick(int64_t now) {
     auto sample = client_->QueryInstant(kpi.prom_query, now);
     if (!sample.ok()) {
       // Kept for GetKpiStatus; never a zero written in its place.
-      std::string error = absl::StrCat(
-          absl::StatusCodeToString(sample.status().code()), ": ",
-          sample.status().message());
+      std::string error =
+          absl::StrCat(absl::StatusCodeToString(sample.status().code()), ": ",
+                       sample.status().message());
       (void)repo_->SetSourceError(kpi.id, error, now);
       service_->Invalidate();
       telemetry::LogWarn("prometheus query failed",
                          {{"kpi", kpi.id}, {"error", error}});
       continue;  // tried again at the next tick
-
     }
     Point p{kpi.id, at, sample->value, "", "prometheus"};
     Caller system{"", false, /*service=*/true};
     auto written = service_->WritePoints(system, {p}, {}, now);
     if (!written.ok()) {
       (void)repo_->SetSourceError(
-          kpi.id, absl::StrCat("writing the point: ", written.status().message()),
-          now);
+          kpi.id,
+          absl::StrCat("writing the point: ", written.status().message()), now);
       continue;
     }
     auto prior = repo_->SourceError(kpi.id);

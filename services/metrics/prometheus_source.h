@@ -3,8 +3,8 @@
 // Points of Prometheus-sourced KPIs: each KPI's query is evaluated once per
 // cadence, and its sample stored at the start of that cadence slot (so that
 // replicas evaluating the same KPI write the same point, which replaces
-// itself instead of counting twice). A query that fails or returns no sample writes nothing: the error
-// is kept and the KPI shows STALE with it.
+// itself instead of counting twice). A query that fails or returns no sample
+// writes nothing: the error is kept and the KPI shows STALE with it.
 
 #include <cstdint>
 #include <string>

@@ -21,7 +21,6 @@ using ::testing::HasSubstr;
 using testing::IsOk;
 using testing::StatusIs;
 
-
 class PrometheusSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -111,11 +110,13 @@ TEST_F(PrometheusSourceTest, WritesTheSampleOrKeepsTheErrorNeverAZero) {
   ASSERT_THAT(down.status(), IsOk());
   EXPECT_EQ(down->state, KpiState::kStale);
   EXPECT_THAT(down->source_error, HasSubstr("UNAVAILABLE"));
-  PointQuery q{"availability", PeriodOf(Period::kDay, now).first,
-               PeriodOf(Period::kDay, later).second,
-               PeriodOf(Period::kDay, later).second -
-                   PeriodOf(Period::kDay, now).first,
-               "", ""};
+  PointQuery q{
+      "availability",
+      PeriodOf(Period::kDay, now).first,
+      PeriodOf(Period::kDay, later).second,
+      PeriodOf(Period::kDay, later).second - PeriodOf(Period::kDay, now).first,
+      "",
+      ""};
   auto series = service_->Query(mona, q, Aggregation::kCount);
   ASSERT_THAT(series.status(), IsOk());
   EXPECT_EQ((*series)[0].buckets[0].second, 1);  // the one real sample
@@ -130,12 +131,12 @@ TEST_F(PrometheusSourceTest, QueryKpisNeedAConfiguredPrometheus) {
   k.display_name = "SLO";
   k.owner_person_id = "mona";
   k.prom_query = "up";
-  EXPECT_THAT(unconfigured
-                  .CreateKpi(Caller{"mona", false, false}, k, {},
-                             storage::NowMicros())
-                  .status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("--prometheus_url")));
+  EXPECT_THAT(
+      unconfigured
+          .CreateKpi(Caller{"mona", false, false}, k, {}, storage::NowMicros())
+          .status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("--prometheus_url")));
 }
 
 }  // namespace

@@ -79,8 +79,7 @@ class KpiRepository {
   virtual absl::StatusOr<std::string> InsertKpi(const Kpi& kpi,
                                                 const Idempotency& idem) = 0;
   // ABORTED when the stored KPI is no longer at `expected_revision`.
-  virtual absl::Status UpdateKpi(const Kpi& kpi,
-                                 int64_t expected_revision) = 0;
+  virtual absl::Status UpdateKpi(const Kpi& kpi, int64_t expected_revision) = 0;
   // Deletes the KPI and its points.
   virtual absl::Status DeleteKpi(const std::string& id,
                                  int64_t expected_revision) = 0;

@@ -71,8 +71,7 @@ Kpi KpiOf(const store::KpiRecord& r) {
   k.cadence = r.cadence();
   k.perspective = static_cast<Perspective>(r.perspective());
   k.visibility = static_cast<Visibility>(r.visibility());
-  k.dimension_keys.assign(r.dimension_keys().begin(),
-                          r.dimension_keys().end());
+  k.dimension_keys.assign(r.dimension_keys().begin(), r.dimension_keys().end());
   k.formula = r.formula();
   k.prom_query = r.prom_query();
   for (const auto& t : r.targets()) {
@@ -207,8 +206,8 @@ class SqlRepository : public KpiRepository {
         }
       }
       int n = 0;
-      tx.sql() << "SELECT COUNT(*) FROM kpis WHERE id = :id",
-          soci::use(kpi.id), soci::into(n);
+      tx.sql() << "SELECT COUNT(*) FROM kpis WHERE id = :id", soci::use(kpi.id),
+          soci::into(n);
       if (n > 0) {
         return absl::AlreadyExistsError(
             absl::StrCat("kpis/", kpi.id, " already exists"));
@@ -243,8 +242,8 @@ class SqlRepository : public KpiRepository {
                   "perspective = :s, revision = :r, data = :d WHERE id = :id "
                   "AND revision = :e",
            soci::use(kpi.owner_person_id), soci::use(kpi.owner_team_id),
-           soci::use(persp), soci::use(rev), soci::use(data),
-           soci::use(kpi.id), soci::use(exp));
+           soci::use(persp), soci::use(rev), soci::use(data), soci::use(kpi.id),
+           soci::use(exp));
       stmt.execute(true);
       if (stmt.get_affected_rows() != 1) {
         return absl::AbortedError(
@@ -430,8 +429,8 @@ class SqlRepository : public KpiRepository {
           hmax.push_back(a.max);
           hlt.push_back(a.last_time);
           hl.push_back(a.last);
-          if (hk.size() == kChunk) FlushHours(sql, hk, hd, hh, hn, hs, hmin,
-                                              hmax, hlt, hl);
+          if (hk.size() == kChunk)
+            FlushHours(sql, hk, hd, hh, hn, hs, hmin, hmax, hlt, hl);
         }
         FlushHours(sql, hk, hd, hh, hn, hs, hmin, hmax, hlt, hl);
       }
@@ -474,16 +473,16 @@ class SqlRepository : public KpiRepository {
       const PointQuery& q) override {
     std::map<std::string, Series> out;
     if (q.step <= 0 || q.end <= q.start) return out;
-    size_t buckets = static_cast<size_t>((q.end - q.start + q.step - 1) /
-                                         q.step);
+    size_t buckets =
+        static_cast<size_t>((q.end - q.start + q.step - 1) / q.step);
     auto series = [&](const std::string& group) -> Series& {
       auto [it, fresh] = out.try_emplace(group);
       if (fresh) it->second.resize(buckets);
       return it->second;
     };
     if (q.group_by.empty()) series("");
-    bool by_hour = q.start % kMicrosPerHour == 0 &&
-                   q.step % kMicrosPerHour == 0;
+    bool by_hour =
+        q.start % kMicrosPerHour == 0 && q.step % kMicrosPerHour == 0;
     auto st = db_->Read("metrics.points_query", [&](soci::session& sql) {
       std::string dim;
       long long start = q.start, end = q.end;
@@ -494,10 +493,9 @@ class SqlRepository : public KpiRepository {
             (sql.prepare << "SELECT dim, hour, n, total, lo, hi, last_time, "
                             "last_value FROM kpi_hours WHERE kpi_id = :k AND "
                             "hour >= :s AND hour < :e",
-             soci::into(dim), soci::into(hour), soci::into(n),
-             soci::into(sum), soci::into(lo), soci::into(hi), soci::into(lt),
-             soci::into(last), soci::use(q.kpi_id), soci::use(start),
-             soci::use(end));
+             soci::into(dim), soci::into(hour), soci::into(n), soci::into(sum),
+             soci::into(lo), soci::into(hi), soci::into(lt), soci::into(last),
+             soci::use(q.kpi_id), soci::use(start), soci::use(end));
         stmt.execute();
         while (stmt.fetch()) {
           auto group = GroupOf(q, dim);
@@ -511,8 +509,8 @@ class SqlRepository : public KpiRepository {
         soci::statement stmt =
             (sql.prepare << "SELECT dim, time, value FROM kpi_points WHERE "
                             "kpi_id = :k AND time >= :s AND time < :e",
-             soci::into(dim), soci::into(t), soci::into(v),
-             soci::use(q.kpi_id), soci::use(start), soci::use(end));
+             soci::into(dim), soci::into(t), soci::into(v), soci::use(q.kpi_id),
+             soci::use(start), soci::use(end));
         stmt.execute();
         while (stmt.fetch()) {
           auto group = GroupOf(q, dim);
@@ -539,8 +537,7 @@ class SqlRepository : public KpiRepository {
   }
 
   absl::Status SetSourceError(const std::string& kpi_id,
-                              const std::string& error,
-                              int64_t time) override {
+                              const std::string& error, int64_t time) override {
     return db_->Write("metrics.source_error", [&](storage::Tx& tx) {
       long long t = time;
       tx.sql() << "INSERT INTO kpi_sources (kpi_id, error, time) VALUES (:k, "
@@ -570,10 +567,9 @@ class SqlRepository : public KpiRepository {
  private:
   static void FlushHours(soci::session& sql, std::vector<std::string>& hk,
                          std::vector<std::string>& hd,
-                         std::vector<long long>& hh,
-                         std::vector<long long>& hn, std::vector<double>& hs,
-                         std::vector<double>& hmin, std::vector<double>& hmax,
-                         std::vector<long long>& hlt,
+                         std::vector<long long>& hh, std::vector<long long>& hn,
+                         std::vector<double>& hs, std::vector<double>& hmin,
+                         std::vector<double>& hmax, std::vector<long long>& hlt,
                          std::vector<double>& hl) {
     if (hk.empty()) return;
     sql << "INSERT INTO kpi_hours (kpi_id, dim, hour, n, total, lo, hi, "
