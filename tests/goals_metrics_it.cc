@@ -151,6 +151,21 @@ TEST_F(GoalsMetricsTest, ExpositionHasRpcSeriesAndGoalGauges) {
       cluster_->Person("ic-eng-1").substr(std::string("people/").size())));
 }
 
+TEST_F(GoalsMetricsTest, ReadyForTrafficOnceTheWriterCacheIsWarm) {
+  // The binary reports its service SERVING (what a readiness probe asks)
+  // only after the writer's cache is warm, and says so in its log.
+  ASSERT_TRUE(WaitForServing(cluster_->service().address(), absl::Seconds(60),
+                             nullptr, "sightline.goals.v1.GoalService")
+                  .ok());
+  std::string log = cluster_->service().Log();
+  size_t warm = log.find("\"writer cache prewarmed\"");
+  size_t ready = log.find("\"msg\":\"ready\"");
+  ASSERT_NE(warm, std::string::npos) << log;
+  ASSERT_NE(ready, std::string::npos) << log;
+  EXPECT_LT(warm, ready);
+  EXPECT_NE(log.find("longest_write_wait_ms"), std::string::npos);
+}
+
 TEST_F(GoalsMetricsTest, GaugesFollowAStateChange) {
   auto cycle = cluster_->CreateCycle("FY");
   ASSERT_TRUE(cycle.ok()) << cycle.status();

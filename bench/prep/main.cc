@@ -43,6 +43,8 @@ ABSL_FLAG(std::string, target, "", "person-body: the people service.");
 ABSL_FLAG(std::string, token, "", "person-body: bearer token.");
 ABSL_FLAG(std::string, external_id, "", "person-body: the person's HRIS key.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(60), "wait: give up after.");
+ABSL_FLAG(std::string, service, "",
+          "wait: the service that must be SERVING (\"\": the server).");
 
 namespace sightline::bench {
 namespace {
@@ -76,7 +78,8 @@ int Ports(int n) {
 
 int Wait(const std::string& address) {
   auto st =
-      sightline::testing::WaitForServing(address, absl::GetFlag(FLAGS_timeout));
+      sightline::testing::WaitForServing(address, absl::GetFlag(FLAGS_timeout),
+                                         nullptr, absl::GetFlag(FLAGS_service));
   return st.ok() ? 0 : Fail(std::string(st.message()));
 }
 

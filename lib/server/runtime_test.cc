@@ -88,11 +88,13 @@ class RuntimeTest : public ::testing::Test {
     service_ = std::make_unique<BlockingService>(runtime_.get());
     server_ = std::make_unique<Server>(runtime_.get());
     server_->AddService(service_.get(), "sightline.people.v1.PeopleService");
+    if (HoldNotServing()) server_->HoldNotServing();
     ASSERT_TRUE(server_->Start().ok());
     stub_ = pv1::PeopleService::NewStub(
         grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                             grpc::InsecureChannelCredentials()));
   }
+  virtual bool HoldNotServing() const { return false; }
   void TearDown() override {
     service_->Release();
     server_->Shutdown();
@@ -219,6 +221,49 @@ TEST_F(RuntimeTest, RefusedAndFailedCallsAreCountedAndLoggedByCode) {
   EXPECT_THAT(all, HasSubstr("\"principal\":\"ada@example.com\","
                              "\"request_id\":\"rt-7\",\"error\":\"no teams "
                              "under nowhere\""));
+}
+
+class WarmingUpTest : public RuntimeTest {
+ protected:
+  bool HoldNotServing() const override { return true; }
+
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+      const std::string& service) {
+    auto health = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status st = health->Check(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.status();
+  }
+};
+
+TEST_F(WarmingUpTest, ServiceIsNotServingUntilWarmAndNeverAfterShutdownBegins) {
+  using grpc::health::v1::HealthCheckResponse;
+  const std::string service = "sightline.people.v1.PeopleService";
+  // Liveness asks about the server as a whole: alive while warming up.
+  EXPECT_EQ(Health(""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(service), HealthCheckResponse::NOT_SERVING);
+  // Calls are answered meanwhile: only balancers and probes hold back.
+  service_->Release();
+  auto ctx = Context();
+  pv1::GetTeamRequest req;
+  req.set_name("teams/t1");
+  pv1::Team team;
+  EXPECT_THAT(stub_->GetTeam(ctx.get(), req, &team), GrpcOk());
+  EXPECT_EQ(team.name(), "teams/t1");
+
+  EXPECT_TRUE(server_->MarkServing());
+  EXPECT_EQ(Health(""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(service), HealthCheckResponse::SERVING);
+
+  // A warm-up that ends after shutdown began does not bring it back.
+  server_->Shutdown();
+  EXPECT_FALSE(server_->MarkServing());
 }
 
 }  // namespace

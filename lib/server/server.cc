@@ -133,16 +133,28 @@ absl::Status Server::Start() {
     return absl::UnavailableError(
         absl::StrCat("--grpc_address: cannot listen on ", c.grpc_address));
   }
+  // The server as a whole ("", what liveness asks) serves from the start;
+  // each service (what readiness asks) once warm.
   health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
-  for (auto& [service, name] : services_) {
-    health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
-  }
+  const auto status = hold_not_serving_
+                          ? grpc::health::v1::HealthCheckResponse::NOT_SERVING
+                          : grpc::health::v1::HealthCheckResponse::SERVING;
+  for (auto& [service, name] : services_) health_.SetStatus(name, status);
   telemetry::LogInfo("serving", {{"grpc_port", port_},
                                  {"metrics_port", metrics_port()},
                                  {"tls", !c.tls.cert_file.empty()},
                                  {"mtls", !c.tls.client_ca_file.empty()},
                                  {"workers", c.worker_threads}});
   return absl::OkStatus();
+}
+
+bool Server::MarkServing() {
+  absl::MutexLock lock(&serving_mu_);
+  if (draining_) return false;
+  for (auto& [service, name] : services_) {
+    health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  return true;
 }
 
 int Server::Run() {
@@ -168,7 +180,11 @@ void Server::Shutdown() {
   if (stopped_ || server_ == nullptr) return;
   stopped_ = true;
   const ServerConfig& c = runtime_->config();
-  health_.SetAll(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  {
+    absl::MutexLock lock(&serving_mu_);
+    draining_ = true;
+    health_.SetAll(grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  }
   telemetry::LogInfo(
       "shutting down",
       {{"drain_ms", absl::ToInt64Milliseconds(c.shutdown_drain)},

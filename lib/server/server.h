@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/server.h"
 #include "lib/server/health.h"
@@ -35,6 +36,12 @@ class Server {
   // elsewhere).
   void AddShutdownHook(std::function<void()> hook);
 
+  // Before Start: health reports each added service NOT_SERVING (readiness)
+  // until MarkServing; the server as a whole ("", liveness) SERVING.
+  void HoldNotServing() { hold_not_serving_ = true; }
+  // Reports SERVING; false (and nothing changes) once shutdown has begun.
+  bool MarkServing();
+
   absl::Status Start();
   int port() const { return port_; }
   int metrics_port() const;
@@ -53,6 +60,10 @@ class Server {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool stopped_ = false;
+  bool hold_not_serving_ = false;
+  // Orders MarkServing against the start of Shutdown.
+  absl::Mutex serving_mu_;
+  bool draining_ ABSL_GUARDED_BY(serving_mu_) = false;
   absl::Notification shutdown_requested_;
 };
 

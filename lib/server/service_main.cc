@@ -1,5 +1,6 @@
 #include "lib/server/service_main.h"
 
+#include <thread>
 #include <utility>
 
 #include "lib/cache/redis_client.h"
@@ -92,20 +93,35 @@ int ServiceBase::Build(
 }
 
 int ServiceBase::Serve(grpc::Service* handler, absl::string_view full_name,
-                       std::vector<std::function<void()>> stops) {
+                       std::vector<std::function<void()>> stops,
+                       std::function<void()> warm_up) {
   Server srv(runtime());
   srv.AddService(handler, full_name);
+  if (warm_up) srv.HoldNotServing();
   srv.AddShutdownHook([this] {
     streams_.CloseAll(grpc::Status(
         grpc::StatusCode::UNAVAILABLE,
         "server shutting down; resume with the last resume_token"));
   });
   int code = 0;
+  std::thread warming;
   if (auto st = srv.Start(); !st.ok()) {
     code = ExitWithError("cannot start", st);
   } else {
+    if (warm_up) {
+      warming = std::thread([&srv, &warm_up] {
+        absl::Time start = absl::Now();
+        warm_up();
+        if (srv.MarkServing()) {
+          telemetry::LogInfo(
+              "ready",
+              {{"warm_up_ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
+        }
+      });
+    }
     code = srv.Run();
   }
+  if (warming.joinable()) warming.join();
   for (auto& stop : stops) stop();
   feed_->Stop();
   if (directory_ != nullptr) directory_->Stop();

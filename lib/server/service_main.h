@@ -95,9 +95,13 @@ class ServiceBase {
   // Serves `handler` until SIGTERM/SIGINT; shutdown ends open Watch streams
   // with UNAVAILABLE. Then runs `stops` in the order given (the service's
   // own background work, last started first) and stops the change feed and
-  // the directory. Returns the process exit code.
+  // the directory. With `warm_up`, health reports the service (not the
+  // server as a whole) NOT_SERVING from the start until warm_up (run on a
+  // thread of its own while calls are answered) has returned. Returns the
+  // process exit code.
   int Serve(grpc::Service* handler, absl::string_view full_name,
-            std::vector<std::function<void()>> stops = {});
+            std::vector<std::function<void()>> stops = {},
+            std::function<void()> warm_up = nullptr);
 
  private:
   ServiceBase() = default;

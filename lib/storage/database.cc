@@ -577,48 +577,57 @@ void Database::ReleaseFromWrite(std::unique_ptr<soci::session> s, bool broken) {
   if (!broken) writer_ = std::move(s);
 }
 
-absl::StatusOr<int64_t> Database::Prewarm(
+absl::StatusOr<Database::PrewarmResult> Database::Prewarm(
     const std::vector<std::pair<std::string, std::string>>& structures) {
-  if (dialect_ != Dialect::kSqlite) return 0;
+  PrewarmResult result;
+  if (dialect_ != Dialect::kSqlite) return result;
   auto quoted = [](absl::string_view name) {
     return absl::StrCat("\"", absl::StrReplaceAll(name, {{"\"", "\"\""}}),
                         "\"");
   };
-  int64_t bytes = 0;
   for (const auto& [table, index] : structures) {
-    TakeWritersTurn();
-    absl::Status st;
-    auto session = AcquireForWrite();
-    if (!session.ok()) {
-      st = session.status();
-    } else {
-      bool broken = false;
-      try {
-        long long rows = 0;
-        **session << absl::StrCat(
-            "SELECT COUNT(*) FROM ", quoted(table),
-            index.empty() ? std::string(" NOT INDEXED")
-                          : absl::StrCat(" INDEXED BY ", quoted(index))),
-            soci::into(rows);
-        auto* backend = static_cast<soci::sqlite3_session_backend*>(
-            (*session)->get_backend());
-        int used = 0, highest = 0;
-        if (sqlite3_db_status(backend->conn_, SQLITE_DBSTATUS_CACHE_USED, &used,
-                              &highest, 0) == SQLITE_OK) {
-          bytes = used;
+    const std::string scan = absl::StrCat(
+        "SELECT COUNT(*) FROM ", quoted(table),
+        index.empty() ? std::string(" NOT INDEXED")
+                      : absl::StrCat(" INDEXED BY ", quoted(index)));
+    // From the disk into the kernel's cache, writes going on meanwhile.
+    absl::Status st = Read("sqlite.prewarm", [&](soci::session& sql) {
+      long long rows = 0;
+      sql << scan, soci::into(rows);
+      return absl::OkStatus();
+    });
+    if (st.ok()) {
+      TakeWritersTurn();
+      const absl::Time held = absl::Now();
+      auto session = AcquireForWrite();
+      if (!session.ok()) {
+        st = session.status();
+      } else {
+        bool broken = false;
+        try {
+          long long rows = 0;
+          **session << scan, soci::into(rows);
+          auto* backend = static_cast<soci::sqlite3_session_backend*>(
+              (*session)->get_backend());
+          int used = 0, highest = 0;
+          if (sqlite3_db_status(backend->conn_, SQLITE_DBSTATUS_CACHE_USED,
+                                &used, &highest, 0) == SQLITE_OK) {
+            result.bytes = used;
+          }
+        } catch (const soci::soci_error& e) {
+          st = MapError(e, &broken);
         }
-      } catch (const soci::soci_error& e) {
-        st = MapError(e, &broken);
+        ReleaseFromWrite(std::move(*session), broken);
       }
-      ReleaseFromWrite(std::move(*session), broken);
+      result.longest_wait = std::max(result.longest_wait, absl::Now() - held);
+      EndWritersTurn();
     }
-    EndWritersTurn();
     if (!st.ok()) {
       return absl::Status(st.code(), absl::StrCat("prewarm ", table, " ", index,
                                                   ": ", st.message()));
     }
   }
-  return bytes;
+  return result;
 }
 
 void Database::Release(std::unique_ptr<soci::session> s, bool broken) {

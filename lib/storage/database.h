@@ -151,11 +151,17 @@ class Database {
   std::string SafeSeqBound() const;
 
   // SQLite: reads whole, into the writer's page cache, each of `structures`:
-  // {table, index} pairs ("" as the index reads the table itself). One at a
-  // time, each while writes wait (so that none sees the cache half filled).
-  // Returns the bytes the writer's cache holds afterwards. Does nothing on
-  // PostgreSQL (its buffer cache is shared by every connection).
-  absl::StatusOr<int64_t> Prewarm(
+  // {table, index} pairs ("" as the index reads the table itself). Each is
+  // first read on a reader's connection while writes go on (the file's pages
+  // come from the disk into the kernel's cache), then on the writer's while
+  // writes wait (so that none sees the cache half filled): writes wait for
+  // copies in memory, not for the disk. Does nothing on PostgreSQL (its
+  // buffer cache is shared by every connection).
+  struct PrewarmResult {
+    int64_t bytes = 0;            // the writer's cache afterwards
+    absl::Duration longest_wait;  // the longest that writes were held
+  };
+  absl::StatusOr<PrewarmResult> Prewarm(
       const std::vector<std::pair<std::string, std::string>>& structures);
 
   // Background checkpoints that ran so far (SQLite).

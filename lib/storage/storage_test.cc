@@ -762,9 +762,10 @@ TEST(DatabaseOpenTest, SqliteWriterCacheIsPrewarmedAndNeverStale) {
                              return absl::OkStatus();
                            }),
               IsOk());
-  auto bytes = (*db)->Prewarm({{"t", ""}, {"t", "t_k"}});
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
-  EXPECT_GT(*bytes, 1 << 20);  // 5,000 rows of 200+ bytes, and their index
+  auto warm = (*db)->Prewarm({{"t", ""}, {"t", "t_k"}});
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  EXPECT_GT(warm->bytes, 1 << 20);  // 5,000 rows of 200+ bytes, and their index
+  EXPECT_GT(warm->longest_wait, absl::ZeroDuration());
   EXPECT_THAT((*db)->Prewarm({{"t", "no_such_index"}}),
               StatusIs(absl::StatusCode::kInternal,
                        HasSubstr("prewarm t no_such_index")));

@@ -515,7 +515,7 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase(
 }
 
 absl::Status WaitForServing(const std::string& address, absl::Duration timeout,
-                            Process* process) {
+                            Process* process, const std::string& service) {
   absl::Time deadline = absl::Now() + timeout;
   std::string last = "no answer";
   while (absl::Now() < deadline) {
@@ -532,6 +532,7 @@ absl::Status WaitForServing(const std::string& address, absl::Duration timeout,
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(500));
     grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
     grpc::health::v1::HealthCheckResponse resp;
     grpc::Status s = stub->Check(&ctx, req, &resp);
     if (s.ok() &&

@@ -136,9 +136,11 @@ class PrometheusServer {
 absl::StatusOr<std::pair<int, std::string>> HttpGet(int port,
                                                     const std::string& path);
 
-// Polls grpc.health.v1.Health/Check on `address` until it reports SERVING.
+// Polls grpc.health.v1.Health/Check on `address` until it reports SERVING
+// for `service` ("": the server as a whole; a service name: ready, warm).
 absl::Status WaitForServing(const std::string& address, absl::Duration timeout,
-                            Process* process = nullptr);
+                            Process* process = nullptr,
+                            const std::string& service = "");
 
 // Absolute path of a binary built by this project, from the environment
 // variable `env_var` (set by CMake for each test), or an error naming it.

@@ -151,24 +151,30 @@ int main(int argc, char** argv) {
 
   // A check-in inserts into indexes keyed by goal, at places all over them:
   // read into the writer's cache now, they cost no disk read later.
-  std::thread prewarm([db = base->db()] {
+  // Reported NOT_SERVING until done (Serve's warm-up): a balancer or a
+  // readiness probe sends no calls to a replica whose writes would wait for
+  // the disk.
+  auto prewarm = [db = base->db()] {
     absl::Time start = absl::Now();
-    auto bytes = db->Prewarm(goals::GoalsWritePath());
-    if (!bytes.ok()) {
+    auto warm = db->Prewarm(goals::GoalsWritePath());
+    if (!warm.ok()) {
       telemetry::LogWarn("prewarm failed",
-                         {{"error", bytes.status().message()}});
+                         {{"error", warm.status().message()}});
       return;
     }
     telemetry::LogInfo(
         "writer cache prewarmed",
-        {{"cache_mib", static_cast<double>(*bytes) / (1 << 20)},
-         {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
-  });
+        {{"cache_mib", static_cast<double>(warm->bytes) / (1 << 20)},
+         {"ms", absl::ToInt64Milliseconds(absl::Now() - start)},
+         {"longest_write_wait_ms",
+          absl::ToDoubleMilliseconds(warm->longest_wait)}});
+  };
 
   return base->Serve(&handler, "sightline.goals.v1.GoalService",
-                     {[&] { prewarm.join(); }, [&] { refresher.Stop(); },
+                     {[&] { refresher.Stop(); },
                       [&] {
                         if (kpi_follower != nullptr) kpi_follower->Stop();
                       },
-                      [&] { follower.Stop(); }});
+                      [&] { follower.Stop(); }},
+                     prewarm);
 }
