@@ -84,11 +84,13 @@ class GoalsKpiTest : public ::testing::TestWithParam<Db> {
                                     metrics_->address()};
   }
 
-  grpc::Status CreateKpi(const std::string& id, mv1::Visibility visibility) {
+  grpc::Status CreateKpi(const std::string& id, mv1::Visibility visibility,
+                         const std::string& formula = "") {
     mv1::CreateKpiRequest req;
     req.set_kpi_id(id);
     mv1::Kpi* k = req.mutable_kpi();
     k->set_display_name(id);
+    k->set_formula(formula);
     k->set_owner_person(cluster_->Person("mgr-sales"));
     k->set_aggregation(mv1::Kpi::LAST);
     k->set_period(mv1::Kpi::DAY);
@@ -173,6 +175,13 @@ class GoalsKpiTest : public ::testing::TestWithParam<Db> {
                 GrpcOk());
     // Oldest first.
     return {resp.check_ins().rbegin(), resp.check_ins().rend()};
+  }
+
+  absl::Status KillAndRestartMetrics() {
+    Process* p = metrics_->process();
+    if (auto st = p->Signal(SIGKILL); !st.ok()) return st;
+    if (auto w = p->Wait(absl::Seconds(20)); !w.ok()) return w.status();
+    return metrics_->Restart();
   }
 
   absl::Status KillAndRestartGoals() {
@@ -281,6 +290,51 @@ TEST_P(GoalsKpiTest, KillingGoalsBetweenWritesNeitherLosesNorRepeats) {
   gv1::Goal g;
   ASSERT_THAT(cluster_->GetGoal("ic-eng-1", goal, &g), GrpcOk());
   EXPECT_NEAR(g.progress(), 0.9, 1e-9);
+}
+
+// A key result may follow a derived KPI: points of its inputs move it.
+TEST_P(GoalsKpiTest, PointsOfAnInputMoveAKeyResultLinkedToADerivedKpi) {
+  ASSERT_THAT(CreateKpi("revhalf", mv1::PUBLIC, "revenue / 2"), GrpcOk());
+  ASSERT_THAT(CreateKpi("revquarter", mv1::PUBLIC, "revhalf / 2"), GrpcOk());
+  std::string goal, kr, deep_goal, deep_kr;
+  ASSERT_THAT(MakeGoal("ic-eng-1", "kpis/revhalf", &goal, &kr), GrpcOk());
+  ASSERT_THAT(MakeGoal("ic-eng-2", "kpis/revquarter", &deep_goal, &deep_kr),
+              GrpcOk());
+  ASSERT_THAT(WritePoint("revenue", 80), GrpcOk());
+  ASSERT_TRUE(WaitForCurrent(goal, 40));
+  ASSERT_TRUE(WaitForCurrent(deep_goal, 20));
+  ASSERT_THAT(WritePoint("revenue", 100), GrpcOk());
+  ASSERT_TRUE(WaitForCurrent(goal, 50));
+  ASSERT_TRUE(WaitForCurrent(deep_goal, 25));
+  auto cis = CheckIns(goal);
+  ASSERT_EQ(cis.size(), 2u);
+  EXPECT_THAT(cis[1].note(), HasSubstr("kpis/revhalf = 50 over "));
+  EXPECT_EQ(CheckIns(deep_goal).size(), 2u);
+}
+
+// SIGKILL of the metrics service right after acknowledged writes, then a
+// restart: the goals service resumes its feed and every value is one
+// check-in, in order.
+TEST_P(GoalsKpiTest, KillingMetricsBetweenWritesNeitherLosesNorRepeats) {
+  std::string goal, kr;
+  ASSERT_THAT(MakeGoal("ic-eng-1", "kpis/revenue", &goal, &kr), GrpcOk());
+  const std::vector<double> values = {10, 20, 35, 50};
+  const std::vector<int> kill_after_ms = {0, 20, -1, 0};
+  for (size_t i = 0; i < values.size(); ++i) {
+    ASSERT_THAT(WritePoint("revenue", values[i]), GrpcOk());
+    if (kill_after_ms[i] >= 0) {
+      absl::SleepFor(absl::Milliseconds(kill_after_ms[i]));
+      ASSERT_TRUE(KillAndRestartMetrics().ok()) << "at write " << i;
+    }
+    ASSERT_TRUE(WaitForCurrent(goal, values[i])) << "at write " << i;
+  }
+  std::vector<double> seen;
+  for (const auto& c : CheckIns(goal)) {
+    EXPECT_EQ(c.author(), "system");
+    ASSERT_EQ(c.values_size(), 1);
+    seen.push_back(c.values(0).value());
+  }
+  EXPECT_THAT(seen, ElementsAreArray(values));
 }
 
 INSTANTIATE_TEST_SUITE_P(Db, GoalsKpiTest,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "lib/status/status.h"
 #include "lib/storage/tokens.h"
@@ -484,11 +485,46 @@ absl::StatusOr<int64_t> MetricsService::WritePoints(const Caller& caller,
     }
     return status::InvalidFields(violations);
   }
-  auto n = repo_->WritePoints(points, idem);
+  auto n = repo_->WritePoints(points, idem, DerivedFrom(*all, points));
   if (!n.ok()) return n.status();
   Invalidate();
   if (options_.on_points_written) options_.on_points_written(*n);
   return n;
+}
+
+absl::flat_hash_map<std::string, std::vector<std::string>>
+MetricsService::DerivedFrom(const absl::flat_hash_map<std::string, Kpi>& all,
+                            const std::vector<Point>& points) {
+  absl::flat_hash_map<std::string, std::vector<std::string>> out;
+  // Which derived KPIs read each KPI directly.
+  absl::flat_hash_map<std::string, std::vector<std::string>> readers;
+  for (const auto& [id, k] : all) {
+    if (!k.derived()) continue;
+    auto f = Formula::Parse(k.formula, "formula");
+    if (!f.ok()) continue;
+    for (const auto& in : (*f)->inputs()) readers[in].push_back(id);
+  }
+  if (readers.empty()) return out;
+  for (const auto& p : points) {
+    if (out.contains(p.kpi_id)) continue;
+    // Every KPI computed from this one, through formulas of formulas.
+    std::vector<std::string>& moved = out[p.kpi_id];
+    std::vector<std::pair<std::string, int>> next = {{p.kpi_id, 0}};
+    absl::flat_hash_set<std::string> seen = {p.kpi_id};
+    while (!next.empty()) {
+      auto [id, depth] = next.back();
+      next.pop_back();
+      auto r = readers.find(id);
+      if (r == readers.end() || depth > kMaxFormulaDepth) continue;
+      for (const auto& d : r->second) {
+        if (!seen.insert(d).second) continue;
+        moved.push_back(d);
+        next.push_back({d, depth + 1});
+      }
+    }
+    std::sort(moved.begin(), moved.end());
+  }
+  return out;
 }
 
 absl::StatusOr<std::optional<double>> MetricsService::ValueOver(const Kpi& kpi,

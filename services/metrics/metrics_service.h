@@ -121,6 +121,10 @@ class MetricsService {
  private:
   // Every KPI by id (formulas look across them).
   absl::StatusOr<absl::flat_hash_map<std::string, Kpi>> KpiMap();
+  // For each KPI of `points`, the derived KPIs its points move.
+  static absl::flat_hash_map<std::string, std::vector<std::string>> DerivedFrom(
+      const absl::flat_hash_map<std::string, Kpi>& all,
+      const std::vector<Point>& points);
   absl::Status CheckFormula(const Caller& caller, const Kpi& kpi,
                             const std::string& field);
   absl::Status CheckExportLimit(const Kpi& kpi);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "lib/storage/database.h"
 #include "lib/storage/idempotency.h"
@@ -85,10 +86,15 @@ class KpiRepository {
                                  int64_t expected_revision) = 0;
 
   // Writes every point in one transaction (replacing points with the same
-  // kpi, dimension and time), with one POINTS_WRITTEN event per KPI. Returns
-  // the count written (or, for a retried request, the first answer's).
-  virtual absl::StatusOr<int64_t> WritePoints(const std::vector<Point>& points,
-                                              const Idempotency& idem) = 0;
+  // kpi, dimension and time), with one POINTS_WRITTEN event per KPI, and one
+  // per derived KPI computed from them (`derived`: a written KPI's id -> the
+  // derived KPIs whose values it moves), over the times its inputs were
+  // written. Returns the count written (or, for a retried request, the first
+  // answer's).
+  virtual absl::StatusOr<int64_t> WritePoints(
+      const std::vector<Point>& points, const Idempotency& idem,
+      const absl::flat_hash_map<std::string, std::vector<std::string>>&
+          derived = {}) = 0;
 
   // Buckets [start + i*step, start + (i+1)*step) of the query, one series
   // per group ("" without group_by), every bucket present (empty ones too).

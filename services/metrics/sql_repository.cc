@@ -280,8 +280,10 @@ class SqlRepository : public KpiRepository {
     });
   }
 
-  absl::StatusOr<int64_t> WritePoints(const std::vector<Point>& points,
-                                      const Idempotency& idem) override {
+  absl::StatusOr<int64_t> WritePoints(
+      const std::vector<Point>& points, const Idempotency& idem,
+      const absl::flat_hash_map<std::string, std::vector<std::string>>& derived)
+      override {
     // Within one call the last of several points with the same key wins, as
     // a re-send would.
     std::vector<const Point*> sorted;
@@ -447,6 +449,24 @@ class SqlRepository : public KpiRepository {
         w.to = std::max(w.to, p->time);
         ++w.count;
       }
+      // A derived KPI moves over the times any of its inputs were written.
+      absl::flat_hash_map<std::string, PointsWritten> moved;
+      for (const auto& [id, w] : per_kpi) {
+        auto d = derived.find(id);
+        if (d == derived.end()) continue;
+        for (const auto& out : d->second) {
+          if (per_kpi.contains(out)) continue;
+          auto [it, fresh] = moved.try_emplace(out, w);
+          if (fresh) {
+            it->second.kpi_id = out;
+            continue;
+          }
+          it->second.from = std::min(it->second.from, w.from);
+          it->second.to = std::max(it->second.to, w.to);
+          it->second.count += w.count;
+        }
+      }
+      per_kpi.merge(moved);
       std::vector<std::string> ids;
       for (const auto& [id, w] : per_kpi) ids.push_back(id);
       std::sort(ids.begin(), ids.end());
