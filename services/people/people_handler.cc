@@ -2,33 +2,23 @@
 
 #include <malloc.h>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "lib/server/api.h"
+#include "lib/status/status.h"
 #include "lib/storage/idempotency.h"
 #include "lib/storage/tokens.h"
-#include "services/people/sql_repository.h"
 
 namespace sightline::people {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int kDefaultPageSize = 100;
-constexpr int kMaxPageSize = 1000;
 constexpr int kMaxBatchGet = 1000;
 constexpr int kMaxSyncRecords = 1000000;
-
-bool IsIdChar(char c) {
-  return absl::ascii_islower(static_cast<unsigned char>(c)) ||
-         absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '-';
-}
 
 absl::StatusOr<std::string> ParseName(absl::string_view name,
                                       absl::string_view prefix,
@@ -36,13 +26,8 @@ absl::StatusOr<std::string> ParseName(absl::string_view name,
                                       absl::string_view shape) {
   absl::string_view id = name;
   if (name.empty()) return status::InvalidField(field, "must not be empty");
-  if (!absl::ConsumePrefix(&id, prefix) || id.empty() || id.size() > 63) {
+  if (!absl::ConsumePrefix(&id, prefix) || !server::IsId(id)) {
     return status::InvalidField(field, absl::StrCat("must look like ", shape));
-  }
-  for (char c : id) {
-    if (!IsIdChar(c))
-      return status::InvalidField(field,
-                                  absl::StrCat("must look like ", shape));
   }
   return std::string(id);
 }
@@ -62,36 +47,21 @@ std::string Today() {
 }
 
 // Page tokens carry the last id of the previous page and are bound to filters.
-struct Paging {
-  Page page;
-  int size = 0;
-};
-
-absl::StatusOr<Paging> StartPage(const server::Runtime& rt,
-                                 absl::string_view method,
-                                 absl::string_view filters, int page_size,
-                                 const std::string& token) {
-  auto size = storage::PageSize(page_size, kDefaultPageSize, kMaxPageSize);
-  if (!size.ok()) return size.status();
-  Paging p;
-  p.size = *size;
-  p.page.limit = *size + 1;  // one more tells whether another page follows
-  if (!token.empty()) {
-    auto cursor = storage::DecodePageToken(rt.tokens(), method, filters, token);
-    if (!cursor.ok()) return cursor.status();
-    p.page.after_id = *cursor;
-  }
-  return p;
+absl::StatusOr<server::Paging> StartPage(const server::Runtime& rt,
+                                         absl::string_view method,
+                                         absl::string_view filters,
+                                         int page_size,
+                                         const std::string& token) {
+  return server::StartPage(rt.tokens(), method, filters, page_size, token,
+                           /*extra=*/true);
 }
 
 template <typename T>
 std::string FinishPage(const server::Runtime& rt, absl::string_view method,
-                       absl::string_view filters, const Paging& p,
+                       absl::string_view filters, const server::Paging& p,
                        std::vector<T>* rows) {
-  if (static_cast<int>(rows->size()) <= p.size) return "";
-  rows->resize(static_cast<size_t>(p.size));
-  return storage::EncodePageToken(rt.tokens(), method, filters,
-                                  rows->back().id);
+  return server::FinishPage(rt.tokens(), method, filters, p, rows,
+                            [](const T& row) { return row.id; });
 }
 
 v1::SyncPeopleResponse::Change::Kind ToProto(ChangeAction a) {
@@ -125,7 +95,7 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
       return;
     }
     principal_ = *principal;
-    if (auto st = handler_->directory()->CheckCanSync(principal_); !st.ok()) {
+    if (auto st = handler_->service()->CheckCanSync(principal_); !st.ok()) {
       Finish(status::ToGrpc(st));
       return;
     }
@@ -234,7 +204,8 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
   }
 
   void Apply() {
-    IdempotencyKey key;
+    // A dry run is never recorded: its key is left empty.
+    storage::Idempotency key;
     if (!options_.request_id().empty() && !input_.dry_run) {
       key.scope = absl::StrCat("SyncPeople|", principal_.subject);
       key.request_id = options_.request_id();
@@ -255,15 +226,15 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
       key.fingerprint = storage::Sha256Hex(all);
     }
     bool dry_run = input_.dry_run;
-    auto encode = [this, dry_run](const SyncApplied& applied) {
+    auto encode = [this, dry_run](const SyncResult& applied) {
       v1::SyncPeopleResponse r;
       Fill(applied, dry_run, &r);
       return r.SerializeAsString();
     };
     absl::Status st;
     {
-      auto result = handler_->directory()->Sync(principal_, input_, key, encode,
-                                                storage::NowMicros(), Today());
+      auto result = handler_->service()->Sync(principal_, input_, key, encode,
+                                              storage::NowMicros(), Today());
       input_ = SyncInput{};
       st = result.status();
       if (result.ok() && result->replayed) {
@@ -279,7 +250,7 @@ class SyncReactor : public grpc::ServerReadReactor<v1::SyncPeopleRequest> {
     Finish(handler_->runtime()->Finish(st));
   }
 
-  void Fill(const SyncApplied& applied, bool dry_run,
+  void Fill(const SyncResult& applied, bool dry_run,
             v1::SyncPeopleResponse* r) {
     const SyncPlan& plan = applied.plan;
     r->set_applied(!dry_run);
@@ -364,9 +335,9 @@ void ToProto(const Team& t, v1::Team* out) {
   *out->mutable_update_time() = Micros(t.update_time);
 }
 
-PeopleHandler::PeopleHandler(server::Runtime* runtime, Directory* directory,
+PeopleHandler::PeopleHandler(server::Runtime* runtime, PeopleService* service,
                              server::ChangeStreamDeps watch)
-    : runtime_(runtime), directory_(directory), watch_(std::move(watch)) {}
+    : runtime_(runtime), service_(service), watch_(std::move(watch)) {}
 
 grpc::ServerUnaryReactor* PeopleHandler::GetPerson(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req_bytes,
@@ -376,24 +347,23 @@ grpc::ServerUnaryReactor* PeopleHandler::GetPerson(
   auto fast =
       [this, req_bytes,
        resp](const server::CallContext& call) -> std::optional<absl::Status> {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
     v1::GetPersonRequest req;
     if (auto st = server::ParseRaw(*req_bytes, &req); !st.ok()) return st;
     auto id = ParsePersonName(req.name(), "name");
     if (!id.ok()) return id.status();
-    auto p = directory_->repo().PeekPerson(*id);
-    if (p == nullptr) return std::nullopt;
-    server::SetRaw(p->Rendered(RenderPerson), resp);
+    auto p = service_->PeekPerson(call.principal, *id);
+    if (!p.ok()) return p.status();
+    if (*p == nullptr) return std::nullopt;
+    server::SetRaw((*p)->Rendered(RenderPerson), resp);
     return absl::OkStatus();
   };
   auto slow = [this, req_bytes,
                resp](const server::CallContext& call) -> absl::Status {
-    if (auto st = directory_->CheckCanRead(call.principal); !st.ok()) return st;
     v1::GetPersonRequest req;
     if (auto st = server::ParseRaw(*req_bytes, &req); !st.ok()) return st;
     auto id = ParsePersonName(req.name(), "name");
     if (!id.ok()) return id.status();
-    auto p = directory_->repo().GetPerson(*id);
+    auto p = service_->GetPerson(call.principal, *id);
     if (!p.ok()) return p.status();
     server::SetRaw(RenderPerson(*p), resp);
     return absl::OkStatus();
@@ -406,8 +376,6 @@ grpc::ServerUnaryReactor* PeopleHandler::BatchGetPeople(
     v1::BatchGetPeopleResponse* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
-          return st;
         if (req->names_size() > kMaxBatchGet) {
           return status::InvalidField(
               "names", absl::StrCat("at most ", kMaxBatchGet, " names"));
@@ -426,17 +394,8 @@ grpc::ServerUnaryReactor* PeopleHandler::BatchGetPeople(
           ids.push_back(*id);
         }
         if (!errors.empty()) return errors.Build();
-        auto people = directory_->repo().GetPeople(ids);
+        auto people = service_->BatchGetPeople(call.principal, ids);
         if (!people.ok()) return people.status();
-        if (people->size() != ids.size()) {
-          absl::flat_hash_set<std::string> found;
-          for (const auto& p : *people) found.insert(p.id);
-          for (const auto& id : ids) {
-            if (!found.contains(id))
-              return absl::NotFoundError(
-                  absl::StrCat("people/", id, " does not exist"));
-          }
-        }
         for (const auto& p : *people) ToProto(p, resp->add_people());
         return absl::OkStatus();
       });
@@ -447,8 +406,6 @@ grpc::ServerUnaryReactor* PeopleHandler::ListPeople(
     v1::ListPeopleResponse* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
-          return st;
         PeopleFilter f;
         if (!req->team().empty()) {
           auto team = ParseTeamName(req->team(), "team");
@@ -467,7 +424,7 @@ grpc::ServerUnaryReactor* PeopleHandler::ListPeople(
         auto paging = StartPage(*runtime_, "ListPeople", filters,
                                 req->page_size(), req->page_token());
         if (!paging.ok()) return paging.status();
-        auto people = directory_->repo().ListPeople(f, paging->page);
+        auto people = service_->ListPeople(call.principal, f, paging->page);
         if (!people.ok()) return people.status();
         resp->set_next_page_token(
             FinishPage(*runtime_, "ListPeople", filters, *paging, &*people));
@@ -481,34 +438,21 @@ grpc::ServerUnaryReactor* PeopleHandler::LookupPerson(
     v1::Person* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
-          return st;
         absl::StatusOr<Person> p;
         switch (req->key_case()) {
           case v1::LookupPersonRequest::kExternalId:
-            if (req->external_id().empty() || req->external_id().size() > 128) {
-              return status::InvalidField("external_id",
-                                          "must be 1..128 characters");
-            }
-            p = directory_->repo().FindByExternalId(req->external_id());
+            p = service_->LookupByExternalId(call.principal,
+                                             req->external_id());
             break;
-          case v1::LookupPersonRequest::kEmail: {
-            std::string email = NormalizeEmail(req->email());
-            if (!IsValidEmail(email))
-              return status::InvalidField("email",
-                                          "is not a valid email address");
-            p = directory_->repo().FindByEmail(email);
+          case v1::LookupPersonRequest::kEmail:
+            p = service_->LookupByEmail(call.principal, req->email());
             break;
-          }
           default:
+            if (auto st = service_->CheckCanRead(call.principal); !st.ok())
+              return st;
             return status::InvalidField("key", "set external_id or email");
         }
-        if (!p.ok()) {
-          if (p.status().code() == absl::StatusCode::kNotFound) {
-            return absl::NotFoundError("no person has this key");
-          }
-          return p.status();
-        }
+        if (!p.ok()) return p.status();
         ToProto(*p, resp);
         return absl::OkStatus();
       });
@@ -519,11 +463,9 @@ grpc::ServerUnaryReactor* PeopleHandler::GetTeam(
     v1::Team* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
-          return st;
         auto id = ParseTeamName(req->name(), "name");
         if (!id.ok()) return id.status();
-        auto t = directory_->repo().GetTeam(*id);
+        auto t = service_->GetTeam(call.principal, *id);
         if (!t.ok()) return t.status();
         ToProto(*t, resp);
         return absl::OkStatus();
@@ -535,8 +477,6 @@ grpc::ServerUnaryReactor* PeopleHandler::ListTeams(
     v1::ListTeamsResponse* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
-          return st;
         std::string parent;
         if (!req->parent().empty()) {
           auto id = ParseTeamName(req->parent(), "parent");
@@ -546,7 +486,7 @@ grpc::ServerUnaryReactor* PeopleHandler::ListTeams(
         auto paging = StartPage(*runtime_, "ListTeams", parent,
                                 req->page_size(), req->page_token());
         if (!paging.ok()) return paging.status();
-        auto teams = directory_->repo().ListTeams(parent, paging->page);
+        auto teams = service_->ListTeams(call.principal, parent, paging->page);
         if (!teams.ok()) return teams.status();
         resp->set_next_page_token(
             FinishPage(*runtime_, "ListTeams", parent, *paging, &*teams));
@@ -560,11 +500,9 @@ grpc::ServerUnaryReactor* PeopleHandler::GetReportingChain(
     v1::GetReportingChainResponse* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
-          return st;
         auto id = ParsePersonName(req->name(), "name");
         if (!id.ok()) return id.status();
-        auto chain = directory_->repo().ReportingChain(*id);
+        auto chain = service_->ReportingChain(call.principal, *id);
         if (!chain.ok()) return chain.status();
         for (const auto& p : *chain) ToProto(p, resp->add_managers());
         return absl::OkStatus();
@@ -576,8 +514,6 @@ grpc::ServerUnaryReactor* PeopleHandler::ListReports(
     v1::ListReportsResponse* resp) {
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
-        if (auto st = directory_->CheckCanRead(call.principal); !st.ok())
-          return st;
         auto id = ParsePersonName(req->name(), "name");
         if (!id.ok()) return id.status();
         if (!v1::Person::Status_IsValid(req->status())) {
@@ -588,12 +524,9 @@ grpc::ServerUnaryReactor* PeopleHandler::ListReports(
         auto paging = StartPage(*runtime_, "ListReports", filters,
                                 req->page_size(), req->page_token());
         if (!paging.ok()) return paging.status();
-        if (req->page_token().empty()) {
-          auto manager = directory_->repo().GetPerson(*id);
-          if (!manager.ok()) return manager.status();
-        }
-        auto people = directory_->repo().ListReports(
-            *id, req->all_levels(), req->status(), paging->page);
+        auto people = service_->ListReports(
+            call.principal, *id, req->all_levels(), req->status(), paging->page,
+            /*first_page=*/req->page_token().empty());
         if (!people.ok()) return people.status();
         resp->set_next_page_token(
             FinishPage(*runtime_, "ListReports", filters, *paging, &*people));
@@ -606,24 +539,17 @@ grpc::ServerWriteReactor<v1::WatchPeopleResponse>* PeopleHandler::WatchPeople(
     grpc::CallbackServerContext* ctx, const v1::WatchPeopleRequest* req) {
   auto render = [](const storage::ChangeRow& row, const std::string& token)
       -> absl::StatusOr<std::optional<v1::WatchPeopleResponse>> {
+    auto change =
+        PeopleService::DecodeChange(row.entity, row.kind, row.payload);
+    if (!change.ok()) return change.status();
+    if (!change->has_value()) return std::optional<v1::WatchPeopleResponse>();
     v1::WatchPeopleResponse out;
     out.set_change_type(
-        static_cast<v1::WatchPeopleResponse::ChangeType>(row.kind));
+        static_cast<v1::WatchPeopleResponse::ChangeType>((*change)->kind));
     *out.mutable_commit_time() = Micros(row.commit_time_micros);
     out.set_resume_token(token);
-    if (row.entity == kPersonEntity) {
-      Person p;
-      if (!DecodePerson(row.payload, &p))
-        return absl::DataLossError("change payload");
-      ToProto(p, out.mutable_person());
-    } else if (row.entity == kTeamEntity) {
-      Team t;
-      if (!DecodeTeam(row.payload, &t))
-        return absl::DataLossError("change payload");
-      ToProto(t, out.mutable_team());
-    } else {
-      return std::optional<v1::WatchPeopleResponse>();
-    }
+    if ((*change)->person) ToProto(*(*change)->person, out.mutable_person());
+    if ((*change)->team) ToProto(*(*change)->team, out.mutable_team());
     return std::optional<v1::WatchPeopleResponse>(std::move(out));
   };
   return server::ChangeStream<v1::WatchPeopleResponse>::Start(

@@ -5,7 +5,7 @@
 
 #include "lib/server/change_stream.h"
 #include "lib/server/runtime.h"
-#include "services/people/directory.h"
+#include "services/people/people_service.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
 
 namespace sightline::people {
@@ -14,7 +14,7 @@ namespace sightline::people {
 class PeopleHandler : public v1::PeopleService::WithRawCallbackMethod_GetPerson<
                           v1::PeopleService::CallbackService> {
  public:
-  PeopleHandler(server::Runtime* runtime, Directory* directory,
+  PeopleHandler(server::Runtime* runtime, PeopleService* service,
                 server::ChangeStreamDeps watch);
 
   // A sightline.people.v1.GetPersonRequest in, a Person out.
@@ -50,12 +50,12 @@ class PeopleHandler : public v1::PeopleService::WithRawCallbackMethod_GetPerson<
 
   // Shared with the sync reactor.
   server::Runtime* runtime() { return runtime_; }
-  Directory* directory() { return directory_; }
+  PeopleService* service() { return service_; }
   const server::ChangeStreamDeps& watch() const { return watch_; }
 
  private:
   server::Runtime* runtime_;
-  Directory* directory_;
+  PeopleService* service_;
   server::ChangeStreamDeps watch_;
 };
 
