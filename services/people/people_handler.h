@@ -5,6 +5,7 @@
 
 #include "lib/server/change_stream.h"
 #include "lib/server/runtime.h"
+#include "services/people/convert.h"
 #include "services/people/people_service.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
 
@@ -58,16 +59,5 @@ class PeopleHandler : public v1::PeopleService::WithRawCallbackMethod_GetPerson<
   PeopleService* service_;
   server::ChangeStreamDeps watch_;
 };
-
-// Conversions, exposed for tests.
-void ToProto(const Person& p, v1::Person* out);
-void ToProto(const Team& t, v1::Team* out);
-// A person as the API serializes it.
-std::string RenderPerson(const Person& p);
-// "people/{person}" -> id; INVALID_ARGUMENT naming `field` otherwise.
-absl::StatusOr<std::string> ParsePersonName(absl::string_view name,
-                                            absl::string_view field);
-absl::StatusOr<std::string> ParseTeamName(absl::string_view name,
-                                          absl::string_view field);
 
 }  // namespace sightline::people
