@@ -132,7 +132,8 @@ absl::StatusOr<SyncResult> PeopleService::Sync(
     return status::InvalidField("options.effective_date",
                                 "must be a date (YYYY-MM-DD)");
   }
-  // A retry is answered from the record, even when the directory moved since.
+  // A dry run changes nothing, so it is neither recorded nor replayed. A
+  // retry is answered from the record, even when the directory moved since.
   bool idempotent = !idem.request_id.empty() && !input.dry_run;
   SyncResult result;
   auto body = [&](SyncTx& tx) -> absl::Status {
@@ -165,7 +166,7 @@ absl::StatusOr<SyncResult> PeopleService::Sync(
   if (auto st = repo_->Sync(input.dry_run, body, &last_seq); !st.ok()) {
     return st;
   }
-  if (!result.replayed) result.last_seq = last_seq;
+  result.last_seq = last_seq;
   return result;
 }
 
