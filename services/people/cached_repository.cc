@@ -1,8 +1,8 @@
 #include "services/people/cached_repository.h"
 
 #include "absl/strings/str_cat.h"
+#include "services/people/codec.h"
 #include "services/people/people_store.pb.h"
-#include "services/people/sql_repository.h"
 
 namespace sightline::people {
 namespace {
@@ -122,30 +122,68 @@ absl::StatusOr<Team> CachedPeopleRepository::GetTeam(const std::string& id) {
   return t;
 }
 
-absl::StatusOr<SyncApplied> CachedPeopleRepository::Sync(
-    const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
-    bool dry_run, const IdempotencyKey& idempotency,
-    const std::function<std::string(const SyncApplied&)>& encode) {
-  auto result = inner_->Sync(planner, dry_run, idempotency, encode);
-  if (!result.ok() || dry_run || result->replayed || result->plan.empty())
-    return result;
-  // After the commit: drop what changed.
-  const SyncPlan& plan = result->plan;
-  std::vector<std::string> keys;
-  keys.reserve(plan.update_people.size() + plan.update_teams.size() +
-               plan.old_emails.size());
-  std::vector<std::string> local_keys;
-  for (const auto& p : plan.update_people) {
-    keys.push_back(PersonKey(p.id));
-    local_keys.push_back(p.id);
+namespace {
+
+// Passes a sync through and keeps the keys of what its plan changes, to drop
+// them once the transaction committed.
+class InvalidatingTx : public SyncTx {
+ public:
+  explicit InvalidatingTx(SyncTx* inner) : inner_(inner) {}
+
+  absl::StatusOr<std::optional<std::string>> FindIdempotent(
+      const Idempotency& idem) override {
+    return inner_->FindIdempotent(idem);
   }
-  local_.Invalidate(local_keys);
-  for (const auto& t : plan.update_teams) keys.push_back(TeamKey(t.id));
-  for (const auto& e : plan.old_emails) keys.push_back(EmailKey(e));
-  if (!keys.empty()) entities_->Invalidate(keys);
-  if (!plan.create_people.empty() || !plan.update_people.empty())
-    chains_->InvalidateAll();
-  return result;
+  absl::StatusOr<Snapshot> ReadAll() override { return inner_->ReadAll(); }
+  absl::Status Apply(const SyncPlan& plan) override {
+    auto st = inner_->Apply(plan);
+    if (!st.ok() || plan.empty()) return st;
+    applied = true;
+    for (const auto& p : plan.update_people) {
+      keys.push_back(PersonKey(p.id));
+      local_keys.push_back(p.id);
+    }
+    for (const auto& t : plan.update_teams) keys.push_back(TeamKey(t.id));
+    for (const auto& e : plan.old_emails) keys.push_back(EmailKey(e));
+    people_changed = people_changed || !plan.create_people.empty() ||
+                     !plan.update_people.empty();
+    return st;
+  }
+  absl::Status RecordIdempotent(
+      const Idempotency& idem,
+      std::function<std::string(int64_t last_seq)> answer) override {
+    return inner_->RecordIdempotent(idem, std::move(answer));
+  }
+
+  bool applied = false;  // a plan that changes something
+  std::vector<std::string> keys;
+  std::vector<std::string> local_keys;
+  bool people_changed = false;
+
+ private:
+  SyncTx* inner_;
+};
+
+}  // namespace
+
+absl::Status CachedPeopleRepository::Sync(
+    bool dry_run, const std::function<absl::Status(SyncTx&)>& fn,
+    int64_t* last_seq) {
+  std::unique_ptr<InvalidatingTx> changed;
+  auto st = inner_->Sync(
+      dry_run,
+      [&](SyncTx& tx) {
+        // A retried transaction starts over.
+        changed = std::make_unique<InvalidatingTx>(&tx);
+        return fn(*changed);
+      },
+      last_seq);
+  if (!st.ok() || changed == nullptr || !changed->applied) return st;
+  // After the commit: drop what changed.
+  local_.Invalidate(changed->local_keys);
+  if (!changed->keys.empty()) entities_->Invalidate(changed->keys);
+  if (changed->people_changed) chains_->InvalidateAll();
+  return st;
 }
 
 }  // namespace sightline::people

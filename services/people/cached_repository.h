@@ -53,10 +53,9 @@ class CachedPeopleRepository : public PeopleRepository {
                                               const Page& page) override {
     return inner_->ListTeams(parent_id, page);
   }
-  absl::StatusOr<SyncApplied> Sync(
-      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
-      bool dry_run, const IdempotencyKey& idempotency,
-      const std::function<std::string(const SyncApplied&)>& encode) override;
+  absl::Status Sync(bool dry_run,
+                    const std::function<absl::Status(SyncTx&)>& fn,
+                    int64_t* last_seq) override;
 
  private:
   absl::StatusOr<Person> ByLookupKey(

@@ -3,8 +3,8 @@
 #include "absl/flags/flag.h"
 #include "lib/server/service_main.h"
 #include "services/people/cached_repository.h"
-#include "services/people/directory.h"
 #include "services/people/people_handler.h"
+#include "services/people/people_service.h"
 #include "services/people/sql_repository.h"
 
 ABSL_FLAG(double, mass_termination_share, 0.2,
@@ -52,15 +52,15 @@ int main(int argc, char** argv) {
       &sql_repo, base->cache(0), base->cache(1),
       static_cast<size_t>(absl::GetFlag(FLAGS_local_cache_entries)));
   repo.ExportMetrics(&base->registry());
-  people::DirectoryOptions options;
+  people::PeopleOptions options;
   options.policy.mass_termination_share =
       absl::GetFlag(FLAGS_mass_termination_share);
-  people::Directory directory(&repo, options);
+  people::PeopleService service(&repo, std::move(options));
 
   // Any commit (ours, or another replica's found by polling) may have changed
   // people: what this process holds in memory is dropped.
   base->feed()->Subscribe([&repo](int64_t) { repo.ClearLocal(); });
-  people::PeopleHandler handler(base->runtime(), &directory,
+  people::PeopleHandler handler(base->runtime(), &service,
                                 base->WatchDeps("people"));
   return base->Serve(&handler, "sightline.people.v1.PeopleService");
 }

@@ -46,11 +46,6 @@ struct PeopleFilter {
   int status = 0;  // 0: any
 };
 
-struct Page {
-  std::string after_id;  // exclusive cursor
-  int limit = 100;
-};
-
 // Change-log entity names and kinds.
 inline constexpr absl::string_view kPersonEntity = "person";
 inline constexpr absl::string_view kTeamEntity = "team";

@@ -5,7 +5,8 @@
 
 #include "lib/server/change_stream.h"
 #include "lib/server/runtime.h"
-#include "services/people/directory.h"
+#include "services/people/convert.h"
+#include "services/people/people_service.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
 
 namespace sightline::people {
@@ -14,7 +15,7 @@ namespace sightline::people {
 class PeopleHandler : public v1::PeopleService::WithRawCallbackMethod_GetPerson<
                           v1::PeopleService::CallbackService> {
  public:
-  PeopleHandler(server::Runtime* runtime, Directory* directory,
+  PeopleHandler(server::Runtime* runtime, PeopleService* service,
                 server::ChangeStreamDeps watch);
 
   // A sightline.people.v1.GetPersonRequest in, a Person out.
@@ -50,24 +51,13 @@ class PeopleHandler : public v1::PeopleService::WithRawCallbackMethod_GetPerson<
 
   // Shared with the sync reactor.
   server::Runtime* runtime() { return runtime_; }
-  Directory* directory() { return directory_; }
+  PeopleService* service() { return service_; }
   const server::ChangeStreamDeps& watch() const { return watch_; }
 
  private:
   server::Runtime* runtime_;
-  Directory* directory_;
+  PeopleService* service_;
   server::ChangeStreamDeps watch_;
 };
-
-// Conversions, exposed for tests.
-void ToProto(const Person& p, v1::Person* out);
-void ToProto(const Team& t, v1::Team* out);
-// A person as the API serializes it.
-std::string RenderPerson(const Person& p);
-// "people/{person}" -> id; INVALID_ARGUMENT naming `field` otherwise.
-absl::StatusOr<std::string> ParsePersonName(absl::string_view name,
-                                            absl::string_view field);
-absl::StatusOr<std::string> ParseTeamName(absl::string_view name,
-                                          absl::string_view field);
 
 }  // namespace sightline::people

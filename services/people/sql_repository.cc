@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "lib/storage/idempotency.h"
-#include "services/people/people_store.pb.h"
+#include "services/people/codec.h"
 
 namespace sightline::people {
 namespace {
@@ -216,74 +216,6 @@ CREATE INDEX people_status ON people (status, id);
   return *m;
 }
 
-std::string EncodePerson(const Person& p) {
-  store::PersonRow r;
-  r.set_id(p.id);
-  r.set_external_id(p.external_id);
-  r.set_email(p.email);
-  r.set_display_name(p.display_name);
-  r.set_title(p.title);
-  r.set_team_id(p.team_id);
-  r.set_manager_id(p.manager_id);
-  r.set_status(static_cast<int>(p.status));
-  r.set_start_date(p.start_date);
-  r.set_end_date(p.end_date);
-  for (const auto& role : p.roles) r.add_roles(role);
-  r.set_revision(p.revision);
-  r.set_create_time(p.create_time);
-  r.set_update_time(p.update_time);
-  return r.SerializeAsString();
-}
-
-bool DecodePerson(absl::string_view bytes, Person* p) {
-  store::PersonRow r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return false;
-  p->id = r.id();
-  p->external_id = r.external_id();
-  p->email = r.email();
-  p->display_name = r.display_name();
-  p->title = r.title();
-  p->team_id = r.team_id();
-  p->manager_id = r.manager_id();
-  p->status = static_cast<PersonStatus>(r.status());
-  p->start_date = r.start_date();
-  p->end_date = r.end_date();
-  p->roles.assign(r.roles().begin(), r.roles().end());
-  p->revision = r.revision();
-  p->create_time = r.create_time();
-  p->update_time = r.update_time();
-  return true;
-}
-
-std::string EncodeTeam(const Team& t) {
-  store::TeamRow r;
-  r.set_id(t.id);
-  r.set_external_id(t.external_id);
-  r.set_display_name(t.display_name);
-  r.set_parent_id(t.parent_id);
-  r.set_lead_id(t.lead_id);
-  r.set_revision(t.revision);
-  r.set_create_time(t.create_time);
-  r.set_update_time(t.update_time);
-  return r.SerializeAsString();
-}
-
-bool DecodeTeam(absl::string_view bytes, Team* t) {
-  store::TeamRow r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return false;
-  t->id = r.id();
-  t->external_id = r.external_id();
-  t->display_name = r.display_name();
-  t->parent_id = r.parent_id();
-  t->lead_id = r.lead_id();
-  t->revision = r.revision();
-  t->create_time = r.create_time();
-  t->update_time = r.update_time();
-  return true;
-}
-
 absl::StatusOr<Person> SqlPeopleRepository::FindOne(absl::string_view op,
                                                     const std::string& column,
                                                     const std::string& value) {
@@ -364,7 +296,7 @@ absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ListPeople(
     Query<PersonRow>(
         sql, q,
         [&](soci::statement& s) {
-          s.exchange(soci::use(page.after_id));
+          s.exchange(soci::use(page.after));
           if (!f.team_id.empty()) s.exchange(soci::use(f.team_id));
           if (!f.manager_id.empty()) s.exchange(soci::use(f.manager_id));
           if (f.status != 0) s.exchange(soci::use(status));
@@ -402,7 +334,7 @@ absl::StatusOr<std::vector<Person>> SqlPeopleRepository::ListReports(
         sql, q,
         [&](soci::statement& s) {
           s.exchange(soci::use(manager_id));
-          s.exchange(soci::use(page.after_id));
+          s.exchange(soci::use(page.after));
           if (status != 0) s.exchange(soci::use(status));
           s.exchange(soci::use(limit));
         },
@@ -475,7 +407,7 @@ absl::StatusOr<std::vector<Team>> SqlPeopleRepository::ListTeams(
     Query<TeamRow>(
         sql, q,
         [&](soci::statement& s) {
-          s.exchange(soci::use(page.after_id));
+          s.exchange(soci::use(page.after));
           if (!parent_id.empty()) s.exchange(soci::use(parent_id));
           s.exchange(soci::use(limit));
         },
@@ -486,92 +418,114 @@ absl::StatusOr<std::vector<Team>> SqlPeopleRepository::ListTeams(
   return out;
 }
 
-absl::StatusOr<SyncApplied> SqlPeopleRepository::Sync(
-    const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
-    bool dry_run, const IdempotencyKey& idem,
-    const std::function<std::string(const SyncApplied&)>& encode) {
-  SyncApplied result;
-  auto body = [&](soci::session& sql, storage::Tx* tx) -> absl::Status {
-    result = SyncApplied{};
-    if (!idem.request_id.empty()) {
-      auto prior = storage::LookupIdempotent(sql, idem.scope, idem.request_id,
-                                             idem.fingerprint);
-      if (!prior.ok()) return prior.status();
-      if (prior->has_value()) {
-        result.replayed = true;
-        result.response = **prior;
-        return absl::OkStatus();
-      }
-    }
+namespace {
+
+// A sync's transaction; `tx` is null in a dry run (a read-only session).
+class SqlSyncTx : public SyncTx {
+ public:
+  SqlSyncTx(soci::session& sql, storage::Tx* tx) : sql_(sql), tx_(tx) {}
+
+  absl::StatusOr<std::optional<std::string>> FindIdempotent(
+      const Idempotency& idem) override {
+    auto prior = storage::LookupIdempotent(sql_, idem.scope, idem.request_id,
+                                           idem.fingerprint);
+    if (!prior.ok()) return prior.status();
+    if (!prior->has_value()) return std::nullopt;
+    return std::optional<std::string>(std::move(**prior));
+  }
+
+  absl::StatusOr<Snapshot> ReadAll() override {
     Snapshot snap;
     Query<PersonRow>(
-        sql, absl::StrCat("SELECT ", kPersonColumns, " FROM people"),
+        sql_, absl::StrCat("SELECT ", kPersonColumns, " FROM people"),
         [](soci::statement&) {}, &snap.people);
     Query<TeamRow>(
-        sql, absl::StrCat("SELECT ", kTeamColumns, " FROM teams"),
+        sql_, absl::StrCat("SELECT ", kTeamColumns, " FROM teams"),
         [](soci::statement&) {}, &snap.teams);
-    auto plan = planner(snap);
-    if (!plan.ok()) return plan.status();
-    result.plan = std::move(*plan);
-    if (tx == nullptr) return absl::OkStatus();
-    const SyncPlan& p = result.plan;
+    return snap;
+  }
 
+  absl::Status Apply(const SyncPlan& p) override {
+    if (tx_ == nullptr) return ReadOnly();
     // Emails that move between people: park the changed ones on unique
     // placeholders first, so no intermediate state breaks uniqueness.
     std::vector<std::string> parked_ids = p.email_changed_ids, parked_emails;
     for (const auto& id : parked_ids)
       parked_emails.push_back(absl::StrCat("~", id));
     if (!parked_ids.empty()) {
-      sql << "UPDATE people SET email = :e WHERE id = :id",
+      sql_ << "UPDATE people SET email = :e WHERE id = :id",
           soci::use(parked_emails), soci::use(parked_ids);
     }
-    UpdatePeople(sql, p.update_people);
-    InsertPeople(sql, p.create_people);
+    UpdatePeople(sql_, p.update_people);
+    InsertPeople(sql_, p.create_people);
     if (!p.create_teams.empty()) {
       TeamColumns c(p.create_teams);
-      sql << "INSERT INTO teams (" << kTeamColumns
-          << ") VALUES (:id, :ext, :dn, :parent, :lead, :rev, :ct, :ut)",
+      sql_ << "INSERT INTO teams (" << kTeamColumns
+           << ") VALUES (:id, :ext, :dn, :parent, :lead, :rev, :ct, :ut)",
           soci::use(c.id), soci::use(c.external_id), soci::use(c.display_name),
           soci::use(c.parent_id), soci::use(c.lead_id), soci::use(c.revision),
           soci::use(c.create_time), soci::use(c.update_time);
     }
     if (!p.update_teams.empty()) {
       TeamColumns c(p.update_teams);
-      sql << "UPDATE teams SET display_name = :dn, parent_id = :parent, "
-             "lead_id = :lead, "
-             "revision = :rev, update_time = :ut WHERE id = :id",
+      sql_ << "UPDATE teams SET display_name = :dn, parent_id = :parent, "
+              "lead_id = :lead, "
+              "revision = :rev, update_time = :ut WHERE id = :id",
           soci::use(c.display_name), soci::use(c.parent_id),
           soci::use(c.lead_id), soci::use(c.revision), soci::use(c.update_time),
           soci::use(c.id);
     }
-    for (const auto& t : p.create_teams) EmitTeam(*tx, t, ChangeKind::kCreated);
-    for (const auto& t : p.update_teams) EmitTeam(*tx, t, ChangeKind::kUpdated);
+    for (const auto& t : p.create_teams)
+      EmitTeam(*tx_, t, ChangeKind::kCreated);
+    for (const auto& t : p.update_teams)
+      EmitTeam(*tx_, t, ChangeKind::kUpdated);
     for (const auto& person : p.create_people)
-      EmitPerson(*tx, person, ChangeKind::kCreated);
+      EmitPerson(*tx_, person, ChangeKind::kCreated);
     for (const auto& person : p.update_people)
-      EmitPerson(*tx, person, ChangeKind::kUpdated);
-    if (!idem.request_id.empty()) {
-      // The stored answer must carry the feed position this sync ends at.
-      tx->BeforeCommit([&](storage::Tx& t) {
-        result.last_seq = t.last_seq();
-        return storage::RecordIdempotent(t, idem.scope, idem.request_id,
-                                         idem.fingerprint, encode(result));
-      });
-    }
+      EmitPerson(*tx_, person, ChangeKind::kUpdated);
     return absl::OkStatus();
-  };
-
-  absl::Status st;
-  if (dry_run) {
-    st = db_->Read("people.sync_dry_run",
-                   [&](soci::session& sql) { return body(sql, nullptr); });
-  } else {
-    st = db_->Write(
-        "people.sync", [&](storage::Tx& tx) { return body(tx.sql(), &tx); },
-        &result.last_seq);
   }
-  if (!st.ok()) return st;
-  return result;
+
+  absl::Status RecordIdempotent(
+      const Idempotency& idem,
+      std::function<std::string(int64_t last_seq)> answer) override {
+    if (tx_ == nullptr) return ReadOnly();
+    // The stored answer must carry the feed position this sync ends at.
+    tx_->BeforeCommit([idem, answer = std::move(answer)](storage::Tx& t) {
+      return storage::RecordIdempotent(t, idem.scope, idem.request_id,
+                                       idem.fingerprint, answer(t.last_seq()));
+    });
+    return absl::OkStatus();
+  }
+
+ private:
+  static absl::Status ReadOnly() {
+    return absl::FailedPreconditionError("a dry run writes nothing");
+  }
+
+  soci::session& sql_;
+  storage::Tx* tx_;
+};
+
+}  // namespace
+
+absl::Status SqlPeopleRepository::Sync(
+    bool dry_run, const std::function<absl::Status(SyncTx&)>& fn,
+    int64_t* last_seq) {
+  *last_seq = 0;
+  if (dry_run) {
+    return db_->Read("people.sync_dry_run", [&](soci::session& sql) {
+      SqlSyncTx tx(sql, nullptr);
+      return fn(tx);
+    });
+  }
+  return db_->Write(
+      "people.sync",
+      [&](storage::Tx& t) {
+        SqlSyncTx tx(t.sql(), &t);
+        return fn(tx);
+      },
+      last_seq);
 }
 
 }  // namespace sightline::people

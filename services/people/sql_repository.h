@@ -29,10 +29,9 @@ class SqlPeopleRepository : public PeopleRepository {
   absl::StatusOr<Team> GetTeam(const std::string& id) override;
   absl::StatusOr<std::vector<Team>> ListTeams(const std::string& parent_id,
                                               const Page& page) override;
-  absl::StatusOr<SyncApplied> Sync(
-      const std::function<absl::StatusOr<SyncPlan>(const Snapshot&)>& planner,
-      bool dry_run, const IdempotencyKey& idempotency,
-      const std::function<std::string(const SyncApplied&)>& encode) override;
+  absl::Status Sync(bool dry_run,
+                    const std::function<absl::Status(SyncTx&)>& fn,
+                    int64_t* last_seq) override;
 
  private:
   absl::StatusOr<Person> FindOne(absl::string_view op,
@@ -40,11 +39,5 @@ class SqlPeopleRepository : public PeopleRepository {
                                  const std::string& value);
   storage::Database* db_;
 };
-
-// Serialization shared with the cache and the change log.
-std::string EncodePerson(const Person& p);
-bool DecodePerson(absl::string_view bytes, Person* p);
-std::string EncodeTeam(const Team& t);
-bool DecodeTeam(absl::string_view bytes, Team* t);
 
 }  // namespace sightline::people
