@@ -641,9 +641,8 @@ grpc::ServerUnaryReactor* MetricsHandler::GetScorecard(
         if (auto it = md.find("authorization"); it != md.end()) {
           who.authorization.assign(it->second.data(), it->second.size());
         }
-        if (auto it = md.find("x-request-id"); it != md.end()) {
-          who.request_id.assign(it->second.data(), it->second.size());
-        }
+        // The same request id in every service's log line for this call.
+        who.request_id = call.measure.record().request_id;
         who.deadline = call.deadline;
         auto card = service_->GetScorecard(*caller, subject, start, end, who,
                                            storage::NowMicros());

@@ -745,32 +745,24 @@ absl::Status MetricsService::CheckScorecardAccess(
 absl::StatusOr<std::vector<std::pair<Kpi, StatusView>>>
 MetricsService::ScorecardKpis(const Caller& caller,
                               const ScorecardSubject& subject, int64_t now) {
-  std::vector<KpiQuery> owners;
+  std::vector<std::string> people;
+  std::string team;
   if (!subject.person_id.empty()) {
-    owners.push_back({subject.person_id, "", 0});
+    people.push_back(subject.person_id);
   } else {
-    owners.push_back({"", subject.team_id, 0});
-    for (auto& id : org_->TeamMembers(subject.team_id)) {
-      owners.push_back({std::move(id), "", 0});
-    }
+    team = subject.team_id;
+    people = org_->TeamMembers(subject.team_id);
   }
+  auto owned = repo_->KpisOwnedBy(people, team);
+  if (!owned.ok()) return owned.status();
   std::vector<std::pair<Kpi, StatusView>> out;
-  for (const auto& q : owners) {
-    Page page{"", 1000};
-    for (;;) {
-      auto rows = repo_->ListKpis(q, page);
-      if (!rows.ok()) return rows.status();
-      for (auto& k : *rows) {
-        page.after = k.id;
-        // A derived KPI whose inputs the caller may not read is left out,
-        // as GetKpiStatus would refuse it.
-        if (!CanRead(caller, k) || !CheckInputs(caller, k).ok()) continue;
-        auto st = StatusOf(k, now);
-        if (!st.ok()) return st.status();
-        out.emplace_back(std::move(k), std::move(*st));
-      }
-      if (static_cast<int>(rows->size()) < page.limit) break;
-    }
+  for (auto& k : *owned) {
+    // A derived KPI whose inputs the caller may not read is left out, as
+    // GetKpiStatus would refuse it.
+    if (!CanRead(caller, k) || !CheckInputs(caller, k).ok()) continue;
+    auto st = StatusOf(k, now);
+    if (!st.ok()) return st.status();
+    out.emplace_back(std::move(k), std::move(*st));
   }
   return out;
 }
