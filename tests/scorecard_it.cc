@@ -4,6 +4,8 @@
 // lead may not read, anonymous feedback under the floor), a dependency
 // stopped by pid, and bad input.
 
+#include <sys/wait.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -343,6 +345,29 @@ TEST_F(ScorecardIT, BadInputNamesTheField) {
   EXPECT_THAT(Call("hr", req, &card),
               GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT,
                            HasSubstr("period_end")));
+}
+
+TEST_F(ScorecardIT, BadWeightsRefuseTheStart) {
+  PeopleCluster& people = cluster_->goals().people();
+  for (const char* weights :
+       {"goals=-1", "goals=0.5,salary=0.5", "goals=0,feedback=0"}) {
+    SCOPED_TRACE(weights);
+    std::string log = absl::StrCat(people.dir(), "/bad-weights.log");
+    ProcessOptions options;
+    options.argv = {BinaryPath("SIGHTLINE_METRICS_BINARY"),
+                    absl::StrCat("--grpc_address=127.0.0.1:", FreePort()),
+                    absl::StrCat("--metrics_address=127.0.0.1:", FreePort()),
+                    "--db=" + people.dir() + "/bad-weights.db",
+                    "--jwt_key_file=" + people.tokens().secret_file(),
+                    absl::StrCat("--scorecard_weights=", weights)};
+    options.log_path = log;
+    auto p = Process::Start(std::move(options));
+    ASSERT_TRUE(p.ok()) << p.status();
+    auto status = (*p)->Wait(absl::Seconds(30));
+    ASSERT_TRUE(status.ok()) << "the service started with bad weights";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
+    EXPECT_THAT((*p)->Log(), HasSubstr("--scorecard_weights: "));
+  }
 }
 
 // Runs after the others in this file (declaration order): it adds anonymous
