@@ -1,11 +1,12 @@
 // GetScorecard over the real binaries: people, goals, feedback and metrics on
-// SQLite, the metrics service reading goals and feedback with each caller's
-// own token. The visibility matrix (a private goal and a private KPI the team
-// lead may not read, anonymous feedback under the floor), a dependency
-// stopped by pid, and bad input.
+// SQLite and on PostgreSQL, the metrics service reading goals and feedback with
+// each caller's own token. The visibility matrix (a private goal and a private
+// KPI the team lead may not read, anonymous feedback under the floor), a
+// dependency stopped by pid, and bad input.
 
 #include <sys/wait.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,41 +53,72 @@ OrgSpec ScorecardOrg() {
   return org;
 }
 
-class ScorecardIT : public ::testing::Test {
+class ScorecardIT : public ::testing::TestWithParam<Db> {
  protected:
-  static void SetUpTestSuite() {
-    auto c = FeedbackCluster::Start(Db::kSqlite, {}, ScorecardOrg());
+  // One set of processes per database, started by the first test that needs
+  // it and shared by the tests of that database.
+  struct World {
+    FeedbackCluster* cluster = nullptr;
+    ServiceProcess* metrics = nullptr;
+    mv1::MetricsService::Stub* stub = nullptr;
+    std::string cycle;
+  };
+
+  void SetUp() override {
+    World& w = worlds_[GetParam()];
+    if (w.cluster == nullptr) {
+      ASSERT_NO_FATAL_FAILURE(Start(GetParam(), &w));
+    }
+    cluster_ = w.cluster;
+    metrics_ = w.metrics;
+    stub_ = w.stub;
+    cycle_ = w.cycle;
+  }
+
+  static void Start(Db db, World* w) {
+    auto c = FeedbackCluster::Start(db, {}, ScorecardOrg());
     ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(*c).release();
-    PeopleCluster& people = cluster_->goals().people();
+    w->cluster = std::move(*c).release();
+    PeopleCluster& people = w->cluster->goals().people();
+    std::string db_url = people.dir() + "/metrics.db";
+    if (db == Db::kPostgres) {
+      auto url = people.postgres()->CreateDatabase("metrics");
+      ASSERT_TRUE(url.ok()) << url.status();
+      db_url = *url;
+    }
     auto svc = ServiceProcess::Start(
         people.dir(), "metrics", BinaryPath("SIGHTLINE_METRICS_BINARY"),
-        {"--db=" + people.dir() + "/metrics.db",
-         "--jwt_key_file=" + people.tokens().secret_file(),
+        {"--db=" + db_url, "--jwt_key_file=" + people.tokens().secret_file(),
          "--people_address=" + people.service().address(),
-         "--goals_address=" + cluster_->goals().service().address(),
-         "--feedback_address=" + cluster_->service().address(),
+         "--goals_address=" + w->cluster->goals().service().address(),
+         "--feedback_address=" + w->cluster->service().address(),
          "--scorecard_timeout=3s", "--change_poll_interval=50ms",
          "--shutdown_grace=10s"});
     ASSERT_TRUE(svc.ok()) << svc.status();
-    metrics_ = svc->release();
+    w->metrics = svc->release();
     absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (!absl::StrContains(metrics_->Log(), "people directory loaded")) {
+    while (!absl::StrContains(w->metrics->Log(), "people directory loaded")) {
       ASSERT_LT(absl::Now(), deadline) << "the metrics replica never loaded";
       absl::SleepFor(absl::Milliseconds(50));
     }
-    stub_ = mv1::MetricsService::NewStub(metrics_->Channel()).release();
+    w->stub = mv1::MetricsService::NewStub(w->metrics->Channel()).release();
+    cluster_ = w->cluster;
+    stub_ = w->stub;
     ASSERT_NO_FATAL_FAILURE(Seed());
+    w->cycle = cycle_;
   }
 
   static void TearDownTestSuite() {
-    delete stub_;
-    stub_ = nullptr;
-    if (metrics_ != nullptr) metrics_->Stop();
-    delete metrics_;
-    metrics_ = nullptr;
-    delete cluster_;
+    for (auto& [db, w] : worlds_) {
+      delete w.stub;
+      if (w.metrics != nullptr) w.metrics->Stop();
+      delete w.metrics;
+      delete w.cluster;
+    }
+    worlds_.clear();
     cluster_ = nullptr;
+    metrics_ = nullptr;
+    stub_ = nullptr;
   }
 
   static std::string Token(const std::string& ext) {
@@ -232,18 +264,21 @@ class ScorecardIT : public ::testing::Test {
     return out;
   }
 
+  static std::map<Db, World> worlds_;
+  // The current test's world.
   static FeedbackCluster* cluster_;
   static ServiceProcess* metrics_;
   static mv1::MetricsService::Stub* stub_;
   static std::string cycle_;
 };
 
+std::map<Db, ScorecardIT::World> ScorecardIT::worlds_;
 FeedbackCluster* ScorecardIT::cluster_ = nullptr;
 ServiceProcess* ScorecardIT::metrics_ = nullptr;
 mv1::MetricsService::Stub* ScorecardIT::stub_ = nullptr;
 std::string ScorecardIT::cycle_;
 
-TEST_F(ScorecardIT, TeamScorecardFromRealGoalsFeedbackAndKpis) {
+TEST_P(ScorecardIT, TeamScorecardFromRealGoalsFeedbackAndKpis) {
   mv1::Scorecard card;
   ASSERT_THAT(Card("ceo", cluster_->Team("eng"), &card), GrpcOk());
   EXPECT_EQ(card.subject(), cluster_->Team("eng"));
@@ -284,7 +319,7 @@ TEST_F(ScorecardIT, TeamScorecardFromRealGoalsFeedbackAndKpis) {
               (0.3 * g + 0.15 * 0.0 + 0.15 * 1.0 + 0.15 * 0.5) / 0.75, 1e-9);
 }
 
-TEST_F(ScorecardIT, TheLeadSeesOnlyWhatTheLeadMayRead) {
+TEST_P(ScorecardIT, TheLeadSeesOnlyWhatTheLeadMayRead) {
   mv1::Scorecard card;
   ASSERT_THAT(Card("lead-eng", cluster_->Team("eng"), &card), GrpcOk());
   // ic-1's PRIVATE goal is not counted: exactly what goals lists for him.
@@ -305,7 +340,7 @@ TEST_F(ScorecardIT, TheLeadSeesOnlyWhatTheLeadMayRead) {
   EXPECT_EQ(card.kpis().kpi_count(), 3);
 }
 
-TEST_F(ScorecardIT, WhoMayAsk) {
+TEST_P(ScorecardIT, WhoMayAsk) {
   mv1::Scorecard card;
   // A member of the team, someone outside it: PERMISSION_DENIED.
   EXPECT_THAT(Card("ic-3", cluster_->Team("eng"), &card),
@@ -324,7 +359,7 @@ TEST_F(ScorecardIT, WhoMayAsk) {
               GrpcStatusIs(grpc::StatusCode::NOT_FOUND));
 }
 
-TEST_F(ScorecardIT, BadInputNamesTheField) {
+TEST_P(ScorecardIT, BadInputNamesTheField) {
   mv1::Scorecard card;
   mv1::GetScorecardRequest req;
   EXPECT_THAT(
@@ -347,7 +382,7 @@ TEST_F(ScorecardIT, BadInputNamesTheField) {
                            HasSubstr("period_end")));
 }
 
-TEST_F(ScorecardIT, BadWeightsRefuseTheStart) {
+TEST_P(ScorecardIT, BadWeightsRefuseTheStart) {
   PeopleCluster& people = cluster_->goals().people();
   for (const char* weights :
        {"goals=-1", "goals=0.5,salary=0.5", "goals=0,feedback=0"}) {
@@ -372,7 +407,7 @@ TEST_F(ScorecardIT, BadWeightsRefuseTheStart) {
 
 // Runs after the others in this file (declaration order): it adds anonymous
 // feedback and stops services.
-TEST_F(ScorecardIT, ZAnonymousFeedbackUnderTheFloorIsWithheld) {
+TEST_P(ScorecardIT, ZAnonymousFeedbackUnderTheFloorIsWithheld) {
   fv1::Feedback f;
   ASSERT_THAT(cluster_->Give("ic-1", "ic-3", fv1::CONSTRUCTIVE,
                              fv1::SUBJECT_ONLY, /*anonymous=*/true, &f),
@@ -391,7 +426,7 @@ TEST_F(ScorecardIT, ZAnonymousFeedbackUnderTheFloorIsWithheld) {
   }
 }
 
-TEST_F(ScorecardIT, ZStoppedDependencyIsAMissingPartNeverAWhole) {
+TEST_P(ScorecardIT, ZStoppedDependencyIsAMissingPartNeverAWhole) {
   mv1::Scorecard card;
   // Feedback stopped (SIGTERM to its pid, waited for).
   cluster_->service().Stop();
@@ -426,6 +461,9 @@ TEST_F(ScorecardIT, ZStoppedDependencyIsAMissingPartNeverAWhole) {
   EXPECT_TRUE(card.has_overall_score());
   EXPECT_EQ(card.goals().goal_count(), 4);
 }
+
+INSTANTIATE_TEST_SUITE_P(Db, ScorecardIT,
+                         ::testing::Values(Db::kSqlite, Db::kPostgres), DbName);
 
 }  // namespace
 }  // namespace sightline::testing
