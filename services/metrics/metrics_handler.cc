@@ -161,7 +161,6 @@ void ToProto(const ScorecardView& s, v1::Scorecard* out) {
 
   auto* k = out->mutable_kpis();
   k->mutable_status()->set_state(PartStateOf(s.kpi_state));
-  k->mutable_status()->set_reason(s.kpi_reason);
   k->set_kpi_count(s.kpi_count);
   for (const auto& p : s.perspectives) {
     auto* o = out->add_perspectives();

@@ -82,7 +82,6 @@ struct ScorecardView {
   GoalsPart goals;
   FeedbackPart feedback;
   PartState kpi_state = PartState::kNoData;
-  std::string kpi_reason;
   int kpi_count = 0;
   // FINANCIAL, CUSTOMER, INTERNAL_PROCESS, LEARNING_AND_GROWTH.
   std::vector<PerspectiveView> perspectives;
