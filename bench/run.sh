@@ -37,6 +37,15 @@
 #      over a million points of one KPI, and GetKpiStatus (warm) with h2load
 #      against the echo RPC, verified like GetPerson.
 #
+#   5. scorecards: an org of BENCH_SCORECARD_PEOPLE people in
+#      BENCH_SCORECARD_TEAMS teams (2,000 in 10: teams of 200) in a people
+#      service of its own, and goals, feedback and metrics as deployed (SQLite,
+#      durable) on fresh databases; bench/scorecard seeds two goals, a CUSTOMER
+#      feedback and a KPI per member of the team T000001 and a KPI of the team,
+#      then the metrics service is restarted and GetScorecard of that team is
+#      called by its lead: the first call (cold) and BENCH_SCORECARD_RUNS more,
+#      one after another (warm, p50). Every answer must be complete.
+#
 # Before the table it prints the machine: CPU model, cores, the echo rate and
 # the disk's durable-commit p50/p99 (bench/goals commits), so that two runs
 # can be compared; every target row says whether the target held.
@@ -51,7 +60,9 @@
 # BENCH_METRICS_POINTS (1000000), BENCH_METRICS_BATCH (points per write call,
 # 50000), BENCH_METRICS_INFLIGHT (write calls in flight, 4),
 # BENCH_METRICS_KPIS (4), BENCH_METRICS_QUERY_POINTS (1000000).
-# BENCH_ONLY: a comma-separated subset of people,goals,feedback,metrics
+# BENCH_SCORECARD_PEOPLE (2000), BENCH_SCORECARD_TEAMS (10),
+# BENCH_SCORECARD_RUNS (50).
+# BENCH_ONLY: a comma-separated subset of people,goals,feedback,metrics,scorecard
 # (default: all; feedback brings goals with it), e.g. BENCH_ONLY=metrics.
 # The echo baseline and the disk's commit baseline are always measured.
 # BENCH_COLD=1 (root only) drops the kernel's page cache after the goals
@@ -80,12 +91,15 @@ METRICS_BATCH=${BENCH_METRICS_BATCH:-50000}
 METRICS_INFLIGHT=${BENCH_METRICS_INFLIGHT:-4}
 METRICS_KPIS=${BENCH_METRICS_KPIS:-4}
 METRICS_QUERY_POINTS=${BENCH_METRICS_QUERY_POINTS:-1000000}
+SC_PEOPLE=${BENCH_SCORECARD_PEOPLE:-2000}
+SC_TEAMS=${BENCH_SCORECARD_TEAMS:-10}
+SC_RUNS=${BENCH_SCORECARD_RUNS:-50}
 
-ONLY=${BENCH_ONLY:-people,goals,feedback,metrics}
+ONLY=${BENCH_ONLY:-people,goals,feedback,metrics,scorecard}
 for part in ${ONLY//,/ }; do
   case $part in
-    people | goals | feedback | metrics) ;;
-    *) echo "bench: BENCH_ONLY: unknown part '$part' (people, goals, feedback, metrics)" >&2; exit 2 ;;
+    people | goals | feedback | metrics | scorecard) ;;
+    *) echo "bench: BENCH_ONLY: unknown part '$part' (people, goals, feedback, metrics, scorecard)" >&2; exit 2 ;;
   esac
 done
 # want PART: whether this run measures PART.
@@ -113,6 +127,8 @@ needed=("$PEOPLE_BIN" "$CLI" "$ECHO_BIN" "$SYNC_BIN" "$PREP" "$GOALS_BENCH")
 want goals && needed+=("$GOALS_BIN" "$GOALS_LOAD")
 want feedback && needed+=("$FEEDBACK_BIN" "$FEEDBACK_BENCH")
 want metrics && needed+=("$METRICS_BIN" "$METRICS_BENCH")
+SCORECARD_BENCH=$BUILD/bench/sightline-bench-scorecard
+want scorecard && needed+=("$GOALS_BIN" "$FEEDBACK_BIN" "$METRICS_BIN" "$SCORECARD_BENCH")
 for b in "${needed[@]}"; do
   [ -x "$b" ] || { echo "bench: missing $b (build first: make build)" >&2; exit 1; }
 done
@@ -156,7 +172,7 @@ trap 'FAILED=1; exit 130' INT TERM
 # value KEY FILE: the value of a key=value line.
 value() { [ -f "$2" ] || return 0; sed -n "s/^$1=//p" "$2" | head -1; }
 
-mapfile -t PORTS < <("$PREP" ports 16)
+mapfile -t PORTS < <("$PREP" ports 24)
 REDIS_PORT=${PORTS[0]}
 PEOPLE_PORT=${PORTS[1]}
 PEOPLE_METRICS=${PORTS[2]}
@@ -173,6 +189,14 @@ FEEDBACK_PORT=${PORTS[12]}
 FEEDBACK_METRICS=${PORTS[13]}
 METRICS_PORT=${PORTS[14]}
 METRICS_METRICS=${PORTS[15]}
+SC_ORG_PORT=${PORTS[16]}
+SC_ORG_METRICS=${PORTS[17]}
+SC_GOALS_PORT=${PORTS[18]}
+SC_GOALS_METRICS=${PORTS[19]}
+SC_FEEDBACK_PORT=${PORTS[20]}
+SC_FEEDBACK_METRICS=${PORTS[21]}
+SC_METRICS_PORT=${PORTS[22]}
+SC_METRICS_METRICS=${PORTS[23]}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -582,6 +606,76 @@ done
 TOKEN=$PEOPLE_TOKEN
 fi  # metrics
 
+# --- scorecard ---------------------------------------------------------------
+# GetScorecard of a team of $SC_PEOPLE / $SC_TEAMS people, asked by its lead,
+# with every part read from the real services.
+if want scorecard; then
+log "scorecard: an org of $SC_PEOPLE people in $SC_TEAMS teams; GetScorecard of one team by its lead"
+# wait_log FILE TEXT: until the log holds TEXT (60 s at most).
+wait_log() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+SC_ADDR=127.0.0.1
+"$PEOPLE_BIN" --grpc_address="$SC_ADDR:$SC_ORG_PORT" --metrics_address="$SC_ADDR:$SC_ORG_METRICS" \
+  --db="$WORK/sc-org.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
+  --jwt_key_file="$WORK/jwt.secret" >"$WORK/sc-org.log" 2>&1 &
+SC_ORG_PID=$!
+PIDS+=("$SC_ORG_PID")
+"$PREP" wait "$SC_ADDR:$SC_ORG_PORT" || { FAILED=1; err "scorecard people service did not start"; exit 1; }
+"$SYNC_BIN" --target="$SC_ADDR:$SC_ORG_PORT" --jwt_key_file="$WORK/jwt.secret" \
+  --people="$SC_PEOPLE" --teams="$SC_TEAMS" >"$WORK/sc-org-sync.out" 2>&1 ||
+  { FAILED=1; err "scorecard org sync failed:"; cat "$WORK/sc-org-sync.out" >&2; exit 1; }
+sc_common=(--redis="redis://127.0.0.1:$REDIS_PORT" --jwt_key_file="$WORK/jwt.secret"
+  --people_address="$SC_ADDR:$SC_ORG_PORT")
+"$GOALS_BIN" --grpc_address="$SC_ADDR:$SC_GOALS_PORT" --metrics_address="$SC_ADDR:$SC_GOALS_METRICS" \
+  --db="$WORK/sc-goals.db" "${sc_common[@]}" \
+  --metrics_service_address="$SC_ADDR:$SC_METRICS_PORT" >"$WORK/sc-goals.log" 2>&1 &
+SC_GOALS_PID=$!
+PIDS+=("$SC_GOALS_PID")
+"$FEEDBACK_BIN" --grpc_address="$SC_ADDR:$SC_FEEDBACK_PORT" \
+  --metrics_address="$SC_ADDR:$SC_FEEDBACK_METRICS" --db="$WORK/sc-feedback.db" "${sc_common[@]}" \
+  --goals_address="$SC_ADDR:$SC_GOALS_PORT" >"$WORK/sc-feedback.log" 2>&1 &
+SC_FEEDBACK_PID=$!
+PIDS+=("$SC_FEEDBACK_PID")
+sc_metrics_args=(--grpc_address="$SC_ADDR:$SC_METRICS_PORT"
+  --metrics_address="$SC_ADDR:$SC_METRICS_METRICS" --db="$WORK/sc-metrics.db" "${sc_common[@]}"
+  --goals_address="$SC_ADDR:$SC_GOALS_PORT" --feedback_address="$SC_ADDR:$SC_FEEDBACK_PORT")
+"$METRICS_BIN" "${sc_metrics_args[@]}" >"$WORK/sc-metrics.log" 2>&1 &
+SC_METRICS_PID=$!
+PIDS+=("$SC_METRICS_PID")
+for s in goals feedback metrics; do
+  wait_log "$WORK/sc-$s.log" "people directory loaded" ||
+    { FAILED=1; err "scorecard: $s never loaded the directory"; exit 1; }
+done
+"$SCORECARD_BENCH" seed --people_target="$SC_ADDR:$SC_ORG_PORT" \
+  --goals_target="$SC_ADDR:$SC_GOALS_PORT" --feedback_target="$SC_ADDR:$SC_FEEDBACK_PORT" \
+  --metrics_target="$SC_ADDR:$SC_METRICS_PORT" --jwt_key_file="$WORK/jwt.secret" \
+  >"$WORK/scorecard-seed.out" 2>"$WORK/scorecard-seed.err" ||
+  { FAILED=1; err "scorecard seed failed: $(cat "$WORK/scorecard-seed.err")"; exit 1; }
+log "  scorecard seed: $(tr '\n' ' ' <"$WORK/scorecard-seed.out")"
+# Cold: a metrics process just started (no KPI or status in memory, no
+# connection to goals or feedback yet).
+stop_pid "$SC_METRICS_PID" 30
+"$METRICS_BIN" "${sc_metrics_args[@]}" >>"$WORK/sc-metrics.log" 2>&1 &
+SC_METRICS_PID=$!
+PIDS+=("$SC_METRICS_PID")
+for ((i = 0; i < 600; i++)); do
+  [ "$(grep -c "people directory loaded" "$WORK/sc-metrics.log")" -ge 2 ] && break
+  sleep 0.1
+done
+"$SCORECARD_BENCH" measure --metrics_target="$SC_ADDR:$SC_METRICS_PORT" \
+  --jwt_key_file="$WORK/jwt.secret" --team="$(value team "$WORK/scorecard-seed.out")" \
+  --lead="$(value lead "$WORK/scorecard-seed.out")" --runs="$SC_RUNS" \
+  >"$WORK/scorecard.out" 2>"$WORK/scorecard.err" ||
+  { FAILED=1; err "scorecard measure failed: $(cat "$WORK/scorecard.err")"; }
+log "  scorecard: $(tr '\n' ' ' <"$WORK/scorecard.out")"
+fi  # scorecard
+
 if want people; then
 REDIS_GET=$(timeout 60 redis-benchmark -p "$REDIS_PORT" -t get -n 200000 -c 50 -q 2>/dev/null |
   tr '\r' '\n' | awk '/requests per second/ {printf "%.0f", $2}' || true)
@@ -782,6 +876,18 @@ row "Latency p50 / p99, GetKpiStatus warm (ms)" "$(lat "$KS")" "$(lat "$ECHO_BES
 row "Server CPU per call, GetKpiStatus warm (us)" "$(cpu_of "$KS")" "$ECHO_CPU (echo)" \
   "$(ratio "$(cpu_of "$KS")" "$ECHO_CPU")" - -
 fi  # metrics
+if want scorecard; then
+SCO=$WORK/scorecard.out
+SC_TEAM_N=$(value members "$WORK/scorecard-seed.out")
+SC_WARM=$(value scorecard_warm_p50_ms "$SCO")
+SC_COLD=$(value scorecard_cold_ms "$SCO")
+target_row "GetScorecard, team of ${SC_TEAM_N:-NA} people ($(value scorecard_goals "$SCO") goals, $(value scorecard_kpis "$SCO") KPIs seen by its lead), warm p50 of $(value scorecard_runs "$SCO") (ms)" \
+  "${SC_WARM:-NA}" - - "< 20" "$(check "${SC_WARM:-NA}" "<" 20)"
+target_row "GetScorecard, same, cold: first call on a restarted metrics service (ms)" \
+  "${SC_COLD:-NA}" - - "< 300" "$(check "${SC_COLD:-NA}" "<" 300)"
+row "GetScorecard, same, warm p90 / slowest (ms)" \
+  "$(value scorecard_warm_p90_ms "$SCO") / $(value scorecard_warm_max_ms "$SCO")" - - - -
+fi  # scorecard
 echo
 echo "targets: $HELD of $TARGETS held${MISSED_NAMES[*]:+; missed or not measured:}"
 for m in "${MISSED_NAMES[@]}"; do echo "  - $m"; done

@@ -53,17 +53,32 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
   --dir "$VAR/redis" --daemonize no > "$VAR/log/redis.log" 2>&1 &
 PIDS+=($!)
 
-declare -A ADDR METRICS
+# Every address first: metrics calls goals and feedback (for scorecards),
+# which start after it.
+declare -A ADDR METRICS GPORT MPORT
+taken=" "
 for entry in "${SERVICES[@]}"; do
   read -r name bin gport mport <<< "$entry"
-  gport=$(free_port "$gport")
-  mport=$(free_port "$mport")
+  for kind in g m; do
+    [ $kind = g ] && p=$gport || p=$mport
+    p=$(free_port "$p")
+    while [[ "$taken" == *" $p "* ]]; do p=$(free_port $((p + 1))); done
+    taken+="$p "
+    [ $kind = g ] && GPORT[$name]=$p || MPORT[$name]=$p
+  done
+  ADDR[$name]="127.0.0.1:${GPORT[$name]}"
+done
+for entry in "${SERVICES[@]}"; do
+  read -r name bin _ _ <<< "$entry"
+  gport=${GPORT[$name]}
+  mport=${MPORT[$name]}
   extra=()
   [ "$name" = goals ] && extra=(--people_address="${ADDR[people]}"
     --metrics_service_address="${ADDR[metrics]}")
   [ "$name" = feedback ] && extra=(--people_address="${ADDR[people]}"
     --goals_address="${ADDR[goals]}")
-  [ "$name" = metrics ] && extra=(--people_address="${ADDR[people]}")
+  [ "$name" = metrics ] && extra=(--people_address="${ADDR[people]}"
+    --goals_address="${ADDR[goals]}" --feedback_address="${ADDR[feedback]}")
   "$ROOT/$bin" \
     --grpc_address="127.0.0.1:$gport" --metrics_address="127.0.0.1:$mport" \
     --db="$VAR/$name.db" --redis="redis://127.0.0.1:$REDIS_PORT" \

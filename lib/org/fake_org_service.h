@@ -5,6 +5,7 @@
 // `down` makes every fresh check UNAVAILABLE, as when the people service
 // cannot answer.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -58,14 +59,18 @@ class FakeOrgService : public OrgService {
     if (down) return absl::UnavailableError("people service down");
     return ManagementChain(view_, id);
   }
-  std::vector<std::string> TeamMembers(const std::string&) const override {
-    return {};
+  std::vector<std::string> TeamMembers(const std::string& team) const override {
+    auto it = team_members.find(team);
+    if (it == team_members.end()) return {};
+    return it->second;
   }
   std::vector<std::string> Reports(const std::string&, bool) const override {
     return {};
   }
 
   bool down = false;
+  // TeamMembers answers from here (by team id); empty by default.
+  std::map<std::string, std::vector<std::string>> team_members;
 
  private:
   FakeOrgView view_;

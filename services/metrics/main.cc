@@ -4,6 +4,7 @@
 #include "lib/server/periodic.h"
 #include "lib/server/service_main.h"
 #include "lib/storage/change_follower.h"
+#include "services/metrics/grpc_scorecard_sources.h"
 #include "services/metrics/kpi_gauges.h"
 #include "services/metrics/metrics_handler.h"
 #include "services/metrics/metrics_service.h"
@@ -13,6 +14,23 @@
 
 ABSL_FLAG(std::string, people_address, "127.0.0.1:50051",
           "The people service (host:port).");
+ABSL_FLAG(std::string, goals_address, "127.0.0.1:50052",
+          "The goals service (host:port), read for scorecards with the "
+          "caller's credentials. Empty: scorecards say their goals part is "
+          "missing.");
+ABSL_FLAG(std::string, feedback_address, "127.0.0.1:50053",
+          "The feedback service (host:port), read for scorecards with the "
+          "caller's credentials. Empty: scorecards say their feedback part is "
+          "missing.");
+ABSL_FLAG(std::string, scorecard_weights,
+          "goals=0.3,feedback=0.1,financial=0.15,customer=0.15,"
+          "internal_process=0.15,learning_and_growth=0.15",
+          "Weights of the scorecard's overall score, per part: goals, "
+          "feedback and the four KPI perspectives (financial, customer, "
+          "internal_process, learning_and_growth). Parts not listed weigh 0.");
+ABSL_FLAG(absl::Duration, scorecard_timeout, absl::Seconds(5),
+          "Deadline of each call to the goals and feedback services for a "
+          "scorecard (the caller's own deadline when sooner).");
 ABSL_FLAG(int, max_exported_kpis, 500,
           "KPIs that may be flagged for export on /metrics, at most.");
 ABSL_FLAG(absl::Duration, change_poll_interval, absl::Milliseconds(200),
@@ -42,6 +60,14 @@ int main(int argc, char** argv) {
           return absl::InvalidArgumentError(
               "--max_exported_kpis: must be >= 0");
         }
+        if (auto w = metrics::ParseScorecardWeights(
+                absl::GetFlag(FLAGS_scorecard_weights), "--scorecard_weights");
+            !w.ok()) {
+          return w.status();
+        }
+        if (absl::GetFlag(FLAGS_scorecard_timeout) <= absl::ZeroDuration()) {
+          return absl::InvalidArgumentError("--scorecard_timeout: must be > 0");
+        }
         std::string prometheus_url = absl::GetFlag(FLAGS_prometheus_url);
         if (!prometheus_url.empty()) {
           if (auto st = metrics::ValidatePrometheusUrl(prometheus_url);
@@ -64,7 +90,26 @@ int main(int argc, char** argv) {
 
   auto repo = metrics::NewSqlRepository(base->db());
   metrics::KpiGauges gauges(&base->registry());
+  // The goals and feedback services, for scorecards.
+  std::shared_ptr<grpc::Channel> goals_channel, feedback_channel;
+  for (auto [flag, channel] :
+       {std::pair{&FLAGS_goals_address, &goals_channel},
+        std::pair{&FLAGS_feedback_address, &feedback_channel}}) {
+    const std::string address = absl::GetFlag(*flag);
+    if (address.empty()) continue;
+    auto made = server::MakeClientChannel(address, base->config().peer_tls,
+                                          &base->telemetry());
+    if (!made.ok())
+      return server::ExitWithError("bad configuration", made.status());
+    *channel = *made;
+  }
+  metrics::GrpcScorecardSources scorecard_sources(
+      goals_channel, feedback_channel, absl::GetFlag(FLAGS_scorecard_timeout));
+
   metrics::MetricsOptions options;
+  options.scorecard_sources = &scorecard_sources;
+  options.scorecard_weights = *metrics::ParseScorecardWeights(
+      absl::GetFlag(FLAGS_scorecard_weights), "--scorecard_weights");
   options.max_exported_kpis = absl::GetFlag(FLAGS_max_exported_kpis);
   options.prometheus_configured = !prometheus_url.empty();
   options.on_points_written = [&gauges](int64_t n) { gauges.PointsWritten(n); };

@@ -112,6 +112,71 @@ void ToProto(const StatusView& s, v1::KpiStatus* out) {
   out->set_source_error(s.source_error);
 }
 
+namespace {
+
+v1::Scorecard::PartState PartStateOf(PartState s) {
+  return static_cast<v1::Scorecard::PartState>(static_cast<int>(s));
+}
+
+}  // namespace
+
+void ToProto(const ScorecardView& s, v1::Scorecard* out) {
+  out->set_subject(!s.subject.person_id.empty() ? Person(s.subject.person_id)
+                                                : Team(s.subject.team_id));
+  *out->mutable_period_start() = Micros(s.period_start);
+  *out->mutable_period_end() = Micros(s.period_end);
+  *out->mutable_compute_time() = Micros(s.compute_time);
+
+  auto* g = out->mutable_goals();
+  g->mutable_status()->set_state(PartStateOf(s.goals.state));
+  g->mutable_status()->set_reason(s.goals.reason);
+  g->set_goal_count(s.goals.goal_count);
+  g->set_mean_progress(s.goals.mean_progress);
+  if (s.goals.on_track_share) g->set_on_track_share(*s.goals.on_track_share);
+  for (const auto& c : s.goals.closed_cycles) {
+    auto* o = g->add_closed_cycles();
+    o->set_cycle(absl::StrCat("cycles/", c.cycle_id));
+    o->set_display_name(c.display_name);
+    o->set_goal_count(c.goal_count);
+    o->set_mean_score(c.mean_score);
+  }
+  if (s.goals.score) g->set_score(*s.goals.score);
+  g->set_weight(s.weights.of(ScorePart::kGoals));
+
+  auto* f = out->mutable_feedback();
+  f->mutable_status()->set_state(PartStateOf(s.feedback.state));
+  f->mutable_status()->set_reason(s.feedback.reason);
+  const FeedbackInput& st = s.feedback.stats;
+  f->set_start_date(st.start_date);
+  f->set_end_date(st.end_date);
+  f->set_withheld_reason(st.withheld_reason);
+  f->set_total(st.total);
+  f->set_praise(st.praise);
+  f->set_constructive(st.constructive);
+  f->set_observation(st.observation);
+  f->set_requests_asked(st.requests_asked);
+  f->set_requests_answered(st.requests_answered);
+  if (s.feedback.score) f->set_score(*s.feedback.score);
+  f->set_weight(s.weights.of(ScorePart::kFeedback));
+
+  auto* k = out->mutable_kpis();
+  k->mutable_status()->set_state(PartStateOf(s.kpi_state));
+  k->set_kpi_count(s.kpi_count);
+  for (const auto& p : s.perspectives) {
+    auto* o = out->add_perspectives();
+    o->set_perspective(static_cast<v1::Kpi::Perspective>(p.perspective));
+    for (const auto& [kpi, status] : p.kpis) {
+      ToProto(status, o->add_kpis());
+      ToProto(kpi, o->add_definitions());
+    }
+    if (p.score) o->set_score(*p.score);
+    o->set_weight(p.weight);
+  }
+  if (s.overall) out->set_overall_score(*s.overall);
+  for (const auto& m : s.missing_parts) out->add_missing_parts(m);
+  out->set_complete(s.missing_parts.empty());
+}
+
 Kpi KpiOf(const v1::Kpi& in, status::FieldErrors* errors) {
   Kpi k;
   k.display_name = in.display_name();
@@ -533,6 +598,57 @@ grpc::ServerUnaryReactor* MetricsHandler::GetKpiStatus(
     return absl::OkStatus();
   };
   return runtime_->Unary(ctx, fast, slow);
+}
+
+grpc::ServerUnaryReactor* MetricsHandler::GetScorecard(
+    grpc::CallbackServerContext* ctx, const v1::GetScorecardRequest* req,
+    v1::Scorecard* resp) {
+  return runtime_->Unary(
+      ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
+        status::FieldErrors errors;
+        ScorecardSubject subject;
+        if (req->subject().empty()) {
+          errors.Add("subject", "is required: people/{person} or teams/{team}");
+        } else if (absl::StartsWith(req->subject(), "teams/")) {
+          subject.team_id =
+              server::IdOf(req->subject(), kTeamShape, "subject", &errors);
+        } else {
+          subject.person_id =
+              server::IdOf(req->subject(), kPersonShape, "subject", &errors);
+        }
+        int64_t start = 0, end = 0;
+        if (!req->has_period_start()) {
+          errors.Add("period_start", "is required");
+        } else {
+          start = TimeOf(req->period_start(), "period_start", &errors);
+        }
+        if (!req->has_period_end()) {
+          errors.Add("period_end", "is required");
+        } else {
+          end = TimeOf(req->period_end(), "period_end", &errors);
+        }
+        if (req->has_period_start() && req->has_period_end() && end <= start &&
+            errors.empty()) {
+          errors.Add("period_end", "must be after period_start");
+        }
+        if (!errors.empty()) return errors.Build();
+        auto caller = CallerOf(call.principal, /*fresh=*/false);
+        if (!caller.ok()) return caller.status();
+        // The other services are asked with the caller's own credentials.
+        OnBehalf who;
+        const auto& md = call.grpc->client_metadata();
+        if (auto it = md.find("authorization"); it != md.end()) {
+          who.authorization.assign(it->second.data(), it->second.size());
+        }
+        // The same request id in every service's log line for this call.
+        who.request_id = call.measure.record().request_id;
+        who.deadline = call.deadline;
+        auto card = service_->GetScorecard(*caller, subject, start, end, who,
+                                           storage::NowMicros());
+        if (!card.ok()) return card.status();
+        ToProto(*card, resp);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<v1::WatchKpisResponse>* MetricsHandler::WatchKpis(

@@ -30,6 +30,7 @@ class MetricsHandler : public v1::MetricsService::CallbackService {
                   WriteDataPointsResponse);
   SIGHTLINE_UNARY(QueryKpi, QueryKpiRequest, QueryKpiResponse);
   SIGHTLINE_UNARY(GetKpiStatus, GetKpiStatusRequest, KpiStatus);
+  SIGHTLINE_UNARY(GetScorecard, GetScorecardRequest, Scorecard);
 #undef SIGHTLINE_UNARY
   grpc::ServerUnaryReactor* DeleteKpi(grpc::CallbackServerContext* ctx,
                                       const v1::DeleteKpiRequest* req,
@@ -56,6 +57,7 @@ class MetricsHandler : public v1::MetricsService::CallbackService {
 // Conversions, shared with the tools that read and write the API.
 void ToProto(const Kpi& kpi, v1::Kpi* out);
 void ToProto(const StatusView& s, v1::KpiStatus* out);
+void ToProto(const ScorecardView& s, v1::Scorecard* out);
 // Fields of `in` as the domain holds them; violations name `kpi.<field>`.
 Kpi KpiOf(const v1::Kpi& in, status::FieldErrors* errors);
 // A point; violations name `<at>.<field>`.

@@ -288,12 +288,57 @@ TEST_F(MetricsHandlerTest, WatchShowsOnlyWhatTheCallerMayRead) {
   reader->Finish();
 }
 
-TEST_F(MetricsHandlerTest, ScorecardIsDeclaredButNotBuiltYet) {
+v1::GetScorecardRequest ScorecardOf(const std::string& subject,
+                                    int64_t start_seconds,
+                                    int64_t end_seconds) {
   v1::GetScorecardRequest req;
-  req.set_subject("people/mona");
+  req.set_subject(subject);
+  *req.mutable_period_start() = TimeUtil::SecondsToTimestamp(start_seconds);
+  *req.mutable_period_end() = TimeUtil::SecondsToTimestamp(end_seconds);
+  return req;
+}
+
+TEST_F(MetricsHandlerTest, ScorecardRequestsAreValidatedFieldByField) {
   v1::Scorecard out;
-  EXPECT_THAT(stub_->GetScorecard(As("mona").get(), req, &out),
-              GrpcStatusIs(grpc::StatusCode::UNIMPLEMENTED));
+  v1::GetScorecardRequest empty;
+  grpc::Status s = stub_->GetScorecard(As("mona").get(), empty, &out);
+  EXPECT_THAT(s, GrpcStatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(Violations(s),
+              ::testing::ElementsAre("subject", "period_start", "period_end"));
+  s = stub_->GetScorecard(As("mona").get(),
+                          ScorecardOf("robots/r2", t0_, t0_ + 86400), &out);
+  EXPECT_THAT(Violations(s), ::testing::ElementsAre("subject"));
+  s = stub_->GetScorecard(As("mona").get(),
+                          ScorecardOf("people/owen", t0_, t0_), &out);
+  EXPECT_THAT(Violations(s), ::testing::ElementsAre("period_end"));
+  s = stub_->GetScorecard(As("mona").get(), ScorecardOf("teams/", t0_, t0_ + 1),
+                          &out);
+  EXPECT_THAT(Violations(s), ::testing::ElementsAre("subject"));
+}
+
+TEST_F(MetricsHandlerTest, ScorecardWithoutGoalsOrFeedbackSaysSo) {
+  // This server has no goals or feedback service: both parts are missing,
+  // and no overall score stands in for the whole.
+  v1::Scorecard out;
+  ASSERT_THAT(stub_->GetScorecard(
+                  As("mona").get(),
+                  ScorecardOf("people/owen", t0_, t0_ + 30 * 86400), &out),
+              GrpcOk());
+  EXPECT_EQ(out.subject(), "people/owen");
+  EXPECT_FALSE(out.complete());
+  EXPECT_THAT(out.missing_parts(), ::testing::ElementsAre("goals", "feedback"));
+  EXPECT_EQ(out.goals().status().state(), v1::Scorecard::MISSING);
+  EXPECT_THAT(out.goals().status().reason(), HasSubstr("--goals_address"));
+  EXPECT_EQ(out.feedback().status().state(), v1::Scorecard::MISSING);
+  EXPECT_FALSE(out.has_overall_score());
+  ASSERT_EQ(out.perspectives_size(), 4);
+  EXPECT_EQ(out.perspectives(3).perspective(), v1::Kpi::LEARNING_AND_GROWTH);
+  EXPECT_DOUBLE_EQ(out.goals().weight(), 0.3);
+  // A peer may not ask for it.
+  EXPECT_THAT(stub_->GetScorecard(
+                  As("pat").get(),
+                  ScorecardOf("people/owen", t0_, t0_ + 30 * 86400), &out),
+              GrpcStatusIs(grpc::StatusCode::PERMISSION_DENIED));
 }
 
 }  // namespace

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <set>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "lib/org/access.h"
 #include "lib/status/status.h"
 #include "lib/storage/tokens.h"
 #include "services/metrics/formula.h"
@@ -743,6 +745,153 @@ absl::StatusOr<StatusView> MetricsService::GetStatus(const Caller& caller,
   if (!kpi.ok()) return kpi.status();
   if (auto st = CheckInputs(caller, *kpi); !st.ok()) return st;
   return StatusOf(*kpi, now);
+}
+
+absl::Status MetricsService::CheckScorecardAccess(
+    const Caller& caller, const ScorecardSubject& subject) const {
+  // People and teams are known to everyone who reads the directory: an
+  // unknown one is NOT_FOUND, a known one the caller may not sum up is
+  // PERMISSION_DENIED (as GetFeedbackStats answers).
+  std::string accountable;
+  if (!subject.person_id.empty()) {
+    if (!org_->Person(subject.person_id).has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("people/", subject.person_id, " not found"));
+    }
+    accountable = subject.person_id;
+  } else {
+    auto team = org_->Team(subject.team_id);
+    if (!team.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("teams/", subject.team_id, " not found"));
+    }
+    accountable = team->lead_id;
+  }
+  if (caller.service || caller.hr_admin) return absl::OkStatus();
+  if (org::IsActivePerson(caller, *org_) && !accountable.empty() &&
+      (caller.person_id == accountable ||
+       org::IsInChain(*org_, caller.person_id, accountable))) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      "subject: a scorecard is for the person, their managers, a team's lead "
+      "and the lead's managers, hr_admin and services");
+}
+
+absl::StatusOr<std::vector<std::pair<Kpi, StatusView>>>
+MetricsService::ScorecardKpis(const Caller& caller,
+                              const ScorecardSubject& subject, int64_t now) {
+  std::vector<std::string> people;
+  std::string team;
+  if (!subject.person_id.empty()) {
+    people.push_back(subject.person_id);
+  } else {
+    team = subject.team_id;
+    people = org_->TeamMembers(subject.team_id);
+  }
+  auto owned = repo_->KpisOwnedBy(people, team);
+  if (!owned.ok()) return owned.status();
+  std::vector<std::pair<Kpi, StatusView>> out;
+  for (auto& k : *owned) {
+    // A derived KPI whose inputs the caller may not read is left out, as
+    // GetKpiStatus would refuse it.
+    if (!CanRead(caller, k) || !CheckInputs(caller, k).ok()) continue;
+    auto st = StatusOf(k, now);
+    if (!st.ok()) return st.status();
+    out.emplace_back(std::move(k), std::move(*st));
+  }
+  return out;
+}
+
+absl::StatusOr<ScorecardView> MetricsService::GetScorecard(
+    const Caller& caller, const ScorecardSubject& subject, int64_t period_start,
+    int64_t period_end, const OnBehalf& who, int64_t now) {
+  if (period_end <= period_start) {
+    return status::InvalidField("period_end", "must be after period_start");
+  }
+  if (auto st = CheckScorecardAccess(caller, subject); !st.ok()) return st;
+  ScorecardView view;
+  view.subject = subject;
+  view.period_start = period_start;
+  view.period_end = period_end;
+  view.compute_time = now;
+  view.weights = options_.scorecard_weights;
+  std::array<std::optional<double>, kScoreParts> scores;
+  std::array<bool, kScoreParts> missing{};
+  auto mark_missing = [&](ScorePart part, PartState* state, std::string* reason,
+                          const absl::Status& why) {
+    *state = PartState::kMissing;
+    *reason = std::string(why.message());
+    missing[static_cast<int>(part)] = true;
+    view.missing_parts.push_back(ScorePartName(part));
+  };
+
+  ScorecardSources* sources = options_.scorecard_sources;
+  // Feedback is asked while goals are: the answer waits for the slower one,
+  // not for both in turn.
+  std::future<absl::StatusOr<FeedbackInput>> feedback;
+  if (sources != nullptr) {
+    std::string start_date = DateOf(period_start);
+    std::string end_date = DateOf(period_end - 1);
+    feedback = std::async(std::launch::async, [=] {
+      return sources->Feedback(who, subject, start_date, end_date);
+    });
+  }
+  absl::StatusOr<GoalsInput> goals =
+      sources != nullptr ? sources->Goals(who, subject)
+                         : absl::StatusOr<GoalsInput>(absl::UnavailableError(
+                               "goals: this deployment names no goals service "
+                               "(--goals_address)"));
+  if (goals.ok()) {
+    view.goals = SummarizeGoals(*goals, period_start, period_end);
+    scores[static_cast<int>(ScorePart::kGoals)] = view.goals.score;
+  } else {
+    mark_missing(ScorePart::kGoals, &view.goals.state, &view.goals.reason,
+                 goals.status());
+  }
+
+  auto kpis = ScorecardKpis(caller, subject, now);
+  if (!kpis.ok()) {
+    if (feedback.valid()) feedback.wait();
+    return kpis.status();
+  }
+  view.kpi_count = static_cast<int>(kpis->size());
+  std::vector<KpiState> all_states;
+  for (Perspective p :
+       {Perspective::kFinancial, Perspective::kCustomer,
+        Perspective::kInternalProcess, Perspective::kLearningAndGrowth}) {
+    ScorecardView::PerspectiveView pv;
+    pv.perspective = p;
+    pv.weight = view.weights.of(PartOf(p));
+    std::vector<KpiState> states;
+    for (const auto& [k, st] : *kpis) {
+      if (k.perspective != p) continue;
+      pv.kpis.emplace_back(k, st);
+      states.push_back(st.state);
+      all_states.push_back(st.state);
+    }
+    pv.score = KpiScore(states);
+    scores[static_cast<int>(PartOf(p))] = pv.score;
+    view.perspectives.push_back(std::move(pv));
+  }
+  view.kpi_state = KpiScore(all_states).has_value() ? PartState::kComplete
+                                                    : PartState::kNoData;
+
+  absl::StatusOr<FeedbackInput> stats =
+      feedback.valid()
+          ? feedback.get()
+          : absl::StatusOr<FeedbackInput>(absl::UnavailableError(
+                "feedback: this deployment names no feedback service "
+                "(--feedback_address)"));
+  if (stats.ok()) {
+    view.feedback = SummarizeFeedback(*stats);
+    scores[static_cast<int>(ScorePart::kFeedback)] = view.feedback.score;
+  } else {
+    mark_missing(ScorePart::kFeedback, &view.feedback.state,
+                 &view.feedback.reason, stats.status());
+  }
+  view.overall = OverallScore(view.weights, scores, missing);
+  return view;
 }
 
 }  // namespace sightline::metrics

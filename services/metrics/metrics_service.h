@@ -17,6 +17,7 @@
 #include "lib/org/org.h"
 #include "services/metrics/kpi.h"
 #include "services/metrics/repository.h"
+#include "services/metrics/scorecard.h"
 
 namespace sightline::metrics {
 
@@ -33,6 +34,10 @@ struct MetricsOptions {
   bool prometheus_configured = false;
   // Called with the count after every write of points.
   std::function<void(int64_t)> on_points_written;
+  // The goals and feedback services, for scorecards (null: those parts are
+  // MISSING).
+  ScorecardSources* scorecard_sources = nullptr;
+  ScorecardWeights scorecard_weights;
 };
 
 struct ListSpec {
@@ -60,6 +65,28 @@ struct SeriesView {
   std::string dimension;
   // Per bucket: the value (absent when none) and the points folded into it.
   std::vector<std::pair<std::optional<double>, int64_t>> buckets;
+};
+
+struct ScorecardView {
+  struct PerspectiveView {
+    Perspective perspective = Perspective::kFinancial;
+    std::vector<std::pair<Kpi, StatusView>> kpis;
+    std::optional<double> score;
+    double weight = 0;
+  };
+  ScorecardSubject subject;
+  int64_t period_start = 0;
+  int64_t period_end = 0;
+  int64_t compute_time = 0;
+  ScorecardWeights weights;
+  GoalsPart goals;
+  FeedbackPart feedback;
+  PartState kpi_state = PartState::kNoData;
+  int kpi_count = 0;
+  // FINANCIAL, CUSTOMER, INTERNAL_PROCESS, LEARNING_AND_GROWTH.
+  std::vector<PerspectiveView> perspectives;
+  std::optional<double> overall;
+  std::vector<std::string> missing_parts;
 };
 
 class MetricsService {
@@ -105,6 +132,20 @@ class MetricsService {
   // Without an access check (exports, scorecards of services).
   absl::StatusOr<StatusView> StatusOf(const Kpi& kpi, int64_t now);
 
+  // The subject's goals and feedback are read from their services on the
+  // caller's behalf (`who`); a service that cannot answer leaves its part
+  // MISSING and the overall score unset. NOT_FOUND for an unknown subject,
+  // PERMISSION_DENIED for a caller who is not the person, one of their
+  // managers (a team's lead or one of the lead's managers), hr_admin or a
+  // service.
+  absl::StatusOr<ScorecardView> GetScorecard(const Caller& caller,
+                                             const ScorecardSubject& subject,
+                                             int64_t period_start,
+                                             int64_t period_end,
+                                             const OnBehalf& who, int64_t now);
+  absl::Status CheckScorecardAccess(const Caller& caller,
+                                    const ScorecardSubject& subject) const;
+
   bool CanRead(const Caller& caller, const Kpi& kpi) const;
   bool CanEdit(const Caller& caller, const Kpi& kpi) const;
   static std::string Etag(const Kpi& kpi);
@@ -139,6 +180,9 @@ class MetricsService {
   // A KPI from memory, or read and kept.
   absl::StatusOr<Kpi> LoadKpi(const std::string& id);
   absl::StatusOr<int64_t> LastPointTime(const Kpi& kpi, int depth = 0);
+  // The subject's KPIs the caller may read, with their status.
+  absl::StatusOr<std::vector<std::pair<Kpi, StatusView>>> ScorecardKpis(
+      const Caller& caller, const ScorecardSubject& subject, int64_t now);
   absl::StatusOr<std::vector<std::optional<double>>> DerivedBuckets(
       const Kpi& kpi, const PointQuery& q, int depth);
 

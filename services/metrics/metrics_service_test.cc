@@ -516,5 +516,250 @@ TEST_F(MetricsServiceTest, ExportIsBounded) {
                        HasSubstr("max_exported_kpis")));
 }
 
+// ---- scorecards
+
+// The goals and feedback services as the scorecard sees them: canned answers
+// or a failure, and what each call was given.
+class FakeSources : public ScorecardSources {
+ public:
+  absl::StatusOr<GoalsInput> Goals(const OnBehalf& who,
+                                   const ScorecardSubject& subject) override {
+    goals_calls.push_back({who.authorization, subject});
+    return goals;
+  }
+  absl::StatusOr<FeedbackInput> Feedback(const OnBehalf& who,
+                                         const ScorecardSubject& subject,
+                                         const std::string& start_date,
+                                         const std::string& end_date) override {
+    absl::MutexLock lock(&mu);
+    feedback_calls.push_back({who.authorization, subject});
+    feedback_dates = {start_date, end_date};
+    return feedback;
+  }
+
+  absl::StatusOr<GoalsInput> goals = GoalsInput{};
+  absl::StatusOr<FeedbackInput> feedback = FeedbackInput{};
+  std::vector<std::pair<std::string, ScorecardSubject>> goals_calls;
+  absl::Mutex mu;
+  std::vector<std::pair<std::string, ScorecardSubject>> feedback_calls;
+  std::pair<std::string, std::string> feedback_dates;
+};
+
+class ScorecardTest : public MetricsServiceTest {
+ protected:
+  void SetUp() override {
+    MetricsServiceTest::SetUp();
+    org_.team_members["platform"] = {"owen", "pat"};
+    MetricsOptions options;
+    options.scorecard_sources = &sources_;
+    service_ = std::make_unique<MetricsService>(repo_.get(), &org_, options);
+    who_.authorization = "Bearer caller-token";
+    GoalFact a;
+    a.id = "g1";
+    a.cycle_id = "h2";
+    a.stage = GoalStage::kActive;
+    a.progress = 0.5;
+    a.health = GoalHealth::kOnTrack;
+    GoalFact b = a;
+    b.id = "g2";
+    b.progress = 0.25;
+    b.health = GoalHealth::kOffTrack;
+    sources_.goals =
+        GoalsInput{{a, b}, {{"h2", "H2", "2026-07-01", "2026-12-31", false}}};
+    FeedbackInput f;
+    f.total = 3;
+    f.praise = 2;
+    f.observation = 1;
+    f.requests_asked = 4;
+    f.requests_answered = 2;
+    sources_.feedback = f;
+  }
+
+  // A KPI with a target for December 2026 (100, amber threshold 90, red
+  // 70) and one point of `value`: GREEN from 90, AMBER from 70, RED below.
+  void KpiIn(const std::string& id, const std::string& person,
+             const std::string& team, Visibility visibility,
+             Perspective perspective, double value) {
+    Kpi k = Counting(id, person);
+    k.owner_team_id = team;
+    k.visibility = visibility;
+    k.perspective = perspective;
+    k.targets = {{At(2026, 12, 1), At(2027, 1, 1), 100, 90, 70}};
+    Create(k, kService);
+    ASSERT_THAT(
+        Write({{id, At(2026, 12, 3, 9), value, "", ""}}, kService).status(),
+        IsOk());
+  }
+
+  absl::StatusOr<ScorecardView> Card(const Caller& as,
+                                     const ScorecardSubject& subject) {
+    return service_->GetScorecard(as, subject, At(2026, 12, 1), At(2027, 1, 1),
+                                  who_, now_);
+  }
+
+  FakeSources sources_;
+  OnBehalf who_;
+};
+
+TEST_F(ScorecardTest, WhoMayAskForWhom) {
+  const ScorecardSubject owen{"owen", ""};
+  for (const Caller& c :
+       {Person("owen"), Person("mona"), Person("ceo"), kHr, kService}) {
+    EXPECT_THAT(Card(c, owen).status(), IsOk()) << c.person_id;
+  }
+  // A peer and someone who left may not; nor someone outside the chain.
+  for (const Caller& c : {Person("pat"), Person("gone"), Person("leo")}) {
+    EXPECT_THAT(Card(c, owen).status(),
+                StatusIs(absl::StatusCode::kPermissionDenied))
+        << c.person_id;
+  }
+  // A team: its lead and the lead's managers, not its members.
+  const ScorecardSubject platform{"", "platform"};
+  for (const Caller& c : {Person("leo"), Person("vic"), Person("ceo"), kHr}) {
+    EXPECT_THAT(Card(c, platform).status(), IsOk()) << c.person_id;
+  }
+  for (const Caller& c : {Person("owen"), Person("mona")}) {
+    EXPECT_THAT(Card(c, platform).status(),
+                StatusIs(absl::StatusCode::kPermissionDenied))
+        << c.person_id;
+  }
+  // A team without a lead: only hr_admin and services.
+  EXPECT_THAT(Card(Person("vp_eng"), {"", "orphans"}).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(Card(kHr, {"", "orphans"}).status(), IsOk());
+  // Unknown subjects are NOT_FOUND, for everyone.
+  EXPECT_THAT(
+      Card(kHr, {"nobody", ""}).status(),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("people/nobody")));
+  EXPECT_THAT(
+      Card(Person("pat"), {"", "nowhere"}).status(),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("teams/nowhere")));
+  // Nobody reached the other services for a refused call.
+  const size_t allowed = 5 + 4 + 1;
+  EXPECT_EQ(sources_.goals_calls.size(), allowed);
+}
+
+TEST_F(ScorecardTest, EndBeforeStartNamesPeriodEnd) {
+  EXPECT_THAT(service_
+                  ->GetScorecard(kHr, {"owen", ""}, At(2026, 12, 2),
+                                 At(2026, 12, 1), who_, now_)
+                  .status(),
+              InvalidNaming("period_end"));
+  EXPECT_TRUE(sources_.goals_calls.empty());
+}
+
+TEST_F(ScorecardTest, TeamScorecardCountsWhatTheCallerMayRead) {
+  // The team's own KPI and its members': leo leads platform from arch, so
+  // he is not in owen's chain and owen's PRIVATE KPI is not his to read.
+  KpiIn("uptime", "", "platform", Visibility::kTeam, Perspective::kCustomer,
+        120);  // GREEN
+  KpiIn("owen-cost", "owen", "", Visibility::kPrivate, Perspective::kFinancial,
+        10);  // RED, hidden from leo
+  KpiIn("pat-lead-time", "pat", "", Visibility::kTeam,
+        Perspective::kInternalProcess, 80);  // AMBER
+  KpiIn("sales-revenue", "vp_sales", "", Visibility::kPublic,
+        Perspective::kFinancial, 150);  // not the team's
+
+  auto card = Card(Person("leo"), {"", "platform"});
+  ASSERT_THAT(card.status(), IsOk());
+  EXPECT_EQ(card->kpi_count, 2);
+  ASSERT_EQ(card->perspectives.size(), 4u);
+  EXPECT_TRUE(card->perspectives[0].kpis.empty());  // FINANCIAL
+  EXPECT_FALSE(card->perspectives[0].score.has_value());
+  ASSERT_EQ(card->perspectives[1].kpis.size(), 1u);  // CUSTOMER
+  EXPECT_EQ(card->perspectives[1].kpis[0].first.id, "uptime");
+  EXPECT_EQ(card->perspectives[1].kpis[0].second.state, KpiState::kGreen);
+  EXPECT_DOUBLE_EQ(*card->perspectives[1].score, 1.0);
+  ASSERT_EQ(card->perspectives[2].kpis.size(), 1u);  // INTERNAL_PROCESS
+  EXPECT_DOUBLE_EQ(*card->perspectives[2].score, 0.5);
+
+  // Goals and feedback as their services answered, asked with the caller's
+  // own credentials and the period's dates.
+  ASSERT_EQ(sources_.goals_calls.size(), 1u);
+  EXPECT_EQ(sources_.goals_calls[0].first, "Bearer caller-token");
+  EXPECT_EQ(sources_.goals_calls[0].second.team_id, "platform");
+  ASSERT_EQ(sources_.feedback_calls.size(), 1u);
+  EXPECT_EQ(sources_.feedback_calls[0].first, "Bearer caller-token");
+  EXPECT_EQ(sources_.feedback_dates.first, "2026-12-01");
+  EXPECT_EQ(sources_.feedback_dates.second, "2026-12-31");
+  EXPECT_EQ(card->goals.goal_count, 2);
+  EXPECT_DOUBLE_EQ(card->goals.mean_progress, 0.375);
+  EXPECT_DOUBLE_EQ(*card->goals.on_track_share, 0.5);
+  EXPECT_DOUBLE_EQ(*card->feedback.score, 0.5);
+
+  // Default weights: goals 0.3, feedback 0.1, customer and internal process
+  // 0.15 each; financial and learning have no score and drop out.
+  ASSERT_TRUE(card->overall.has_value());
+  EXPECT_NEAR(*card->overall,
+              (0.3 * 0.375 + 0.1 * 0.5 + 0.15 * 1.0 + 0.15 * 0.5) / 0.7, 1e-12);
+  EXPECT_TRUE(card->missing_parts.empty());
+
+  // Owen's manager's manager sees the PRIVATE KPI too.
+  auto by_ceo = Card(Person("ceo"), {"", "platform"});
+  ASSERT_THAT(by_ceo.status(), IsOk());
+  EXPECT_EQ(by_ceo->kpi_count, 3);
+  EXPECT_DOUBLE_EQ(*by_ceo->perspectives[0].score, 0.0);
+}
+
+TEST_F(ScorecardTest, AMissingPartLeavesNoOverallScore) {
+  KpiIn("uptime", "", "platform", Visibility::kPublic, Perspective::kCustomer,
+        120);
+  sources_.goals = absl::UnavailableError("goals: connection refused");
+  auto card = Card(kHr, {"", "platform"});
+  ASSERT_THAT(card.status(), IsOk());
+  EXPECT_EQ(card->goals.state, PartState::kMissing);
+  EXPECT_THAT(card->goals.reason, HasSubstr("connection refused"));
+  EXPECT_EQ(card->goals.goal_count, 0);
+  EXPECT_FALSE(card->goals.score.has_value());
+  EXPECT_THAT(card->missing_parts, ElementsAre("goals"));
+  EXPECT_FALSE(card->overall.has_value());
+  // The parts that could be computed are still there.
+  EXPECT_EQ(card->feedback.state, PartState::kComplete);
+  EXPECT_EQ(card->kpi_count, 1);
+
+  sources_.goals = GoalsInput{};
+  sources_.feedback = absl::UnavailableError("feedback: deadline exceeded");
+  card = Card(kHr, {"", "platform"});
+  ASSERT_THAT(card.status(), IsOk());
+  EXPECT_THAT(card->missing_parts, ElementsAre("feedback"));
+  EXPECT_EQ(card->feedback.state, PartState::kMissing);
+  EXPECT_FALSE(card->overall.has_value());
+
+  // With feedback weighing nothing, its absence takes nothing away.
+  MetricsOptions options;
+  options.scorecard_sources = &sources_;
+  options.scorecard_weights =
+      *ParseScorecardWeights("goals=1,customer=1", "--scorecard_weights");
+  service_ = std::make_unique<MetricsService>(repo_.get(), &org_, options);
+  card = Card(kHr, {"", "platform"});
+  ASSERT_THAT(card.status(), IsOk());
+  EXPECT_THAT(card->missing_parts, ElementsAre("feedback"));
+  ASSERT_TRUE(card->overall.has_value());
+  EXPECT_DOUBLE_EQ(*card->overall, 1.0);  // goals: no data; customer: GREEN
+}
+
+TEST_F(ScorecardTest, WithheldFeedbackIsNotScored) {
+  FeedbackInput f;
+  f.withheld = true;
+  f.withheld_reason = "fewer than 3 distinct authors";
+  sources_.feedback = f;
+  auto card = Card(kHr, {"owen", ""});
+  ASSERT_THAT(card.status(), IsOk());
+  EXPECT_EQ(card->feedback.state, PartState::kWithheld);
+  EXPECT_FALSE(card->feedback.score.has_value());
+  EXPECT_TRUE(card->missing_parts.empty());
+  ASSERT_TRUE(card->overall.has_value());
+  EXPECT_DOUBLE_EQ(*card->overall, 0.375);  // goals alone
+}
+
+TEST_F(ScorecardTest, WithoutSourcesBothPartsAreMissing) {
+  service_ =
+      std::make_unique<MetricsService>(repo_.get(), &org_, MetricsOptions{});
+  auto card = Card(kService, {"owen", ""});
+  ASSERT_THAT(card.status(), IsOk());
+  EXPECT_THAT(card->missing_parts, ElementsAre("goals", "feedback"));
+  EXPECT_THAT(card->goals.reason, HasSubstr("--goals_address"));
+  EXPECT_FALSE(card->overall.has_value());
+}
 }  // namespace
 }  // namespace sightline::metrics

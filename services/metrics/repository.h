@@ -72,6 +72,11 @@ class KpiRepository {
   // Ordered by id, after `page.after`.
   virtual absl::StatusOr<std::vector<Kpi>> ListKpis(const KpiQuery& q,
                                                     const Page& page) = 0;
+  // Every KPI owned by one of `person_ids` or by the team `team_id` (when
+  // not empty), ordered by id: one read, however many owners.
+  virtual absl::StatusOr<std::vector<Kpi>> KpisOwnedBy(
+      const std::vector<std::string>& person_ids,
+      const std::string& team_id) = 0;
   // Every KPI (formulas, exports and Prometheus sources look across them).
   virtual absl::StatusOr<std::vector<Kpi>> AllKpis() = 0;
 

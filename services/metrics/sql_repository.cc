@@ -172,6 +172,49 @@ class SqlRepository : public KpiRepository {
     return out;
   }
 
+  absl::StatusOr<std::vector<Kpi>> KpisOwnedBy(
+      const std::vector<std::string>& person_ids,
+      const std::string& team_id) override {
+    // Owners go in chunks of bound parameters (SQLite allows 32766, and a
+    // statement this size stays cheap to prepare).
+    constexpr size_t kChunk = 500;
+    std::vector<Kpi> out;
+    size_t from = 0;
+    bool team_done = team_id.empty();
+    while (from < person_ids.size() || !team_done) {
+      const size_t to = std::min(person_ids.size(), from + kChunk);
+      std::string text = "SELECT data FROM kpis WHERE owner_person IN (''";
+      for (size_t i = from; i < to; ++i) absl::StrAppend(&text, ", :p", i);
+      absl::StrAppend(&text, ")");
+      if (!team_done) absl::StrAppend(&text, " OR owner_team = :team");
+      auto st = db_->Read("metrics.kpi_owned", [&](soci::session& sql) {
+        std::string data;
+        soci::statement stmt(sql);
+        stmt.exchange(soci::into(data));
+        for (size_t i = from; i < to; ++i) {
+          stmt.exchange(soci::use(person_ids[i]));
+        }
+        if (!team_done) stmt.exchange(soci::use(team_id));
+        stmt.alloc();
+        stmt.prepare(text);
+        stmt.define_and_bind();
+        stmt.execute(false);
+        while (stmt.fetch()) {
+          auto k = Decode(data);
+          if (!k.ok()) return k.status();
+          out.push_back(std::move(*k));
+        }
+        return absl::OkStatus();
+      });
+      if (!st.ok()) return st;
+      team_done = true;
+      from = to;
+    }
+    std::sort(out.begin(), out.end(),
+              [](const Kpi& a, const Kpi& b) { return a.id < b.id; });
+    return out;
+  }
+
   absl::StatusOr<std::vector<Kpi>> AllKpis() override {
     std::vector<Kpi> out;
     auto st = db_->Read("metrics.kpi_all", [&](soci::session& sql) {
