@@ -3,9 +3,12 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "lib/auth/jwt.h"
+#include "lib/testing/harness.h"
 
 namespace sightline::testing {
 
@@ -62,6 +65,39 @@ std::unique_ptr<grpc::ClientContext> ContextAs(const std::string& key,
   if (token.ok())
     ctx->AddMetadata("authorization", absl::StrCat("Bearer ", *token));
   return ctx;
+}
+
+absl::Status HandlerBed::Open(const std::string& service,
+                              const std::vector<storage::Migration>& migrations,
+                              const std::string& key) {
+  dir_ = MakeTempDir(service);
+  auto db = OpenMigratedSqlite(dir_, service, migrations);
+  if (!db.ok()) return db.status();
+  db_ = std::move(*db);
+  auto runtime = HandlerRuntime(service + "-handler-test", key);
+  if (!runtime.ok()) return runtime.status();
+  runtime_ = std::move(*runtime);
+  feed_ =
+      std::make_unique<storage::ChangeFeed>(db_.get(), absl::Milliseconds(20));
+  feed_->Start();
+  return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::Channel> HandlerBed::Serve(grpc::Service* handler) {
+  int port = 0;
+  server_ = ServeOnLoopback(handler, &port);
+  if (server_ == nullptr) return nullptr;
+  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                             grpc::InsecureChannelCredentials());
+}
+
+void HandlerBed::Stop() {
+  streams_.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stop"));
+  if (server_ != nullptr) server_->Shutdown();
+  server_.reset();
+  if (feed_ != nullptr) feed_->Stop();
+  if (!dir_.empty()) RemoveTree(dir_);
+  dir_.clear();
 }
 
 }  // namespace sightline::testing

@@ -10,10 +10,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/server.h"
 #include "lib/auth/principal.h"
+#include "lib/server/change_stream.h"
 #include "lib/server/runtime.h"
+#include "lib/storage/change_log.h"
 #include "lib/storage/database.h"
 #include "lib/storage/schema.h"
 
@@ -39,5 +42,39 @@ std::unique_ptr<grpc::ClientContext> ContextAs(const std::string& key,
                                                const std::string& subject,
                                                std::vector<auth::Role> roles = {
                                                    auth::Role::kEmployee});
+
+// What a handler test of a service on SQLite stands on: a migrated database
+// in a fresh temp dir, a runtime, a change feed and the stream set its Watch
+// methods need, and the handler served on loopback.
+class HandlerBed {
+ public:
+  HandlerBed() = default;
+  HandlerBed(const HandlerBed&) = delete;
+  HandlerBed& operator=(const HandlerBed&) = delete;
+  ~HandlerBed() { Stop(); }
+
+  // The database migrated as `service`, tokens signed with `key`.
+  absl::Status Open(const std::string& service,
+                    const std::vector<storage::Migration>& migrations,
+                    const std::string& key);
+  storage::Database* db() { return db_.get(); }
+  server::Runtime* runtime() { return runtime_.get(); }
+  server::ChangeStreamDeps WatchDeps(std::string feed_name) {
+    return {runtime_.get(), db_.get(), feed_.get(), &streams_,
+            std::move(feed_name)};
+  }
+  // Serves `handler`; a channel to it, or null when it cannot start.
+  std::shared_ptr<grpc::Channel> Serve(grpc::Service* handler);
+  // Ends open Watch streams, stops the server and the feed, removes the dir.
+  void Stop();
+
+ private:
+  std::string dir_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<server::Runtime> runtime_;
+  std::unique_ptr<storage::ChangeFeed> feed_;
+  server::StreamSet streams_;
+  std::unique_ptr<grpc::Server> server_;
+};
 
 }  // namespace sightline::testing

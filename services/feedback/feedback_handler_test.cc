@@ -36,12 +36,8 @@ constexpr char kSecret[] = "0123456789abcdef0123456789abcdef-test";
 class FeedbackHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::sightline::testing::MakeTempDir("feedback-handler");
-    auto db = ::sightline::testing::OpenMigratedSqlite(dir_, "feedback",
-                                                       FeedbackMigrations());
-    ASSERT_THAT(db, IsOk());
-    db_ = std::move(*db);
-    repo_ = NewSqlRepository(db_.get());
+    ASSERT_THAT(bed_.Open("feedback", FeedbackMigrations(), kSecret), IsOk());
+    repo_ = NewSqlRepository(bed_.db());
     org_.AddTeam("eng", "mia");
     org_.AddPerson("mia", "eng", "");
     for (const char* id : {"ann", "bob", "carl"})
@@ -51,30 +47,14 @@ class FeedbackHandlerTest : public ::testing::Test {
                                                  FeedbackOptions{});
     ASSERT_THAT(service_->Init(), IsOk());
 
-    auto runtime =
-        ::sightline::testing::HandlerRuntime("feedback-handler-test", kSecret);
-    ASSERT_THAT(runtime, IsOk());
-    runtime_ = std::move(*runtime);
-    feed_ = std::make_unique<storage::ChangeFeed>(db_.get(),
-                                                  absl::Milliseconds(20));
-    feed_->Start();
     handler_ = std::make_unique<FeedbackHandler>(
-        runtime_.get(), service_.get(), &org_,
-        server::ChangeStreamDeps{runtime_.get(), db_.get(), feed_.get(),
-                                 &streams_, "recognition"});
-    int port = 0;
-    server_ = ::sightline::testing::ServeOnLoopback(handler_.get(), &port);
-    ASSERT_NE(server_, nullptr);
-    stub_ = v1::FeedbackService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+        bed_.runtime(), service_.get(), &org_, bed_.WatchDeps("recognition"));
+    auto channel = bed_.Serve(handler_.get());
+    ASSERT_NE(channel, nullptr);
+    stub_ = v1::FeedbackService::NewStub(channel);
   }
 
-  void TearDown() override {
-    streams_.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stop"));
-    if (server_ != nullptr) server_->Shutdown();
-    if (feed_ != nullptr) feed_->Stop();
-    ::sightline::testing::RemoveTree(dir_);
-  }
+  void TearDown() override { bed_.Stop(); }
 
   // A client context carrying a token for people/`person` ("" for none).
   std::unique_ptr<grpc::ClientContext> As(const std::string& person) {
@@ -97,17 +77,12 @@ class FeedbackHandlerTest : public ::testing::Test {
     return stub_->CreateFeedback(As(author).get(), req, out);
   }
 
-  std::string dir_;
-  std::unique_ptr<storage::Database> db_;
+  ::sightline::testing::HandlerBed bed_;
   std::unique_ptr<FeedbackRepository> repo_;
   FakeOrg org_;
   FakeGoals goals_;
   std::unique_ptr<FeedbackService> service_;
-  std::unique_ptr<server::Runtime> runtime_;
-  std::unique_ptr<storage::ChangeFeed> feed_;
-  server::StreamSet streams_;
   std::unique_ptr<FeedbackHandler> handler_;
-  std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::FeedbackService::Stub> stub_;
 };
 

@@ -43,38 +43,18 @@ std::vector<std::string> Violations(const grpc::Status& s) {
 class MetricsHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::sightline::testing::MakeTempDir("metrics-handler");
-    auto db = ::sightline::testing::OpenMigratedSqlite(dir_, "metrics",
-                                                       MetricsMigrations());
-    ASSERT_THAT(db, IsOk());
-    db_ = std::move(*db);
-    repo_ = NewSqlRepository(db_.get());
+    ASSERT_THAT(bed_.Open("metrics", MetricsMigrations(), kSecret), IsOk());
+    repo_ = NewSqlRepository(bed_.db());
     service_ =
         std::make_unique<MetricsService>(repo_.get(), &org_, MetricsOptions{});
-    auto runtime =
-        ::sightline::testing::HandlerRuntime("metrics-handler-test", kSecret);
-    ASSERT_THAT(runtime, IsOk());
-    runtime_ = std::move(*runtime);
-    feed_ = std::make_unique<storage::ChangeFeed>(db_.get(),
-                                                  absl::Milliseconds(20));
-    feed_->Start();
-    handler_ = std::make_unique<MetricsHandler>(
-        runtime_.get(), service_.get(), &org_,
-        server::ChangeStreamDeps{runtime_.get(), db_.get(), feed_.get(),
-                                 &streams_, "kpis"});
-    int port = 0;
-    server_ = ::sightline::testing::ServeOnLoopback(handler_.get(), &port);
-    ASSERT_NE(server_, nullptr);
-    stub_ = v1::MetricsService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    handler_ = std::make_unique<MetricsHandler>(bed_.runtime(), service_.get(),
+                                                &org_, bed_.WatchDeps("kpis"));
+    auto channel = bed_.Serve(handler_.get());
+    ASSERT_NE(channel, nullptr);
+    stub_ = v1::MetricsService::NewStub(channel);
   }
 
-  void TearDown() override {
-    streams_.CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stop"));
-    if (server_ != nullptr) server_->Shutdown();
-    if (feed_ != nullptr) feed_->Stop();
-    ::sightline::testing::RemoveTree(dir_);
-  }
+  void TearDown() override { bed_.Stop(); }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& person) {
     return ::sightline::testing::ContextAs(
@@ -98,16 +78,11 @@ class MetricsHandlerTest : public ::testing::Test {
     return p;
   }
 
-  std::string dir_;
+  ::sightline::testing::HandlerBed bed_;
   org::FakeOrgService org_;
-  std::unique_ptr<storage::Database> db_;
   std::unique_ptr<KpiRepository> repo_;
   std::unique_ptr<MetricsService> service_;
-  std::unique_ptr<server::Runtime> runtime_;
-  std::unique_ptr<storage::ChangeFeed> feed_;
-  server::StreamSet streams_;
   std::unique_ptr<MetricsHandler> handler_;
-  std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::MetricsService::Stub> stub_;
   // 2026-11-02 00:00 UTC: a Monday, a month before the tests' "now".
   const int64_t t0_ = 1793577600;
