@@ -61,7 +61,11 @@
 #      every linked key result has shown the value on the goals service's
 #      WatchGoals stream (a stream, not polling, so that the figure holds no
 #      polling delay of the bench's own). A point that never reaches its key
-#      results within BENCH_KPI_FOLLOW_SETTLE s fails the step.
+#      results within BENCH_KPI_FOLLOW_SETTLE s fails the step. Then the same
+#      with new KPIs whose points are written to a second metrics process on
+#      the same database (another replica): the goals service's feed sees
+#      them only when its replica polls the database (--change_poll_interval,
+#      200 ms as deployed).
 #
 # Before the table it prints the machine: CPU model, cores, the echo rate and
 # the disk's durable-commit p50/p99 (bench/goals commits), so that two runs
@@ -198,7 +202,7 @@ trap 'FAILED=1; exit 130' INT TERM
 # value KEY FILE: the value of a key=value line.
 value() { [ -f "$2" ] || return 0; sed -n "s/^$1=//p" "$2" | head -1; }
 
-mapfile -t PORTS < <("$PREP" ports 28)
+mapfile -t PORTS < <("$PREP" ports 30)
 REDIS_PORT=${PORTS[0]}
 PEOPLE_PORT=${PORTS[1]}
 PEOPLE_METRICS=${PORTS[2]}
@@ -227,6 +231,8 @@ KF_METRICS_PORT=${PORTS[24]}
 KF_METRICS_METRICS=${PORTS[25]}
 KF_GOALS_PORT=${PORTS[26]}
 KF_GOALS_METRICS=${PORTS[27]}
+KF_REPLICA_PORT=${PORTS[28]}
+KF_REPLICA_METRICS=${PORTS[29]}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -653,13 +659,21 @@ fi  # metrics
 if want kpi-follow; then
 log "kpi-follow: $KF_KPIS KPIs x $KF_LINKS key results, one point per call at $KF_RATE/s for ${KF_SECONDS}s"
 start_org
+kf_metrics_args=(--db="$WORK/kf-metrics.db" --jwt_key_file="$WORK/jwt.secret"
+  --people_address="127.0.0.1:$ORG_PORT")
 "$METRICS_BIN" --grpc_address="127.0.0.1:$KF_METRICS_PORT" \
-  --metrics_address="127.0.0.1:$KF_METRICS_METRICS" --db="$WORK/kf-metrics.db" \
-  --jwt_key_file="$WORK/jwt.secret" --people_address="127.0.0.1:$ORG_PORT" \
+  --metrics_address="127.0.0.1:$KF_METRICS_METRICS" "${kf_metrics_args[@]}" \
   >"$WORK/kf-metrics.log" 2>&1 &
 KF_METRICS_PID=$!
 PIDS+=("$KF_METRICS_PID")
 "$PREP" wait "127.0.0.1:$KF_METRICS_PORT" || { FAILED=1; err "kpi-follow: metrics service did not start"; exit 1; }
+# A second replica on the same database, for the second run.
+"$METRICS_BIN" --grpc_address="127.0.0.1:$KF_REPLICA_PORT" \
+  --metrics_address="127.0.0.1:$KF_REPLICA_METRICS" "${kf_metrics_args[@]}" \
+  >"$WORK/kf-replica.log" 2>&1 &
+KF_REPLICA_PID=$!
+PIDS+=("$KF_REPLICA_PID")
+"$PREP" wait "127.0.0.1:$KF_REPLICA_PORT" || { FAILED=1; err "kpi-follow: metrics replica did not start"; exit 1; }
 "$GOALS_BIN" --grpc_address="127.0.0.1:$KF_GOALS_PORT" --metrics_address="127.0.0.1:$KF_GOALS_METRICS" \
   --db="$WORK/kf-goals.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
   --jwt_key_file="$WORK/jwt.secret" --people_address="127.0.0.1:$ORG_PORT" \
@@ -668,18 +682,24 @@ KF_GOALS_PID=$!
 PIDS+=("$KF_GOALS_PID")
 "$PREP" wait --service=sightline.goals.v1.GoalService "127.0.0.1:$KF_GOALS_PORT" ||
   { FAILED=1; err "kpi-follow: goals service did not become ready"; exit 1; }
-# Owners create their goals: both services must know the company first.
-for s in metrics goals; do
+# Owners create their goals: the services must know the company first.
+for s in metrics replica goals; do
   wait_log "$WORK/kf-$s.log" "people directory loaded" ||
     { FAILED=1; err "kpi-follow: $s never loaded the directory"; exit 1; }
 done
-"$GOALS_BENCH" kpi-follow --target="127.0.0.1:$KF_GOALS_PORT" \
-  --metrics_target="127.0.0.1:$KF_METRICS_PORT" --people_target="127.0.0.1:$ORG_PORT" \
-  --jwt_key_file="$WORK/jwt.secret" --kpis="$KF_KPIS" --links="$KF_LINKS" \
-  --rate="$KF_RATE" --seconds="$KF_SECONDS" --settle="$KF_SETTLE" \
-  >"$WORK/kpi-follow.out" 2>"$WORK/kpi-follow.err" ||
-  { FAILED=1; err "kpi-follow failed: $(cat "$WORK/kpi-follow.err")"; }
-log "  kpi-follow: $(tr '\n' ' ' <"$WORK/kpi-follow.out")"
+kfollow() {  # NAME ARGS...
+  local name=$1
+  shift
+  "$GOALS_BENCH" kpi-follow --target="127.0.0.1:$KF_GOALS_PORT" \
+    --metrics_target="127.0.0.1:$KF_METRICS_PORT" --people_target="127.0.0.1:$ORG_PORT" \
+    --jwt_key_file="$WORK/jwt.secret" --kpis="$KF_KPIS" --links="$KF_LINKS" \
+    --rate="$KF_RATE" --seconds="$KF_SECONDS" --settle="$KF_SETTLE" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" ||
+    { FAILED=1; err "$name failed: $(cat "$WORK/$name.err")"; }
+  log "  $name: $(tr '\n' ' ' <"$WORK/$name.out")"
+}
+kfollow kpi-follow
+kfollow kpi-follow-replica --kpi_prefix=replica --write_target="127.0.0.1:$KF_REPLICA_PORT"
 fi  # kpi-follow
 
 # --- scorecard ---------------------------------------------------------------
@@ -968,6 +988,12 @@ target_row "KPI points whose key results never moved (of $(value kpi_follow_writ
 row "BatchWriteDataPoints of one point at $KF_RATE/s: p50 / p99 from planned send (ms)" \
   "$(value kpi_follow_write_p50_ms "$KF") / $(value kpi_follow_write_p99_ms "$KF")" \
   "${COMMIT_P50:-NA} / ${COMMIT_P99:-NA} (SQLite commit)" - - -
+KFR=$WORK/kpi-follow-replica.out
+row "KPI point -> key result, points written to another metrics replica: p50 / p99 / slowest (ms)" \
+  "$(value kpi_follow_p50_ms "$KFR") / $(value kpi_follow_p99_ms "$KFR") / $(value kpi_follow_max_ms "$KFR")" \
+  - - - -
+row "KPI points via another replica whose key results never moved (of $(value kpi_follow_written "$KFR") written)" \
+  "$(value kpi_follow_missing "$KFR")" - - - -
 fi  # kpi-follow
 echo
 echo "targets: $HELD of $TARGETS held${MISSED_NAMES[*]:+; missed or not measured:}"

@@ -25,7 +25,7 @@
 //       commits_p50_ms and commits_p99_ms.
 //   sightline-bench-goals kpi-follow --target=A --metrics_target=M
 //       --people_target=P --jwt_key_file=K --kpis=N --links=L --rate=R
-//       --seconds=S --settle=W
+//       --seconds=S --settle=W [--write_target=M2 --kpi_prefix=X]
 //       How soon a key result follows its KPI, with a goals service started
 //       with --metrics_service_address=M. Creates a cycle, N PUBLIC KPIs (LAST
 //       of their points) and, for each, L goals of L different active people
@@ -40,7 +40,9 @@
 //       anybody reading the key result would see). One point per KPI first,
 //       not counted, opens every connection. Waits at most W s after the last
 //       answer; a point whose key results never moved fails the step. Prints
-//       kpi_follow_* figures.
+//       kpi_follow_* figures. With --write_target, the points go to another
+//       replica of the metrics service (same database): the goals service's
+//       feed then sees them by polling.
 
 #include <sqlite3.h>
 
@@ -94,6 +96,12 @@ ABSL_FLAG(int, channels, 4, "check-ins: connections.");
 ABSL_FLAG(uint64_t, seed, 7, "check-ins: seed of the goals and values.");
 ABSL_FLAG(std::string, metrics_target, "", "kpi-follow: the metrics service.");
 ABSL_FLAG(std::string, people_target, "", "kpi-follow: the people service.");
+ABSL_FLAG(std::string, write_target, "",
+          "kpi-follow: where the points are written (default: "
+          "--metrics_target; another replica of it shows the delay between "
+          "replicas).");
+ABSL_FLAG(std::string, kpi_prefix, "follow",
+          "kpi-follow: the KPIs' ids are PREFIX-k0, PREFIX-k1...");
 ABSL_FLAG(int, kpis, 20, "kpi-follow: KPIs the points go to.");
 ABSL_FLAG(int, links, 3,
           "kpi-follow: key results (of as many owners) per KPI.");
@@ -470,6 +478,10 @@ class KpiFollowRun {
     goals_ = NewStub(target);
     metrics_ = mv1::MetricsService::NewStub(grpc::CreateChannel(
         metrics_target, grpc::InsecureChannelCredentials()));
+    std::string write_target = absl::GetFlag(FLAGS_write_target);
+    if (write_target.empty()) write_target = metrics_target;
+    writes_ = mv1::MetricsService::NewStub(
+        grpc::CreateChannel(write_target, grpc::InsecureChannelCredentials()));
     people_ = pv1::PeopleService::NewStub(
         grpc::CreateChannel(people_target, grpc::InsecureChannelCredentials()));
     if (int rc = Setup(); rc != 0) return rc;
@@ -582,7 +594,7 @@ class KpiFollowRun {
     kpi_krs_.resize(static_cast<size_t>(kpis_));
     for (int k = 0; k < kpis_; ++k) {
       mv1::CreateKpiRequest req;
-      req.set_kpi_id(absl::StrCat("follow-k", k));
+      req.set_kpi_id(absl::StrCat(absl::GetFlag(FLAGS_kpi_prefix), "-k", k));
       mv1::Kpi* kpi = req.mutable_kpi();
       kpi->set_display_name(absl::StrCat("Follow ", k));
       kpi->set_owner_person(people[0]);
@@ -702,7 +714,7 @@ class KpiFollowRun {
       ++sent_;
       last_sent_ = absl::Now();
     }
-    metrics_->async()->BatchWriteDataPoints(
+    writes_->async()->BatchWriteDataPoints(
         &call->ctx, &call->req, &call->resp,
         [this, call](grpc::Status st) { Written(call, st); });
   }
@@ -838,6 +850,7 @@ class KpiFollowRun {
   std::string service_token_;
   std::unique_ptr<gv1::GoalService::Stub> goals_;
   std::unique_ptr<mv1::MetricsService::Stub> metrics_;
+  std::unique_ptr<mv1::MetricsService::Stub> writes_;
   std::unique_ptr<pv1::PeopleService::Stub> people_;
   std::vector<std::string> kpi_names_;
   std::vector<std::vector<size_t>> kpi_krs_;  // KPI -> indexes into seen_
