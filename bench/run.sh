@@ -46,6 +46,27 @@
 #      called by its lead: the first call (cold) and BENCH_SCORECARD_RUNS more,
 #      one after another (warm, p50). Every answer must be complete.
 #
+#   6. kpi-follow: how soon a key result follows its KPI. A metrics service
+#      and a goals service started with --metrics_service_address pointing at
+#      it, both as deployed (default flags, SQLite, durable) on fresh
+#      databases in the temp dir, with the company's people service: the
+#      goals part's service runs on a large generated database whose
+#      figures are its own, and a fresh one keeps this figure apart from the
+#      database's size and from the other parts' load. bench/goals kpi-follow
+#      creates BENCH_KPI_FOLLOW_KPIS KPIs, each linked by the key results of
+#      BENCH_KPI_FOLLOW_LINKS goals of as many people, then writes one point
+#      per BatchWriteDataPoints call at BENCH_KPI_FOLLOW_RATE points/s for
+#      BENCH_KPI_FOLLOW_SECONDS s (open loop), each a new value of its KPI.
+#      A point's latency runs from the write's answer (the commit) until
+#      every linked key result has shown the value on the goals service's
+#      WatchGoals stream (a stream, not polling, so that the figure holds no
+#      polling delay of the bench's own). A point that never reaches its key
+#      results within BENCH_KPI_FOLLOW_SETTLE s fails the step. Then the same
+#      with new KPIs whose points are written to a second metrics process on
+#      the same database (another replica): the goals service's feed sees
+#      them only when its replica polls the database (--change_poll_interval,
+#      200 ms as deployed).
+#
 # Before the table it prints the machine: CPU model, cores, the echo rate and
 # the disk's durable-commit p50/p99 (bench/goals commits), so that two runs
 # can be compared; every target row says whether the target held.
@@ -61,8 +82,11 @@
 # 50000), BENCH_METRICS_INFLIGHT (write calls in flight, 4),
 # BENCH_METRICS_KPIS (4), BENCH_METRICS_QUERY_POINTS (1000000).
 # BENCH_SCORECARD_PEOPLE (2000), BENCH_SCORECARD_TEAMS (10),
-# BENCH_SCORECARD_RUNS (50).
-# BENCH_ONLY: a comma-separated subset of people,goals,feedback,metrics,scorecard
+# BENCH_SCORECARD_RUNS (50). BENCH_KPI_FOLLOW_RATE (points/s, 100),
+# BENCH_KPI_FOLLOW_SECONDS (20), BENCH_KPI_FOLLOW_KPIS (20),
+# BENCH_KPI_FOLLOW_LINKS (key results per KPI, 3), BENCH_KPI_FOLLOW_SETTLE (30).
+# BENCH_ONLY: a comma-separated subset of
+# people,goals,feedback,metrics,scorecard,kpi-follow
 # (default: all; feedback brings goals with it), e.g. BENCH_ONLY=metrics.
 # The echo baseline and the disk's commit baseline are always measured.
 # BENCH_COLD=1 (root only) drops the kernel's page cache after the goals
@@ -94,12 +118,17 @@ METRICS_QUERY_POINTS=${BENCH_METRICS_QUERY_POINTS:-1000000}
 SC_PEOPLE=${BENCH_SCORECARD_PEOPLE:-2000}
 SC_TEAMS=${BENCH_SCORECARD_TEAMS:-10}
 SC_RUNS=${BENCH_SCORECARD_RUNS:-50}
+KF_RATE=${BENCH_KPI_FOLLOW_RATE:-100}
+KF_SECONDS=${BENCH_KPI_FOLLOW_SECONDS:-20}
+KF_KPIS=${BENCH_KPI_FOLLOW_KPIS:-20}
+KF_LINKS=${BENCH_KPI_FOLLOW_LINKS:-3}
+KF_SETTLE=${BENCH_KPI_FOLLOW_SETTLE:-30}
 
-ONLY=${BENCH_ONLY:-people,goals,feedback,metrics,scorecard}
+ONLY=${BENCH_ONLY:-people,goals,feedback,metrics,scorecard,kpi-follow}
 for part in ${ONLY//,/ }; do
   case $part in
-    people | goals | feedback | metrics | scorecard) ;;
-    *) echo "bench: BENCH_ONLY: unknown part '$part' (people, goals, feedback, metrics, scorecard)" >&2; exit 2 ;;
+    people | goals | feedback | metrics | scorecard | kpi-follow) ;;
+    *) echo "bench: BENCH_ONLY: unknown part '$part' (people, goals, feedback, metrics, scorecard, kpi-follow)" >&2; exit 2 ;;
   esac
 done
 # want PART: whether this run measures PART.
@@ -129,6 +158,7 @@ want feedback && needed+=("$FEEDBACK_BIN" "$FEEDBACK_BENCH")
 want metrics && needed+=("$METRICS_BIN" "$METRICS_BENCH")
 SCORECARD_BENCH=$BUILD/bench/sightline-bench-scorecard
 want scorecard && needed+=("$GOALS_BIN" "$FEEDBACK_BIN" "$METRICS_BIN" "$SCORECARD_BENCH")
+want kpi-follow && needed+=("$GOALS_BIN" "$METRICS_BIN")
 for b in "${needed[@]}"; do
   [ -x "$b" ] || { echo "bench: missing $b (build first: make build)" >&2; exit 1; }
 done
@@ -172,7 +202,7 @@ trap 'FAILED=1; exit 130' INT TERM
 # value KEY FILE: the value of a key=value line.
 value() { [ -f "$2" ] || return 0; sed -n "s/^$1=//p" "$2" | head -1; }
 
-mapfile -t PORTS < <("$PREP" ports 24)
+mapfile -t PORTS < <("$PREP" ports 30)
 REDIS_PORT=${PORTS[0]}
 PEOPLE_PORT=${PORTS[1]}
 PEOPLE_METRICS=${PORTS[2]}
@@ -197,6 +227,12 @@ SC_FEEDBACK_PORT=${PORTS[20]}
 SC_FEEDBACK_METRICS=${PORTS[21]}
 SC_METRICS_PORT=${PORTS[22]}
 SC_METRICS_METRICS=${PORTS[23]}
+KF_METRICS_PORT=${PORTS[24]}
+KF_METRICS_METRICS=${PORTS[25]}
+KF_GOALS_PORT=${PORTS[26]}
+KF_GOALS_METRICS=${PORTS[27]}
+KF_REPLICA_PORT=${PORTS[28]}
+KF_REPLICA_METRICS=${PORTS[29]}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -259,6 +295,16 @@ cache_reads() {
       match($0, /result="[^"]*"/)
       print "local-" substr($0, RSTART + 8, RLENGTH - 9), $NF
     }'
+}
+
+# wait_log FILE TEXT: until the log holds TEXT (60 s at most).
+wait_log() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 # delta BEFORE AFTER: "key after-before" for every key of AFTER.
@@ -606,20 +652,61 @@ done
 TOKEN=$PEOPLE_TOKEN
 fi  # metrics
 
+# --- kpi-follow --------------------------------------------------------------
+# KPI point -> key result progress. Its own metrics and goals services on
+# fresh databases (see the header), default flags as deployed, the company's
+# people service and the shared Redis.
+if want kpi-follow; then
+log "kpi-follow: $KF_KPIS KPIs x $KF_LINKS key results, one point per call at $KF_RATE/s for ${KF_SECONDS}s"
+start_org
+kf_metrics_args=(--db="$WORK/kf-metrics.db" --jwt_key_file="$WORK/jwt.secret"
+  --people_address="127.0.0.1:$ORG_PORT")
+"$METRICS_BIN" --grpc_address="127.0.0.1:$KF_METRICS_PORT" \
+  --metrics_address="127.0.0.1:$KF_METRICS_METRICS" "${kf_metrics_args[@]}" \
+  >"$WORK/kf-metrics.log" 2>&1 &
+KF_METRICS_PID=$!
+PIDS+=("$KF_METRICS_PID")
+"$PREP" wait "127.0.0.1:$KF_METRICS_PORT" || { FAILED=1; err "kpi-follow: metrics service did not start"; exit 1; }
+# A second replica on the same database, for the second run.
+"$METRICS_BIN" --grpc_address="127.0.0.1:$KF_REPLICA_PORT" \
+  --metrics_address="127.0.0.1:$KF_REPLICA_METRICS" "${kf_metrics_args[@]}" \
+  >"$WORK/kf-replica.log" 2>&1 &
+KF_REPLICA_PID=$!
+PIDS+=("$KF_REPLICA_PID")
+"$PREP" wait "127.0.0.1:$KF_REPLICA_PORT" || { FAILED=1; err "kpi-follow: metrics replica did not start"; exit 1; }
+"$GOALS_BIN" --grpc_address="127.0.0.1:$KF_GOALS_PORT" --metrics_address="127.0.0.1:$KF_GOALS_METRICS" \
+  --db="$WORK/kf-goals.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
+  --jwt_key_file="$WORK/jwt.secret" --people_address="127.0.0.1:$ORG_PORT" \
+  --metrics_service_address="127.0.0.1:$KF_METRICS_PORT" >"$WORK/kf-goals.log" 2>&1 &
+KF_GOALS_PID=$!
+PIDS+=("$KF_GOALS_PID")
+"$PREP" wait --service=sightline.goals.v1.GoalService "127.0.0.1:$KF_GOALS_PORT" ||
+  { FAILED=1; err "kpi-follow: goals service did not become ready"; exit 1; }
+# Owners create their goals: the services must know the company first.
+for s in metrics replica goals; do
+  wait_log "$WORK/kf-$s.log" "people directory loaded" ||
+    { FAILED=1; err "kpi-follow: $s never loaded the directory"; exit 1; }
+done
+kfollow() {  # NAME ARGS...
+  local name=$1
+  shift
+  "$GOALS_BENCH" kpi-follow --target="127.0.0.1:$KF_GOALS_PORT" \
+    --metrics_target="127.0.0.1:$KF_METRICS_PORT" --people_target="127.0.0.1:$ORG_PORT" \
+    --jwt_key_file="$WORK/jwt.secret" --kpis="$KF_KPIS" --links="$KF_LINKS" \
+    --rate="$KF_RATE" --seconds="$KF_SECONDS" --settle="$KF_SETTLE" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" ||
+    { FAILED=1; err "$name failed: $(cat "$WORK/$name.err")"; }
+  log "  $name: $(tr '\n' ' ' <"$WORK/$name.out")"
+}
+kfollow kpi-follow
+kfollow kpi-follow-replica --kpi_prefix=replica --write_target="127.0.0.1:$KF_REPLICA_PORT"
+fi  # kpi-follow
+
 # --- scorecard ---------------------------------------------------------------
 # GetScorecard of a team of $SC_PEOPLE / $SC_TEAMS people, asked by its lead,
 # with every part read from the real services.
 if want scorecard; then
 log "scorecard: an org of $SC_PEOPLE people in $SC_TEAMS teams; GetScorecard of one team by its lead"
-# wait_log FILE TEXT: until the log holds TEXT (60 s at most).
-wait_log() {
-  local i
-  for ((i = 0; i < 600; i++)); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
 SC_ADDR=127.0.0.1
 "$PEOPLE_BIN" --grpc_address="$SC_ADDR:$SC_ORG_PORT" --metrics_address="$SC_ADDR:$SC_ORG_METRICS" \
   --db="$WORK/sc-org.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
@@ -888,6 +975,26 @@ target_row "GetScorecard, same, cold: first call on a restarted metrics service 
 row "GetScorecard, same, warm p90 / slowest (ms)" \
   "$(value scorecard_warm_p90_ms "$SCO") / $(value scorecard_warm_max_ms "$SCO")" - - - -
 fi  # scorecard
+if want kpi-follow; then
+KF=$WORK/kpi-follow.out
+KF_P99=$(value kpi_follow_p99_ms "$KF")
+KF_MISSING=$(value kpi_follow_missing "$KF")
+target_row "KPI point -> linked key result moved (WatchGoals), $KF_RATE points/s for ${KF_SECONDS}s, one a call, $(value kpi_follow_kpis "$KF") KPIs x $KF_LINKS key results: p99 from the write's answer (ms)" \
+  "${KF_P99:-NA}" - - "< 1000" "$(check "${KF_P99:-NA}" "<" 1000)"
+row "KPI point -> key result, same: p50 / p90 / slowest (ms)" \
+  "$(value kpi_follow_p50_ms "$KF") / $(value kpi_follow_p90_ms "$KF") / $(value kpi_follow_max_ms "$KF")" - - - -
+target_row "KPI points whose key results never moved (of $(value kpi_follow_written "$KF") written)" \
+  "${KF_MISSING:-NA}" - - "0" "$(check "${KF_MISSING:-NA}" "<" 1)"
+row "BatchWriteDataPoints of one point at $KF_RATE/s: p50 / p99 from planned send (ms)" \
+  "$(value kpi_follow_write_p50_ms "$KF") / $(value kpi_follow_write_p99_ms "$KF")" \
+  "${COMMIT_P50:-NA} / ${COMMIT_P99:-NA} (SQLite commit)" - - -
+KFR=$WORK/kpi-follow-replica.out
+row "KPI point -> key result, points written to another metrics replica: p50 / p99 / slowest (ms)" \
+  "$(value kpi_follow_p50_ms "$KFR") / $(value kpi_follow_p99_ms "$KFR") / $(value kpi_follow_max_ms "$KFR")" \
+  - - - -
+row "KPI points via another replica whose key results never moved (of $(value kpi_follow_written "$KFR") written)" \
+  "$(value kpi_follow_missing "$KFR")" - - - -
+fi  # kpi-follow
 echo
 echo "targets: $HELD of $TARGETS held${MISSED_NAMES[*]:+; missed or not measured:}"
 for m in "${MISSED_NAMES[@]}"; do echo "  - $m"; done
