@@ -88,6 +88,35 @@ class MetricsServiceTest : public ::testing::Test {
   int64_t now_ = At(2026, 12, 3, 10);
 };
 
+// A team's KPI stores '' as its owner person: asking for people's KPIs must
+// not bring in every team's KPIs, nor one team's the other's.
+TEST_F(MetricsServiceTest, KpisOwnedByMatchesOnlyTheOwnersAsked) {
+  Kpi mine = Counting("mine", "mona");
+  Kpi theirs = Counting("theirs", "owen");
+  Kpi team_a = Counting("team-a", "");
+  team_a.owner_team_id = "a";
+  Kpi team_b = Counting("team-b", "");
+  team_b.owner_team_id = "b";
+  for (const Kpi& k : {mine, theirs, team_a, team_b}) {
+    ASSERT_TRUE(repo_->InsertKpi(k, {}).ok()) << k.id;
+  }
+  auto ids = [&](const std::vector<std::string>& people,
+                 const std::string& team) {
+    std::vector<std::string> out;
+    auto got = repo_->KpisOwnedBy(people, team);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (got.ok()) {
+      for (const auto& k : *got) out.push_back(k.id);
+    }
+    return out;
+  };
+  EXPECT_THAT(ids({"mona"}, ""), ::testing::ElementsAre("mine"));
+  EXPECT_THAT(ids({}, "a"), ::testing::ElementsAre("team-a"));
+  EXPECT_THAT(ids({"mona", "owen"}, "b"),
+              ::testing::ElementsAre("mine", "team-b", "theirs"));
+  EXPECT_THAT(ids({"nobody"}, ""), ::testing::IsEmpty());
+}
+
 TEST_F(MetricsServiceTest, CreateGetAndIdempotentRetry) {
   Kpi k = Counting("orders");
   Idempotency idem{"CreateKpi|mona", "req-1", "fp"};

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "lib/status/status.h"
@@ -183,10 +184,18 @@ class SqlRepository : public KpiRepository {
     bool team_done = team_id.empty();
     while (from < person_ids.size() || !team_done) {
       const size_t to = std::min(person_ids.size(), from + kChunk);
-      std::string text = "SELECT data FROM kpis WHERE owner_person IN (''";
-      for (size_t i = from; i < to; ++i) absl::StrAppend(&text, ", :p", i);
-      absl::StrAppend(&text, ")");
-      if (!team_done) absl::StrAppend(&text, " OR owner_team = :team");
+      // A team's KPI has '' as its owner person: never match that.
+      std::vector<std::string> terms;
+      if (to > from) {
+        std::string in = "owner_person IN (";
+        for (size_t i = from; i < to; ++i) {
+          absl::StrAppend(&in, i == from ? "" : ", ", ":p", i);
+        }
+        terms.push_back(absl::StrCat(in, ")"));
+      }
+      if (!team_done) terms.push_back("owner_team = :team");
+      const std::string text = absl::StrCat("SELECT data FROM kpis WHERE ",
+                                            absl::StrJoin(terms, " OR "));
       auto st = db_->Read("metrics.kpi_owned", [&](soci::session& sql) {
         std::string data;
         soci::statement stmt(sql);
