@@ -312,6 +312,21 @@ TEST_P(GoalsKpiTest, PointsOfAnInputMoveAKeyResultLinkedToADerivedKpi) {
   EXPECT_EQ(CheckIns(deep_goal).size(), 2u);
 }
 
+// A PUBLIC derived KPI over a PRIVATE one: its values are the private
+// KPI's, so an owner who may not read the input cannot link it either.
+TEST_P(GoalsKpiTest, ADerivedKpiOverAnInputTheOwnerCannotReadCannotBeLinked) {
+  ASSERT_THAT(CreateKpi("quotadouble", mv1::PUBLIC, "quota * 2"), GrpcOk());
+  std::string goal, kr;
+  EXPECT_THAT(MakeGoal("ic-eng-1", "kpis/quotadouble", &goal, &kr),
+              GrpcStatusIs(grpc::StatusCode::PERMISSION_DENIED,
+                           HasSubstr("key_results[0].kpi")));
+  std::string own_goal, own_kr;
+  ASSERT_THAT(MakeGoal("mgr-sales", "kpis/quotadouble", &own_goal, &own_kr),
+              GrpcOk());
+  ASSERT_THAT(WritePoint("quota", 21), GrpcOk());
+  EXPECT_TRUE(WaitForCurrent(own_goal, 42));
+}
+
 // SIGKILL of the metrics service right after acknowledged writes, then a
 // restart: the goals service resumes its feed and every value is one
 // check-in, in order.

@@ -255,6 +255,10 @@ class GoalsService {
                              const std::string& field_prefix);
   absl::StatusOr<KpiInfo> LinkableKpi(const std::string& kpi,
                                       const std::string& field);
+  // Whether the goal's owner may read the KPI and, for a derived one, every
+  // KPI it is computed from (asked of the metrics service).
+  absl::StatusOr<bool> OwnerReadsKpi(const Goal& goal, const KpiInfo& info,
+                                     int depth = 0);
   absl::Status OwnerMayRead(const Goal& goal, const KpiInfo& info,
                             const std::string& field);
   // The goal's period, [first day, day after the due date) in UTC.

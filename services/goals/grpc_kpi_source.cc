@@ -25,6 +25,8 @@ KpiInfo InfoOf(const mv1::Kpi& k) {
   info.owned.owner_team_id = IdOf(k.owner_team(), "teams/");
   // Same numbers as org::Visibility; anything else reads as PRIVATE there.
   info.owned.visibility = static_cast<org::Visibility>(k.visibility());
+  for (const auto& in : k.input_kpis())
+    info.inputs.push_back(IdOf(in, "kpis/"));
   return info;
 }
 

@@ -54,11 +54,33 @@ absl::StatusOr<KpiInfo> GoalsService::LinkableKpi(const std::string& kpi,
   return info;
 }
 
+absl::StatusOr<bool> GoalsService::OwnerReadsKpi(const Goal& goal,
+                                                 const KpiInfo& info,
+                                                 int depth) {
+  if (!org::CanRead(OwnerOf(goal, *org_), info.owned, *org_)) return false;
+  // A derived KPI's values are its inputs' too: the owner must read each
+  // (the metrics service draws the same line for its own readers).
+  constexpr int kMaxDepth = 8;
+  if (info.inputs.empty()) return true;
+  if (depth >= kMaxDepth) return false;
+  for (const auto& id : info.inputs) {
+    auto in = options_.kpis->GetKpi(id);
+    if (absl::IsNotFound(in.status())) continue;  // no value from it anyway
+    if (!in.ok()) return in.status();
+    auto reads = OwnerReadsKpi(goal, *in, depth + 1);
+    if (!reads.ok() || !*reads) return reads;
+  }
+  return true;
+}
+
 absl::Status GoalsService::OwnerMayRead(const Goal& goal, const KpiInfo& info,
                                         const std::string& field) {
-  if (!org::CanRead(OwnerOf(goal, *org_), info.owned, *org_)) {
+  auto reads = OwnerReadsKpi(goal, info);
+  if (!reads.ok()) return reads.status();
+  if (!*reads) {
     return absl::PermissionDeniedError(absl::StrCat(
-        field, ": the key result's owner may not read kpis/", info.id));
+        field, ": the key result's owner may not read kpis/", info.id,
+        info.inputs.empty() ? "" : " or a KPI it is computed from"));
   }
   return absl::OkStatus();
 }
@@ -124,7 +146,9 @@ absl::StatusOr<int> GoalsService::FollowKpi(const KpiInfo& kpi, absl::Time from,
     if (!goal.ok()) return goal.status();
     if (goal->state != GoalState::kActive) continue;
     // Rights can change after linking: the owner must still read the KPI.
-    if (!org::CanRead(OwnerOf(*goal, *org_), kpi.owned, *org_)) continue;
+    auto reads = OwnerReadsKpi(*goal, kpi);
+    if (!reads.ok()) return reads.status();
+    if (!*reads) continue;
     auto period = PeriodOf(*goal);
     if (!period.ok()) continue;
     if (to < period->first || from >= period->second) continue;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,6 +21,9 @@ struct KpiInfo {
   std::string id;  // without `kpis/`
   // Owner and visibility, for org::CanRead.
   org::Owned owned;
+  // A derived KPI: the KPIs its formula reads (ids), each of which a reader
+  // of its values must be able to read too.
+  std::vector<std::string> inputs;
 };
 
 struct KpiEvent {

@@ -8,6 +8,7 @@
 #include "lib/server/api.h"
 #include "lib/status/status.h"
 #include "lib/storage/database.h"
+#include "services/metrics/formula.h"
 
 namespace sightline::metrics {
 namespace {
@@ -69,6 +70,13 @@ void ToProto(const Target& t, v1::Target* out) {
 
 void ToProto(const Kpi& k, v1::Kpi* out) {
   out->set_name(absl::StrCat("kpis/", k.id));
+  if (k.derived()) {
+    auto f = Formula::Parse(k.formula, "formula");
+    if (f.ok()) {
+      for (const auto& in : (*f)->inputs())
+        out->add_input_kpis(absl::StrCat("kpis/", in));
+    }
+  }
   out->set_display_name(k.display_name);
   out->set_description(k.description);
   out->set_owner_person(Person(k.owner_person_id));
@@ -677,6 +685,14 @@ grpc::ServerWriteReactor<v1::WatchKpisResponse>* MetricsHandler::WatchKpis(
       auto k = service_->GetKpi(*caller, w->kpi_id);
       if (absl::IsNotFound(k.status())) return std::nullopt;
       if (!k.ok()) return k.status();
+      // When and how much a derived KPI's inputs were written is theirs to
+      // tell: only to a caller who may read every one of them.
+      if (auto st = service_->CheckInputs(*caller, *k);
+          absl::IsPermissionDenied(st)) {
+        return std::nullopt;
+      } else if (!st.ok()) {
+        return st;
+      }
       out.set_change_type(v1::WatchKpisResponse::POINTS_WRITTEN);
       ToProto(*k, out.mutable_kpi());
       *out.mutable_points_start_time() = Micros(w->from);

@@ -110,6 +110,11 @@ class MetricsService {
   absl::Status DeleteKpi(const Caller& caller, const std::string& id,
                          const std::string& etag);
 
+  // A derived KPI's values come from its inputs: a reader must be able to
+  // read every one of them (at any depth), or the formula would leak them.
+  // PERMISSION_DENIED when one is not readable.
+  absl::Status CheckInputs(const Caller& caller, const Kpi& kpi, int depth = 0);
+
   // All or nothing: INVALID_ARGUMENT with one violation per bad point
   // (`points[i].<field>`), PERMISSION_DENIED when the caller may read but not
   // write a KPI.
@@ -170,9 +175,6 @@ class MetricsService {
                             const std::string& field);
   absl::Status CheckExportLimit(const Kpi& kpi);
   absl::Status CheckSource(const Kpi& kpi) const;
-  // A derived KPI's values come from its inputs: a reader must be able to
-  // read every one of them (at any depth), or the formula would leak them.
-  absl::Status CheckInputs(const Caller& caller, const Kpi& kpi, int depth = 0);
   // The same from memory only; nullopt when an input is not held.
   std::optional<bool> HeldInputsReadable(const Caller& caller, const Kpi& kpi,
                                          int depth = 0)
