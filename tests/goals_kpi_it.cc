@@ -292,6 +292,68 @@ TEST_P(GoalsKpiTest, KillingGoalsBetweenWritesNeitherLosesNorRepeats) {
   EXPECT_NEAR(g.progress(), 0.9, 1e-9);
 }
 
+// One KPI followed by key results at two levels of a three-level tree:
+// each key result follows, and the roll-up to the company goal equals the
+// recomputation from the key results.
+TEST_P(GoalsKpiTest, KeyResultsAcrossAThreeLevelTreeFollowAndRollUp) {
+  auto create = [&](const std::string& as, gv1::Goal msg,
+                    std::vector<gv1::KeyResult> krs, gv1::Goal* out) {
+    ASSERT_THAT(cluster_->CreateGoal(as, msg, krs, out), GrpcOk());
+  };
+  auto linked = [](const std::string& title, double target) {
+    gv1::KeyResult k = NumberKr(title, 0, target);
+    k.set_kpi("kpis/revenue");
+    return k;
+  };
+  gv1::Goal company, team, ind1, ind2;
+  auto company_msg =
+      GoalMsg("Grow", cluster_->Person("ceo"), gv1::COMPANY, cycle_);
+  company_msg.set_progress_source(gv1::Goal::CHILDREN);
+  create("ceo", company_msg, {}, &company);
+  create("mgr-eng",
+         GoalMsg("Team", cluster_->Team("eng"), gv1::TEAM, cycle_,
+                 company.name()),
+         {linked("team revenue", 100)}, &team);
+  create("ic-eng-1",
+         GoalMsg("One", cluster_->Person("ic-eng-1"), gv1::INDIVIDUAL, cycle_,
+                 team.name()),
+         {linked("my revenue", 100)}, &ind1);
+  create("ic-eng-2",
+         GoalMsg("Two", cluster_->Person("ic-eng-2"), gv1::INDIVIDUAL, cycle_,
+                 team.name()),
+         {linked("my revenue", 200)}, &ind2);
+
+  auto progress = [&](const std::string& as, const std::string& goal) {
+    gv1::Goal g;
+    EXPECT_THAT(cluster_->GetGoal(as, goal, &g), GrpcOk());
+    return g.progress();
+  };
+  for (double v : {50.0, 80.0}) {
+    ASSERT_THAT(WritePoint("revenue", v), GrpcOk());
+    ASSERT_TRUE(WaitForCurrent(ind1.name(), v));
+    ASSERT_TRUE(WaitForCurrent(ind2.name(), v));
+    // The team goal: its key result and its two children in one weighted
+    // mean (BOTH, weights 1); the company goal: its one child.
+    const double p1 = v / 100, p2 = v / 200, team_kr = v / 100;
+    const double team_p = (team_kr + p1 + p2) / 3;
+    bool settled = false;
+    for (int i = 0; i < 600 && !settled; ++i) {
+      settled = std::abs(progress("ceo", team.name()) - team_p) < 1e-9 &&
+                std::abs(progress("ceo", company.name()) - team_p) < 1e-9;
+      if (!settled) absl::SleepFor(absl::Milliseconds(50));
+    }
+    EXPECT_TRUE(settled) << "at " << v;
+    EXPECT_NEAR(progress("ic-eng-1", ind1.name()), p1, 1e-9);
+    EXPECT_NEAR(progress("ic-eng-2", ind2.name()), p2, 1e-9);
+    EXPECT_NEAR(progress("ceo", team.name()), team_p, 1e-9);
+    EXPECT_NEAR(progress("ceo", company.name()), team_p, 1e-9);
+  }
+  // One system check-in per goal and value.
+  EXPECT_EQ(CheckIns(team.name()).size(), 2u);
+  EXPECT_EQ(CheckIns(ind1.name()).size(), 2u);
+  EXPECT_EQ(CheckIns(ind2.name()).size(), 2u);
+}
+
 // A key result may follow a derived KPI: points of its inputs move it.
 TEST_P(GoalsKpiTest, PointsOfAnInputMoveAKeyResultLinkedToADerivedKpi) {
   ASSERT_THAT(CreateKpi("revhalf", mv1::PUBLIC, "revenue / 2"), GrpcOk());
