@@ -19,12 +19,13 @@ namespace fv1 = feedback::v1;
 constexpr int kMaxPages = 100;
 constexpr int kPageSize = 1000;
 
+// Every call of one part shares `deadline`: a part is answered within the
+// timeout however many calls it takes.
 void Prepare(grpc::ClientContext* ctx, const OnBehalf& who,
-             absl::Duration timeout) {
+             absl::Time deadline) {
   ctx->AddMetadata("authorization", who.authorization);
   if (!who.request_id.empty()) ctx->AddMetadata("x-request-id", who.request_id);
-  ctx->set_deadline(
-      absl::ToChronoTime(std::min(who.deadline, absl::Now() + timeout)));
+  ctx->set_deadline(absl::ToChronoTime(deadline));
 }
 
 std::string IdOf(absl::string_view name, absl::string_view prefix) {
@@ -82,6 +83,8 @@ absl::StatusOr<GoalsInput> GrpcScorecardSources::Goals(
     return absl::UnavailableError(
         "goals: this deployment names no goals service (--goals_address)");
   }
+  const absl::Time deadline =
+      std::min(who.deadline, absl::Now() + call_timeout_);
   GoalsInput out;
   gv1::ListGoalsRequest req;
   req.set_page_size(kPageSize);
@@ -93,12 +96,11 @@ absl::StatusOr<GoalsInput> GrpcScorecardSources::Goals(
   std::vector<std::string> cycle_ids;
   for (int page = 0;; ++page) {
     if (page == kMaxPages) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("goals: the subject has more than ",
-                       kMaxPages * kPageSize, " goals"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "goals: the subject's goals take more than ", kMaxPages, " pages"));
     }
     grpc::ClientContext ctx;
-    Prepare(&ctx, who, call_timeout_);
+    Prepare(&ctx, who, deadline);
     gv1::ListGoalsResponse resp;
     grpc::Status s = goals_->ListGoals(&ctx, req, &resp);
     if (!s.ok()) return status::FromDependency("goals", s);
@@ -116,7 +118,7 @@ absl::StatusOr<GoalsInput> GrpcScorecardSources::Goals(
   for (const auto& id : cycle_ids) {
     if (id.empty()) continue;
     grpc::ClientContext ctx;
-    Prepare(&ctx, who, call_timeout_);
+    Prepare(&ctx, who, deadline);
     gv1::GetCycleRequest creq;
     creq.set_name(absl::StrCat("cycles/", id));
     gv1::Cycle c;
@@ -150,7 +152,7 @@ absl::StatusOr<FeedbackInput> GrpcScorecardSources::Feedback(
   req.set_start_date(start_date);
   req.set_end_date(end_date);
   grpc::ClientContext ctx;
-  Prepare(&ctx, who, call_timeout_);
+  Prepare(&ctx, who, std::min(who.deadline, absl::Now() + call_timeout_));
   fv1::FeedbackStats resp;
   grpc::Status s = feedback_->GetFeedbackStats(&ctx, req, &resp);
   if (!s.ok()) return status::FromDependency("feedback", s);

@@ -1,5 +1,7 @@
 // sightline-metrics: KPIs, their time series, targets and status.
 
+#include <optional>
+
 #include "absl/flags/flag.h"
 #include "lib/server/periodic.h"
 #include "lib/server/service_main.h"
@@ -52,19 +54,19 @@ using namespace sightline;  // NOLINT: main wires parts from every namespace
 
 int main(int argc, char** argv) {
   int code = 0;
+  std::optional<metrics::ScorecardWeights> weights;
   auto base = server::ServiceBase::Create(
       {"metrics", "127.0.0.1:50054", "127.0.0.1:9454", "var/metrics.db"}, argc,
       argv,
-      []() -> absl::StatusOr<server::ServiceOptions> {
+      [&weights]() -> absl::StatusOr<server::ServiceOptions> {
         if (absl::GetFlag(FLAGS_max_exported_kpis) < 0) {
           return absl::InvalidArgumentError(
               "--max_exported_kpis: must be >= 0");
         }
-        if (auto w = metrics::ParseScorecardWeights(
-                absl::GetFlag(FLAGS_scorecard_weights), "--scorecard_weights");
-            !w.ok()) {
-          return w.status();
-        }
+        auto w = metrics::ParseScorecardWeights(
+            absl::GetFlag(FLAGS_scorecard_weights), "--scorecard_weights");
+        if (!w.ok()) return w.status();
+        weights = *w;
         if (absl::GetFlag(FLAGS_scorecard_timeout) <= absl::ZeroDuration()) {
           return absl::InvalidArgumentError("--scorecard_timeout: must be > 0");
         }
@@ -108,8 +110,7 @@ int main(int argc, char** argv) {
 
   metrics::MetricsOptions options;
   options.scorecard_sources = &scorecard_sources;
-  options.scorecard_weights = *metrics::ParseScorecardWeights(
-      absl::GetFlag(FLAGS_scorecard_weights), "--scorecard_weights");
+  options.scorecard_weights = *weights;
   options.max_exported_kpis = absl::GetFlag(FLAGS_max_exported_kpis);
   options.prometheus_configured = !prometheus_url.empty();
   options.on_points_written = [&gauges](int64_t n) { gauges.PointsWritten(n); };

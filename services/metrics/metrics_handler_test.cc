@@ -263,6 +263,53 @@ TEST_F(MetricsHandlerTest, WatchShowsOnlyWhatTheCallerMayRead) {
   reader->Finish();
 }
 
+// A derived KPI over a KPI the watcher may not read: when its input's points
+// were written is the input's to tell, so no POINTS_WRITTEN for it.
+TEST_F(MetricsHandlerTest,
+       WatchHidesWritesBehindADerivedKpiOfAnUnreadableInput) {
+  auto ctx = As("pat");
+  v1::WatchKpisRequest req;
+  auto reader = stub_->WatchKpis(ctx.get(), req);
+  reader->WaitForInitialMetadata();
+  v1::Kpi out;
+  v1::CreateKpiRequest secret = Orders("secret");
+  secret.mutable_kpi()->set_owner_person("people/owen");
+  secret.mutable_kpi()->set_visibility(v1::PRIVATE);
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), secret, &out), GrpcOk());
+  ASSERT_THAT(stub_->CreateKpi(As("mona").get(), Orders("orders"), &out),
+              GrpcOk());
+  for (const auto& [id, formula] :
+       {std::pair<std::string, std::string>{"secrethalf", "secret / 2"},
+        {"ordershalf", "orders / 2"}}) {
+    v1::CreateKpiRequest d = Orders(id);
+    d.mutable_kpi()->set_formula(formula);
+    ASSERT_THAT(stub_->CreateKpi(As("mona").get(), d, &out), GrpcOk()) << id;
+  }
+  v1::WriteDataPointsResponse wr;
+  for (const char* kpi : {"secret", "orders"}) {
+    v1::BatchWriteDataPointsRequest w;
+    *w.add_points() = Point(kpi, t0_, 8);
+    ASSERT_THAT(stub_->BatchWriteDataPoints(As("mona").get(), w, &wr),
+                GrpcOk());
+  }
+  // CREATED orders, secrethalf, ordershalf (never secret), then the points
+  // of orders and, moved by them, ordershalf; nothing for secret's write.
+  std::vector<std::string> seen;
+  v1::WatchKpisResponse msg;
+  while (seen.size() < 5 && reader->Read(&msg)) {
+    seen.push_back(absl::StrCat(msg.change_type(), " ", msg.kpi().name(), " ",
+                                msg.points_written()));
+  }
+  EXPECT_THAT(seen,
+              ::testing::ElementsAre("1 kpis/orders 0", "1 kpis/secrethalf 0",
+                                     "1 kpis/ordershalf 0", "4 kpis/orders 1",
+                                     "4 kpis/ordershalf 0"));
+  ctx->TryCancel();
+  while (reader->Read(&msg)) {
+  }
+  reader->Finish();
+}
+
 v1::GetScorecardRequest ScorecardOf(const std::string& subject,
                                     int64_t start_seconds,
                                     int64_t end_seconds) {

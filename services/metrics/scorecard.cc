@@ -89,6 +89,7 @@ absl::StatusOr<ScorecardWeights> ParseScorecardWeights(
     total += w;
   }
   if (!(total > 0)) return bad("every weight is 0");
+  if (!std::isfinite(total)) return bad("the weights add up past a double");
   return out;
 }
 

@@ -66,7 +66,8 @@ TEST(ScorecardWeightsTest, DefaultsSumToOne) {
 TEST(ScorecardWeightsTest, RefusesBadValuesNamingTheFlag) {
   for (const char* bad :
        {"", "goals", "goals=-1", "goals=abc", "goals=nan", "goals=inf",
-        "salary=1", "goals=1,goals=2", "goals=0,feedback=0", "goals=1,,"}) {
+        "salary=1", "goals=1,goals=2", "goals=0,feedback=0", "goals=1,,",
+        "goals=1e308,feedback=1e308"}) {
     auto w = ParseScorecardWeights(bad, "--scorecard_weights");
     EXPECT_THAT(w.status(), StatusIs(absl::StatusCode::kInvalidArgument,
                                      HasSubstr("--scorecard_weights: ")))

@@ -508,14 +508,15 @@ class SqlRepository : public KpiRepository {
         if (d == derived.end()) continue;
         for (const auto& out : d->second) {
           if (per_kpi.contains(out)) continue;
+          // It takes no points of its own: none are counted for it.
           auto [it, fresh] = moved.try_emplace(out, w);
           if (fresh) {
             it->second.kpi_id = out;
+            it->second.count = 0;
             continue;
           }
           it->second.from = std::min(it->second.from, w.from);
           it->second.to = std::max(it->second.to, w.to);
-          it->second.count += w.count;
         }
       }
       per_kpi.merge(moved);
