@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <future>
 #include <set>
 
@@ -510,14 +511,16 @@ MetricsService::DerivedFrom(const absl::flat_hash_map<std::string, Kpi>& all,
   for (const auto& p : points) {
     if (out.contains(p.kpi_id)) continue;
     // Every KPI computed from this one, through formulas of formulas.
+    // Breadth first, so that each is reached by its shortest path; no
+    // further than a formula is evaluated (kMaxFormulaDepth).
     std::vector<std::string>& moved = out[p.kpi_id];
-    std::vector<std::pair<std::string, int>> next = {{p.kpi_id, 0}};
+    std::deque<std::pair<std::string, int>> next = {{p.kpi_id, 0}};
     absl::flat_hash_set<std::string> seen = {p.kpi_id};
     while (!next.empty()) {
-      auto [id, depth] = next.back();
-      next.pop_back();
+      auto [id, depth] = next.front();
+      next.pop_front();
       auto r = readers.find(id);
-      if (r == readers.end() || depth > kMaxFormulaDepth) continue;
+      if (r == readers.end() || depth >= kMaxFormulaDepth) continue;
       for (const auto& d : r->second) {
         if (!seen.insert(d).second) continue;
         moved.push_back(d);
