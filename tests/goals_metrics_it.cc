@@ -157,7 +157,13 @@ TEST_F(GoalsMetricsTest, ReadyForTrafficOnceTheWriterCacheIsWarm) {
   ASSERT_TRUE(WaitForServing(cluster_->service().address(), absl::Seconds(60),
                              nullptr, "sightline.goals.v1.GoalService")
                   .ok());
-  std::string log = cluster_->service().Log();
+  // The log is written by a background flusher: wait (bounded) for it.
+  std::string log;
+  for (int i = 0; i < 200; ++i) {
+    log = cluster_->service().Log();
+    if (log.find("\"msg\":\"ready\"") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   size_t warm = log.find("\"writer cache prewarmed\"");
   size_t ready = log.find("\"msg\":\"ready\"");
   ASSERT_NE(warm, std::string::npos) << log;

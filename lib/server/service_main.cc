@@ -94,7 +94,7 @@ int ServiceBase::Build(
 
 int ServiceBase::Serve(grpc::Service* handler, absl::string_view full_name,
                        std::vector<std::function<void()>> stops,
-                       std::function<void()> warm_up) {
+                       WarmUp warm_up) {
   Server srv(runtime());
   srv.AddService(handler, full_name);
   if (warm_up) srv.HoldNotServing();
@@ -105,13 +105,14 @@ int ServiceBase::Serve(grpc::Service* handler, absl::string_view full_name,
   });
   int code = 0;
   std::thread warming;
+  std::atomic<bool> stopping{false};
   if (auto st = srv.Start(); !st.ok()) {
     code = ExitWithError("cannot start", st);
   } else {
     if (warm_up) {
-      warming = std::thread([&srv, &warm_up] {
+      warming = std::thread([&srv, &warm_up, &stopping] {
         absl::Time start = absl::Now();
-        warm_up();
+        warm_up(stopping);
         if (srv.MarkServing()) {
           telemetry::LogInfo(
               "ready",
@@ -121,6 +122,7 @@ int ServiceBase::Serve(grpc::Service* handler, absl::string_view full_name,
     }
     code = srv.Run();
   }
+  stopping = true;
   if (warming.joinable()) warming.join();
   for (auto& stop : stops) stop();
   feed_->Stop();

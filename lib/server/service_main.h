@@ -9,6 +9,7 @@
 // Kept out of sightline::server: the directory is a client of the people
 // service and itself builds on sightline::server.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -97,11 +98,13 @@ class ServiceBase {
   // own background work, last started first) and stops the change feed and
   // the directory. With `warm_up`, health reports the service (not the
   // server as a whole) NOT_SERVING from the start until warm_up (run on a
-  // thread of its own while calls are answered) has returned. Returns the
+  // thread of its own while calls are answered) has returned; `stopping`
+  // turns true when shutdown begins, so that it can end early. Returns the
   // process exit code.
+  using WarmUp = std::function<void(const std::atomic<bool>& stopping)>;
   int Serve(grpc::Service* handler, absl::string_view full_name,
             std::vector<std::function<void()>> stops = {},
-            std::function<void()> warm_up = nullptr);
+            WarmUp warm_up = nullptr);
 
  private:
   ServiceBase() = default;

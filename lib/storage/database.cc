@@ -578,7 +578,8 @@ void Database::ReleaseFromWrite(std::unique_ptr<soci::session> s, bool broken) {
 }
 
 absl::StatusOr<Database::PrewarmResult> Database::Prewarm(
-    const std::vector<std::pair<std::string, std::string>>& structures) {
+    const std::vector<std::pair<std::string, std::string>>& structures,
+    const std::function<bool()>& stop) {
   PrewarmResult result;
   if (dialect_ != Dialect::kSqlite) return result;
   auto quoted = [](absl::string_view name) {
@@ -586,6 +587,7 @@ absl::StatusOr<Database::PrewarmResult> Database::Prewarm(
                         "\"");
   };
   for (const auto& [table, index] : structures) {
+    if (stop && stop()) return absl::CancelledError("prewarm stopped");
     const std::string scan = absl::StrCat(
         "SELECT COUNT(*) FROM ", quoted(table),
         index.empty() ? std::string(" NOT INDEXED")

@@ -161,8 +161,10 @@ class Database {
     int64_t bytes = 0;            // the writer's cache afterwards
     absl::Duration longest_wait;  // the longest that writes were held
   };
+  // `stop`, asked before each structure, ends it early with CANCELLED.
   absl::StatusOr<PrewarmResult> Prewarm(
-      const std::vector<std::pair<std::string, std::string>>& structures);
+      const std::vector<std::pair<std::string, std::string>>& structures,
+      const std::function<bool()>& stop = nullptr);
 
   // Background checkpoints that ran so far (SQLite).
   int64_t checkpoints() const;

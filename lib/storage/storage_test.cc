@@ -766,6 +766,9 @@ TEST(DatabaseOpenTest, SqliteWriterCacheIsPrewarmedAndNeverStale) {
   ASSERT_TRUE(warm.ok()) << warm.status();
   EXPECT_GT(warm->bytes, 1 << 20);  // 5,000 rows of 200+ bytes, and their index
   EXPECT_GT(warm->longest_wait, absl::ZeroDuration());
+  // Shutdown asks it to stop: it ends before the next structure.
+  EXPECT_THAT((*db)->Prewarm({{"t", ""}}, [] { return true; }),
+              StatusIs(absl::StatusCode::kCancelled));
   EXPECT_THAT((*db)->Prewarm({{"t", "no_such_index"}}),
               StatusIs(absl::StatusCode::kInternal,
                        HasSubstr("prewarm t no_such_index")));

@@ -154,9 +154,13 @@ int main(int argc, char** argv) {
   // Reported NOT_SERVING until done (Serve's warm-up): a balancer or a
   // readiness probe sends no calls to a replica whose writes would wait for
   // the disk.
-  auto prewarm = [db = base->db()] {
+  // A failed warm-up leaves writes slower, not wrong: the service is then
+  // ready all the same.
+  auto prewarm = [db = base->db()](const std::atomic<bool>& stopping) {
     absl::Time start = absl::Now();
-    auto warm = db->Prewarm(goals::GoalsWritePath());
+    auto warm = db->Prewarm(goals::GoalsWritePath(),
+                            [&stopping] { return stopping.load(); });
+    if (absl::IsCancelled(warm.status())) return;  // shutting down
     if (!warm.ok()) {
       telemetry::LogWarn("prewarm failed",
                          {{"error", warm.status().message()}});
