@@ -2,6 +2,7 @@
 // feedback), Redis, and SQLite or PostgreSQL.
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -253,6 +254,20 @@ TEST_F(FeedbackIT, BadInputAndDeniedCallers) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+fv1::FeedbackRequest RequestMsg(FeedbackCluster& c, const std::string& subject,
+                                const std::vector<std::string>& responders,
+                                absl::Duration due, bool anonymous) {
+  fv1::FeedbackRequest r;
+  r.set_subject(c.Person(subject));
+  for (const auto& p : responders) r.add_responders()->set_person(c.Person(p));
+  r.set_prompt("How did the migration go?");
+  r.add_questions("What should continue?");
+  *r.mutable_due_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + due));
+  r.set_allow_anonymous(anonymous);
+  return r;
+}
+
 TEST_F(FeedbackIT, AnonymityHolds) {
   // ic-plat writes only anonymously in this test; nothing may name them.
   const std::string author = "ic-plat";
@@ -333,6 +348,54 @@ TEST_F(FeedbackIT, AnonymityHolds) {
                   .ok());
   EXPECT_EQ(f.relationship(), fv1::UPWARD);
 
+  // Stats read before and after one more anonymous answer: the difference
+  // is that answer's counts and its wait in whole days, never its time.
+  fv1::CreateFeedbackRequestRequest ask;
+  *ask.mutable_feedback_request() = RequestMsg(
+      *c_, "ic-eng-1", {"ic-eng-2", "ic-eng-3", "ic-eng-4", "ic-plat"},
+      absl::Hours(24), true);
+  fv1::FeedbackRequest asked;
+  ASSERT_TRUE(
+      c_->Call(&S::CreateFeedbackRequest, c_->Token("ic-eng-1"), ask, &asked)
+          .ok());
+  for (const char* who : {"ic-eng-2", "ic-eng-3"}) {
+    ASSERT_TRUE(c_->Give(who, "ic-eng-1", fv1::OBSERVATION, fv1::SUBJECT_ONLY,
+                         true, &f, "Clear plan", {}, asked.name())
+                    .ok())
+        << who;
+  }
+  fv1::GetFeedbackStatsRequest stats_req;
+  stats_req.set_person(c_->Person("ic-eng-1"));
+  stats_req.set_start_date("2020-01-01");
+  stats_req.set_end_date("2099-12-31");
+  std::map<std::string, fv1::FeedbackStats> before;
+  for (const char* who : {"ic-eng-1", "mgr-eng", "hr"}) {
+    ASSERT_TRUE(
+        c_->Call(&S::GetFeedbackStats, c_->Token(who), stats_req, &before[who])
+            .ok())
+        << who;
+    EXPECT_FALSE(before[who].withheld()) << before[who].withheld_reason();
+  }
+  ASSERT_TRUE(c_->Give("ic-eng-4", "ic-eng-1", fv1::OBSERVATION,
+                       fv1::SUBJECT_ONLY, true, &f, "Clear plan", {},
+                       asked.name())
+                  .ok());
+  for (const char* who : {"ic-eng-1", "mgr-eng", "hr"}) {
+    fv1::FeedbackStats after;
+    ASSERT_TRUE(
+        c_->Call(&S::GetFeedbackStats, c_->Token(who), stats_req, &after).ok())
+        << who;
+    const fv1::FeedbackStats& was = before[who];
+    EXPECT_EQ(after.total(), was.total() + 1) << who;
+    EXPECT_EQ(after.requests_asked(), was.requests_asked()) << who;
+    EXPECT_EQ(after.requests_answered(), was.requests_answered() + 1) << who;
+    // Asked and answered today: a wait of 0 whole days, and no seconds.
+    EXPECT_EQ(was.median_response_days(), 0) << who;
+    EXPECT_EQ(after.median_response_days(), 0) << who;
+    EXPECT_EQ(was.median_response_seconds(), 0) << who;
+    EXPECT_EQ(after.median_response_seconds(), 0) << who;
+  }
+
   // Nothing in the log or the metrics names the anonymous author: every
   // CreateFeedback line says "redacted" (the service flushes its log every
   // 50 ms, hence the bounded wait for as many lines as calls counted).
@@ -365,20 +428,6 @@ TEST_F(FeedbackIT, AnonymityHolds) {
   EXPECT_GE(SeriesValue(*metrics, "sightline_feedback_created_total",
                         {{"kind", "CONSTRUCTIVE"}, {"relationship", "PEER"}}),
             8);
-}
-
-fv1::FeedbackRequest RequestMsg(FeedbackCluster& c, const std::string& subject,
-                                const std::vector<std::string>& responders,
-                                absl::Duration due, bool anonymous) {
-  fv1::FeedbackRequest r;
-  r.set_subject(c.Person(subject));
-  for (const auto& p : responders) r.add_responders()->set_person(c.Person(p));
-  r.set_prompt("How did the migration go?");
-  r.add_questions("What should continue?");
-  *r.mutable_due_time() =
-      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + due));
-  r.set_allow_anonymous(anonymous);
-  return r;
 }
 
 TEST_F(FeedbackIT, RequestLifecycleIncludingExpiry) {

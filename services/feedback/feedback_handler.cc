@@ -777,7 +777,7 @@ grpc::ServerUnaryReactor* FeedbackHandler::GetFeedbackStats(
                                     ? 0
                                     : static_cast<double>(stats->answered) /
                                           stats->asked);
-        resp->set_median_response_seconds(stats->median_response_seconds);
+        resp->set_median_response_days(stats->median_response_days);
         return absl::OkStatus();
       });
 }

@@ -820,12 +820,12 @@ absl::StatusOr<Stats> FeedbackService::GetStats(const Caller& caller,
       if (static_cast<ResponderState>(p.state()) ==
           ResponderState::kCompleted) {
         ++out.answered;
-        waits.push_back(
-            static_cast<double>(p.respond_time() - r.create_time()) / 1e6);
+        waits.push_back(static_cast<double>(
+            DaysBetween(r.create_time(), p.respond_time())));
       }
     }
   }
-  out.median_response_seconds = Median(std::move(waits));
+  out.median_response_days = Median(std::move(waits));
   return out;
 }
 

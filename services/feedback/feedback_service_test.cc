@@ -555,6 +555,93 @@ TEST_F(FeedbackServiceTest, StatsKeepTheFloorPerMonth) {
               InvalidNaming("end_date"));
 }
 
+// The differencing attack on stats: read, let one more anonymous answer in,
+// read again. Two histories that differ only in the time of day of that
+// answer must read the same, before and after; the difference tells its day
+// at most.
+TEST_F(FeedbackServiceTest,
+       StatsDifferencedAcrossOneAnonymousAnswerGiveTheDay) {
+  auto at = [](const char* day, int64_t seconds, int64_t micros = 0) {
+    return *ParseDay(day, "d") * kMicrosPerDay + seconds * 1000000 + micros;
+  };
+  // A request made on 2026-03-09 at 09:13:27.123456, answered anonymously.
+  auto ask = [&](const std::string& subject,
+                 const std::vector<std::string>& responders) {
+    store::Request r;
+    r.set_id(storage::NewId());
+    r.set_requester_id(subject);
+    r.set_subject_id(subject);
+    r.set_prompt("How did the launch go?");
+    r.set_create_time(at("2026-03-09", 9 * 3600 + 13 * 60 + 27, 123456));
+    r.set_due_time(at("2026-04-01", 0));
+    r.set_allow_anonymous(true);
+    for (const auto& p : responders) {
+      auto* part = r.add_responders();
+      part->set_person_id(p);
+      part->set_state(static_cast<int>(ResponderState::kOpen));
+    }
+    EXPECT_THAT(repo_->InsertRequest(r, nullptr, Idempotency{}), IsOk());
+    return r.id();
+  };
+  // As CreateFeedback stores an anonymous answer sent at `now`.
+  auto answer = [&](const std::string& request, const std::string& subject,
+                    const std::string& who, int64_t now) {
+    store::Feedback f = Anonymous(About(subject, Visibility::kSubjectOnly));
+    f.set_id(storage::NewId());
+    f.set_request_id(request);
+    f.set_relationship(static_cast<int>(Relationship::kPeer));
+    f.set_author_key(As(who).key);
+    f.set_create_time(DayStart(now));
+    EXPECT_THAT(
+        repo_->InsertFeedback(f, DayStart(now), Idempotency{}, who, now),
+        IsOk());
+  };
+  int64_t march = *ParseDay("2026-03-01", "d");
+  auto read = [&](const std::string& subject) {
+    auto s = service_->GetStats(As("mia"), subject, "", march, march);
+    EXPECT_THAT(s, IsOk());
+    return s.ok() ? *s : Stats{};
+  };
+  auto same = [](const Stats& a, const Stats& b) {
+    EXPECT_EQ(a.withheld_reason, b.withheld_reason);
+    EXPECT_EQ(a.counts, b.counts);
+    EXPECT_EQ(a.total, b.total);
+    EXPECT_EQ(a.asked, b.asked);
+    EXPECT_EQ(a.answered, b.answered);
+    EXPECT_EQ(a.median_response_days, b.median_response_days);
+  };
+
+  // Two histories, about ann and about bob, alike but for the times of day.
+  std::string r1 = ask("ann", {"bob", "carl", "dan", "sue"});
+  std::string r2 = ask("bob", {"ann", "carl", "dan", "sue"});
+  answer(r1, "ann", "bob", at("2026-03-09", 15 * 3600, 500000));
+  answer(r2, "bob", "ann", at("2026-03-09", 9 * 3600 + 13 * 60 + 28));
+  answer(r1, "ann", "carl", at("2026-03-11", 8 * 3600 + 30 * 60));
+  answer(r2, "bob", "carl", at("2026-03-11", 23 * 3600 + 59 * 60 + 59));
+  answer(r1, "ann", "dan", at("2026-03-12", 23 * 3600));
+  answer(r2, "bob", "dan", at("2026-03-12", 1));
+  Stats ann_before = read("ann"), bob_before = read("bob");
+  EXPECT_EQ(ann_before.withheld_reason, "");
+  EXPECT_EQ(ann_before.answered, 3);
+  EXPECT_EQ(ann_before.median_response_days, 2);  // waits 0, 2, 3 days
+  same(ann_before, bob_before);
+
+  // One more anonymous answer on 2026-03-13: just after midnight in one
+  // history, just before the next in the other.
+  answer(r1, "ann", "sue", at("2026-03-13", 1));
+  answer(r2, "bob", "sue", at("2026-03-13", 86399, 999999));
+  Stats ann_after = read("ann"), bob_after = read("bob");
+  EXPECT_EQ(ann_after.answered, 4);
+  EXPECT_EQ(ann_after.total, 4);
+  EXPECT_EQ(ann_after.median_response_days, 2.5);  // waits 0, 2, 3, 4 days
+  same(ann_after, bob_after);
+  // Whole days (or a half, between two of them) and nothing finer.
+  for (const Stats* s : {&ann_before, &ann_after}) {
+    double twice = s->median_response_days * 2;
+    EXPECT_EQ(twice, static_cast<double>(static_cast<int64_t>(twice)));
+  }
+}
+
 TEST_F(FeedbackServiceTest, RecognitionTakesOneReactionPerPerson) {
   store::Feedback praise = About("bob", Visibility::kPublic);
   std::string id = MustGive("ann", praise);
