@@ -482,6 +482,22 @@ TEST_F(FeedbackIT, RequestLifecycleIncludingExpiry) {
                true, &twice, "Again", {}, req.name())
           .error_code(),
       grpc::StatusCode::FAILED_PRECONDITION);
+  // Someone not asked (even naming the wrong subject) gets exactly the answer
+  // to a request that does not exist.
+  auto not_asked = [&](const std::string& request, const std::string& subject) {
+    fv1::Feedback out;
+    return c_->Give("ic-sales-1", subject, fv1::PRAISE, fv1::SUBJECT_ONLY,
+                    false, &out, "Hello", {}, request);
+  };
+  grpc::Status missing = not_asked("feedbackRequests/doesnotexist", "ic-eng-1");
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(missing), ::testing::Contains("feedback.request"));
+  for (const char* subject : {"ic-eng-1", "ic-eng-2"}) {
+    grpc::Status st = not_asked(req.name(), subject);
+    EXPECT_EQ(st.error_code(), missing.error_code()) << subject;
+    EXPECT_EQ(st.error_message(), missing.error_message()) << subject;
+    EXPECT_EQ(st.error_details(), missing.error_details()) << subject;
+  }
   fv1::DeclineFeedbackRequestRequest decline;
   decline.set_name(req.name());
   decline.set_reason("Not on that project");

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/status/status.h"
@@ -388,8 +389,8 @@ TEST_F(FeedbackServiceTest, RequestLifecycleAndWhoSeesWhat) {
   EXPECT_THAT(Give(As("bob"), answer),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("answered already")));
-  EXPECT_THAT(Give(As("sue"), answer),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Not addressed to sue: answered as if it did not exist.
+  EXPECT_THAT(Give(As("sue"), answer), InvalidNaming("feedback.request"));
   EXPECT_THAT(Requests("bob", true), IsEmpty());
   EXPECT_EQ(Requests("bob", true, /*include_closed=*/true).size(), 1u);
 
@@ -447,6 +448,67 @@ TEST_F(FeedbackServiceTest, AnonymousAnswersShowTheRequesterCountsOnly) {
   ASSERT_EQ(mine[0].request.responders_size(), 1);
   EXPECT_EQ(mine[0].request.responders(0).state(),
             static_cast<int>(ResponderState::kCompleted));
+}
+
+// A reference the caller may not follow is answered exactly like one to
+// nothing: same code, same message, same details.
+TEST_F(FeedbackServiceTest, ReferencesTheCallerMayNotFollowReadAsMissing) {
+  auto req = Ask("ann", "ann", {"bob", "carl", "dan"}, true);
+  ASSERT_THAT(req, IsOk());
+  const std::string id = req->request.id();
+  auto answering = [&](const Caller& who, const std::string& request,
+                       const std::string& subject, bool anonymous) {
+    store::Feedback f = About(subject, Visibility::kSubjectOnly);
+    f.set_anonymous(anonymous);
+    f.set_request_id(request);
+    return Give(who, f).status();
+  };
+  absl::Status missing = answering(As("sue"), "nosuchrequest", "ann", false);
+  EXPECT_THAT(missing, InvalidNaming("feedback.request"));
+  // Someone not asked, whatever else the answer gets wrong (the subject, or
+  // anonymity), and a service: as for a request that does not exist.
+  EXPECT_EQ(answering(As("sue"), id, "ann", false), missing);
+  EXPECT_EQ(answering(As("sue"), id, "bob", true), missing);
+  EXPECT_EQ(answering(As("mia"), id, "mia", false), missing);
+  store::Feedback customer = About("ann", Visibility::kSubjectOnly);
+  customer.set_external_name("Dana");
+  customer.set_external_org("Acme");
+  customer.set_request_id(id);
+  EXPECT_EQ(Give(Service(), customer).status(), missing);
+  // The requester knows the request: told why instead.
+  EXPECT_THAT(answering(As("ann"), id, "ann", false),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Someone asked is told what is wrong with the answer.
+  EXPECT_THAT(answering(As("bob"), id, "carl", false),
+              InvalidNaming("feedback.subject"));
+  EXPECT_THAT(answering(As("bob"), id, "ann", true), IsOk());
+
+  // Declining: someone not asked, as for a missing request (the same message
+  // with the name it was given).
+  auto decline_missing = service_->Decline(As("sue"), "nosuchrequest", "");
+  auto decline_other = service_->Decline(As("sue"), id, "");
+  EXPECT_THAT(decline_missing, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(decline_other.status().code(), decline_missing.status().code());
+  EXPECT_EQ(absl::StrReplaceAll(decline_other.status().message(),
+                                {{id, "nosuchrequest"}}),
+            decline_missing.status().message());
+
+  // A 360 summary: someone outside the subject's chain, as for a missing one.
+  store::Review review;
+  review.set_subject_id("ann");
+  int64_t today = DayNumber(storage::NowMicros());
+  review.set_start_date(DateOfDay(today));
+  review.set_end_date(DateOfDay(today + 14));
+  auto created =
+      service_->CreateReview(As("mia"), review, "How is ann doing?", {});
+  ASSERT_THAT(created, IsOk());
+  auto summary_missing = service_->ReviewSummary(As("sue"), "nosuch", 0, "");
+  auto summary_other = service_->ReviewSummary(As("sue"), created->id(), 0, "");
+  EXPECT_THAT(summary_missing, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(summary_other.status().code(), summary_missing.status().code());
+  EXPECT_EQ(absl::StrReplaceAll(summary_other.status().message(),
+                                {{created->id(), "nosuch"}}),
+            summary_missing.status().message());
 }
 
 TEST_F(FeedbackServiceTest, ReviewSummaryKeepsTheFloorAndRefusesNarrowing) {
