@@ -230,6 +230,41 @@ TEST_F(FeedbackIT, BadInputAndDeniedCallers) {
   r.mutable_feedback()->set_key_result(goal.name() + "/keyResults/nokr");
   expect_field(r, "feedback.key_result");
 
+  // Another person's PRIVATE goal is referenced as a goal that does not
+  // exist, byte for byte; its owner and the owner's manager reference it.
+  gv1::Goal secret;
+  made = c_->goals().CreateGoal(
+      "ic-eng-1",
+      GoalMsg("Quiet project", c_->Person("ic-eng-1"), gv1::INDIVIDUAL,
+              cycle->name(), "", gv1::Goal::PRIVATE),
+      {NumberKr("users", 0, 50)}, &secret);
+  ASSERT_TRUE(made.ok()) << made.error_message();
+  gv1::Goal seen;
+  ASSERT_EQ(c_->goals().GetGoal("ic-eng-2", secret.name(), &seen).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  r = base;
+  r.mutable_feedback()->set_goal("goals/doesnotexist");
+  grpc::Status missing = call(token, r);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  r.mutable_feedback()->set_goal(secret.name());
+  grpc::Status hidden = call(token, r);
+  EXPECT_EQ(hidden.error_code(), missing.error_code());
+  EXPECT_EQ(hidden.error_message(), missing.error_message());
+  EXPECT_EQ(hidden.error_details(), missing.error_details());
+  auto secret_krs = c_->goals().KeyResults("ic-eng-1", secret.name());
+  ASSERT_TRUE(secret_krs.ok()) << secret_krs.status();
+  ASSERT_EQ(secret_krs->size(), 1u);
+  r.mutable_feedback()->set_key_result((*secret_krs)[0].name());
+  hidden = call(token, r);
+  EXPECT_EQ(hidden.error_code(), missing.error_code());
+  EXPECT_EQ(hidden.error_message(), missing.error_message());
+  EXPECT_EQ(hidden.error_details(), missing.error_details());
+  r.mutable_feedback()->clear_key_result();
+  for (const char* who : {"ic-eng-1", "mgr-eng"}) {
+    grpc::Status st = call(c_->Token(who), r);
+    EXPECT_TRUE(st.ok()) << who << ": " << st.error_message();
+  }
+
   // Reads: bad names, and List without exactly one scope.
   fv1::Feedback got;
   EXPECT_EQ(c_->Get("ic-eng-1", "feedback/", &got).error_code(),

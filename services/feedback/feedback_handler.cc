@@ -146,8 +146,12 @@ absl::StatusOr<Caller> FeedbackHandler::CallerOf(
   const auto& p = call.principal;
   auto person = org_->ResolvePerson(p, fresh);
   if (!person.ok()) return person.status();
-  return service_->MakeCaller(*person, p.subject,
-                              p.HasRole(auth::Role::kHrAdmin), p.IsService());
+  Caller caller = service_->MakeCaller(
+      *person, p.subject, p.HasRole(auth::Role::kHrAdmin), p.IsService());
+  const auto& md = call.grpc->client_metadata();
+  if (auto it = md.find("authorization"); it != md.end())
+    caller.authorization.assign(it->second.data(), it->second.size());
+  return caller;
 }
 
 absl::Status FeedbackHandler::RenderFeedback(const Caller& caller,

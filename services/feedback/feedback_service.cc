@@ -134,7 +134,8 @@ absl::StatusOr<store::Feedback> FeedbackService::CreateFeedback(
     }
   }
   if (!f.goal_id().empty()) {
-    if (auto st = goals_->Check(f.goal_id(), f.key_result(), "feedback.goal");
+    if (auto st =
+            goals_->Check(caller, f.goal_id(), f.key_result(), "feedback.goal");
         !st.ok()) {
       return st;
     }

@@ -450,6 +450,27 @@ TEST_F(FeedbackServiceTest, AnonymousAnswersShowTheRequesterCountsOnly) {
             static_cast<int>(ResponderState::kCompleted));
 }
 
+// A goal the author may not read is referenced as a goal that does not
+// exist: the check is made with the author's rights.
+TEST_F(FeedbackServiceTest, AGoalTheAuthorMayNotReadReadsAsMissing) {
+  goals_.Add("secret", {"goals/secret/keyResults/k1"}, {"carl", "mia"});
+  auto about = [](const std::string& goal, const std::string& kr) {
+    store::Feedback f = About("carl", Visibility::kSubjectOnly);
+    f.set_goal_id(goal);
+    f.set_key_result(kr);
+    return f;
+  };
+  absl::Status missing = Give(As("ann"), about("nosuchgoal", "")).status();
+  EXPECT_THAT(missing, InvalidNaming("feedback.goal"));
+  EXPECT_EQ(Give(As("ann"), about("secret", "")).status(), missing);
+  EXPECT_EQ(
+      Give(As("ann"), about("secret", "goals/secret/keyResults/k1")).status(),
+      missing);
+  EXPECT_THAT(Give(As("mia"), about("secret", "goals/secret/keyResults/k1")),
+              IsOk());
+  EXPECT_EQ(created_.size(), 1u);  // only the reference mia may follow
+}
+
 // A reference the caller may not follow is answered exactly like one to
 // nothing: same code, same message, same details.
 TEST_F(FeedbackServiceTest, ReferencesTheCallerMayNotFollowReadAsMissing) {

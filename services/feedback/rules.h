@@ -69,6 +69,10 @@ struct Caller : org::Caller {
 
   // Pseudonym of the principal (see Pseudonymizer): how authorship is kept.
   std::string key;
+  // The caller's own `authorization` metadata: the other services are asked
+  // about what the caller references with it, so that their rules decide
+  // what the caller may reference. Never logged or stored.
+  std::string authorization;
 };
 
 // The relationship of an author to a subject. `subject_chain` holds the
