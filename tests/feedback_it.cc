@@ -2,6 +2,7 @@
 // feedback), Redis, and SQLite or PostgreSQL.
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -229,6 +230,41 @@ TEST_F(FeedbackIT, BadInputAndDeniedCallers) {
   r.mutable_feedback()->set_key_result(goal.name() + "/keyResults/nokr");
   expect_field(r, "feedback.key_result");
 
+  // Another person's PRIVATE goal is referenced as a goal that does not
+  // exist, byte for byte; its owner and the owner's manager reference it.
+  gv1::Goal secret;
+  made = c_->goals().CreateGoal(
+      "ic-eng-1",
+      GoalMsg("Quiet project", c_->Person("ic-eng-1"), gv1::INDIVIDUAL,
+              cycle->name(), "", gv1::Goal::PRIVATE),
+      {NumberKr("users", 0, 50)}, &secret);
+  ASSERT_TRUE(made.ok()) << made.error_message();
+  gv1::Goal seen;
+  ASSERT_EQ(c_->goals().GetGoal("ic-eng-2", secret.name(), &seen).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  r = base;
+  r.mutable_feedback()->set_goal("goals/doesnotexist");
+  grpc::Status missing = call(token, r);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  r.mutable_feedback()->set_goal(secret.name());
+  grpc::Status hidden = call(token, r);
+  EXPECT_EQ(hidden.error_code(), missing.error_code());
+  EXPECT_EQ(hidden.error_message(), missing.error_message());
+  EXPECT_EQ(hidden.error_details(), missing.error_details());
+  auto secret_krs = c_->goals().KeyResults("ic-eng-1", secret.name());
+  ASSERT_TRUE(secret_krs.ok()) << secret_krs.status();
+  ASSERT_EQ(secret_krs->size(), 1u);
+  r.mutable_feedback()->set_key_result((*secret_krs)[0].name());
+  hidden = call(token, r);
+  EXPECT_EQ(hidden.error_code(), missing.error_code());
+  EXPECT_EQ(hidden.error_message(), missing.error_message());
+  EXPECT_EQ(hidden.error_details(), missing.error_details());
+  r.mutable_feedback()->clear_key_result();
+  for (const char* who : {"ic-eng-1", "mgr-eng"}) {
+    grpc::Status st = call(c_->Token(who), r);
+    EXPECT_TRUE(st.ok()) << who << ": " << st.error_message();
+  }
+
   // Reads: bad names, and List without exactly one scope.
   fv1::Feedback got;
   EXPECT_EQ(c_->Get("ic-eng-1", "feedback/", &got).error_code(),
@@ -251,6 +287,20 @@ TEST_F(FeedbackIT, BadInputAndDeniedCallers) {
   list.set_page_token("forged");
   EXPECT_EQ(c_->Call(&S::ListFeedback, token, list, &listed).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+fv1::FeedbackRequest RequestMsg(FeedbackCluster& c, const std::string& subject,
+                                const std::vector<std::string>& responders,
+                                absl::Duration due, bool anonymous) {
+  fv1::FeedbackRequest r;
+  r.set_subject(c.Person(subject));
+  for (const auto& p : responders) r.add_responders()->set_person(c.Person(p));
+  r.set_prompt("How did the migration go?");
+  r.add_questions("What should continue?");
+  *r.mutable_due_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + due));
+  r.set_allow_anonymous(anonymous);
+  return r;
 }
 
 TEST_F(FeedbackIT, AnonymityHolds) {
@@ -333,6 +383,54 @@ TEST_F(FeedbackIT, AnonymityHolds) {
                   .ok());
   EXPECT_EQ(f.relationship(), fv1::UPWARD);
 
+  // Stats read before and after one more anonymous answer: the difference
+  // is that answer's counts and its wait in whole days, never its time.
+  fv1::CreateFeedbackRequestRequest ask;
+  *ask.mutable_feedback_request() = RequestMsg(
+      *c_, "ic-eng-1", {"ic-eng-2", "ic-eng-3", "ic-eng-4", "ic-plat"},
+      absl::Hours(24), true);
+  fv1::FeedbackRequest asked;
+  ASSERT_TRUE(
+      c_->Call(&S::CreateFeedbackRequest, c_->Token("ic-eng-1"), ask, &asked)
+          .ok());
+  for (const char* who : {"ic-eng-2", "ic-eng-3"}) {
+    ASSERT_TRUE(c_->Give(who, "ic-eng-1", fv1::OBSERVATION, fv1::SUBJECT_ONLY,
+                         true, &f, "Clear plan", {}, asked.name())
+                    .ok())
+        << who;
+  }
+  fv1::GetFeedbackStatsRequest stats_req;
+  stats_req.set_person(c_->Person("ic-eng-1"));
+  stats_req.set_start_date("2020-01-01");
+  stats_req.set_end_date("2099-12-31");
+  std::map<std::string, fv1::FeedbackStats> before;
+  for (const char* who : {"ic-eng-1", "mgr-eng", "hr"}) {
+    ASSERT_TRUE(
+        c_->Call(&S::GetFeedbackStats, c_->Token(who), stats_req, &before[who])
+            .ok())
+        << who;
+    EXPECT_FALSE(before[who].withheld()) << before[who].withheld_reason();
+  }
+  ASSERT_TRUE(c_->Give("ic-eng-4", "ic-eng-1", fv1::OBSERVATION,
+                       fv1::SUBJECT_ONLY, true, &f, "Clear plan", {},
+                       asked.name())
+                  .ok());
+  for (const char* who : {"ic-eng-1", "mgr-eng", "hr"}) {
+    fv1::FeedbackStats after;
+    ASSERT_TRUE(
+        c_->Call(&S::GetFeedbackStats, c_->Token(who), stats_req, &after).ok())
+        << who;
+    const fv1::FeedbackStats& was = before[who];
+    EXPECT_EQ(after.total(), was.total() + 1) << who;
+    EXPECT_EQ(after.requests_asked(), was.requests_asked()) << who;
+    EXPECT_EQ(after.requests_answered(), was.requests_answered() + 1) << who;
+    // Asked and answered today: a wait of 0 whole days, and no seconds.
+    EXPECT_EQ(was.median_response_days(), 0) << who;
+    EXPECT_EQ(after.median_response_days(), 0) << who;
+    EXPECT_EQ(was.median_response_seconds(), 0) << who;
+    EXPECT_EQ(after.median_response_seconds(), 0) << who;
+  }
+
   // Nothing in the log or the metrics names the anonymous author: every
   // CreateFeedback line says "redacted" (the service flushes its log every
   // 50 ms, hence the bounded wait for as many lines as calls counted).
@@ -365,20 +463,6 @@ TEST_F(FeedbackIT, AnonymityHolds) {
   EXPECT_GE(SeriesValue(*metrics, "sightline_feedback_created_total",
                         {{"kind", "CONSTRUCTIVE"}, {"relationship", "PEER"}}),
             8);
-}
-
-fv1::FeedbackRequest RequestMsg(FeedbackCluster& c, const std::string& subject,
-                                const std::vector<std::string>& responders,
-                                absl::Duration due, bool anonymous) {
-  fv1::FeedbackRequest r;
-  r.set_subject(c.Person(subject));
-  for (const auto& p : responders) r.add_responders()->set_person(c.Person(p));
-  r.set_prompt("How did the migration go?");
-  r.add_questions("What should continue?");
-  *r.mutable_due_time() =
-      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + due));
-  r.set_allow_anonymous(anonymous);
-  return r;
 }
 
 TEST_F(FeedbackIT, RequestLifecycleIncludingExpiry) {
@@ -433,6 +517,22 @@ TEST_F(FeedbackIT, RequestLifecycleIncludingExpiry) {
                true, &twice, "Again", {}, req.name())
           .error_code(),
       grpc::StatusCode::FAILED_PRECONDITION);
+  // Someone not asked (even naming the wrong subject) gets exactly the answer
+  // to a request that does not exist.
+  auto not_asked = [&](const std::string& request, const std::string& subject) {
+    fv1::Feedback out;
+    return c_->Give("ic-sales-1", subject, fv1::PRAISE, fv1::SUBJECT_ONLY,
+                    false, &out, "Hello", {}, request);
+  };
+  grpc::Status missing = not_asked("feedbackRequests/doesnotexist", "ic-eng-1");
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(missing), ::testing::Contains("feedback.request"));
+  for (const char* subject : {"ic-eng-1", "ic-eng-2"}) {
+    grpc::Status st = not_asked(req.name(), subject);
+    EXPECT_EQ(st.error_code(), missing.error_code()) << subject;
+    EXPECT_EQ(st.error_message(), missing.error_message()) << subject;
+    EXPECT_EQ(st.error_details(), missing.error_details()) << subject;
+  }
   fv1::DeclineFeedbackRequestRequest decline;
   decline.set_name(req.name());
   decline.set_reason("Not on that project");

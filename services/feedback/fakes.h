@@ -8,13 +8,16 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "lib/status/status.h"
 #include "services/feedback/org.h"
 
@@ -116,19 +119,35 @@ class FakeOrg : public Org {
   std::atomic<bool> down_{false};
 };
 
-// Goals with their key results; UNAVAILABLE while "down".
+// Goals with their key results, read by everyone unless private to some
+// people; UNAVAILABLE while "down". Keeps the authorization it was last asked
+// with.
 class FakeGoals : public GoalCheck {
  public:
-  void Add(const std::string& goal, std::vector<std::string> key_results) {
+  void Add(const std::string& goal, std::vector<std::string> key_results,
+           std::set<std::string> readers = {}) {
     goals_[goal] = std::move(key_results);
+    readers_[goal] = std::move(readers);
   }
   void set_down(bool down) { down_ = down; }
-  absl::Status Check(const std::string& goal_id, const std::string& key_result,
+  std::string last_authorization() const {
+    absl::MutexLock lock(&mu_);
+    return last_authorization_;
+  }
+  absl::Status Check(const Caller& caller, const std::string& goal_id,
+                     const std::string& key_result,
                      const std::string& field) override {
     if (down_) return Down();
+    {
+      absl::MutexLock lock(&mu_);
+      last_authorization_ = caller.authorization;
+    }
     auto it = goals_.find(goal_id);
-    if (it == goals_.end())
-      return status::InvalidField(field, "the goal does not exist");
+    auto readers = readers_.find(goal_id);
+    bool hidden = readers != readers_.end() && !readers->second.empty() &&
+                  !readers->second.contains(caller.person_id);
+    if (it == goals_.end() || hidden)
+      return status::InvalidField(field, "does not exist");
     if (!key_result.empty() && std::find(it->second.begin(), it->second.end(),
                                          key_result) == it->second.end()) {
       return status::InvalidField("feedback.key_result",
@@ -139,7 +158,10 @@ class FakeGoals : public GoalCheck {
 
  private:
   std::map<std::string, std::vector<std::string>> goals_;
+  std::map<std::string, std::set<std::string>> readers_;
   std::atomic<bool> down_{false};
+  mutable absl::Mutex mu_;
+  std::string last_authorization_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sightline::feedback

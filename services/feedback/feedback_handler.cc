@@ -146,8 +146,12 @@ absl::StatusOr<Caller> FeedbackHandler::CallerOf(
   const auto& p = call.principal;
   auto person = org_->ResolvePerson(p, fresh);
   if (!person.ok()) return person.status();
-  return service_->MakeCaller(*person, p.subject,
-                              p.HasRole(auth::Role::kHrAdmin), p.IsService());
+  Caller caller = service_->MakeCaller(
+      *person, p.subject, p.HasRole(auth::Role::kHrAdmin), p.IsService());
+  const auto& md = call.grpc->client_metadata();
+  if (auto it = md.find("authorization"); it != md.end())
+    caller.authorization.assign(it->second.data(), it->second.size());
+  return caller;
 }
 
 absl::Status FeedbackHandler::RenderFeedback(const Caller& caller,
@@ -777,7 +781,7 @@ grpc::ServerUnaryReactor* FeedbackHandler::GetFeedbackStats(
                                     ? 0
                                     : static_cast<double>(stats->answered) /
                                           stats->asked);
-        resp->set_median_response_seconds(stats->median_response_seconds);
+        resp->set_median_response_days(stats->median_response_days);
         return absl::OkStatus();
       });
 }

@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
@@ -163,6 +166,23 @@ TEST_F(FeedbackHandlerTest, AnonymousFeedbackComesBackWithoutAuthorOrTime) {
   get.set_name("feedback/");
   EXPECT_THAT(status::FromGrpc(stub_->GetFeedback(As("ann").get(), get, &read)),
               InvalidNaming("name"));
+}
+
+// The goals service is asked with the author's own token, so that its
+// visibility rules decide which goals the author may reference.
+TEST_F(FeedbackHandlerTest, GoalsAreCheckedWithTheAuthorsOwnToken) {
+  v1::CreateFeedbackRequest req = Praise("ann");
+  req.mutable_feedback()->set_goal("goals/g1");
+  v1::Feedback out;
+  ASSERT_THAT(Create("bob", req, &out), GrpcOk());
+  std::string header = goals_.last_authorization();
+  ASSERT_TRUE(absl::StartsWith(header, "Bearer ")) << header;
+  std::vector<std::string> parts =
+      absl::StrSplit(header.substr(std::string("Bearer ").size()), '.');
+  ASSERT_EQ(parts.size(), 3u);
+  std::string claims;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[1], &claims));
+  EXPECT_THAT(claims, ::testing::HasSubstr("\"sub\":\"people/bob\""));
 }
 
 TEST_F(FeedbackHandlerTest, RetryWithTheSameRequestIdCreatesOnce) {

@@ -30,6 +30,12 @@ int64_t RandomOffset(int64_t range) {
   return static_cast<int64_t>(rng() % static_cast<uint64_t>(range));
 }
 
+// A request that does not exist, or that the author may not answer (not
+// addressed to them): the same answer, so that it tells nothing of the request.
+absl::Status MissingRequestReference() {
+  return status::InvalidField("feedback.request", "does not exist");
+}
+
 absl::Status NotFoundFeedback(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("feedback/", id, " not found"));
 }
@@ -128,7 +134,8 @@ absl::StatusOr<store::Feedback> FeedbackService::CreateFeedback(
     }
   }
   if (!f.goal_id().empty()) {
-    if (auto st = goals_->Check(f.goal_id(), f.key_result(), "feedback.goal");
+    if (auto st =
+            goals_->Check(caller, f.goal_id(), f.key_result(), "feedback.goal");
         !st.ok()) {
       return st;
     }
@@ -137,9 +144,21 @@ absl::StatusOr<store::Feedback> FeedbackService::CreateFeedback(
   if (!f.request_id().empty()) {
     auto req = repo_->GetRequest(f.request_id());
     if (req.status().code() == absl::StatusCode::kNotFound) {
-      return status::InvalidField("feedback.request", "does not exist");
+      return MissingRequestReference();
     }
     if (!req.ok()) return req.status();
+    bool asked = false;
+    for (const auto& p : req->responders())
+      asked = asked || (!author.empty() && p.person_id() == author);
+    if (!asked) {
+      // Its requester knows it exists; anyone else learns nothing of it (not
+      // even that it exists), as in DeclineFeedbackRequest.
+      if (!author.empty() && author == req->requester_id()) {
+        return absl::PermissionDeniedError(
+            "feedback.request: only the people asked answer a request");
+      }
+      return MissingRequestReference();
+    }
     if (req->subject_id() != f.subject_id()) {
       return status::InvalidField("feedback.subject",
                                   "must be the subject of the request");
@@ -148,10 +167,6 @@ absl::StatusOr<store::Feedback> FeedbackService::CreateFeedback(
       return status::InvalidField("feedback.anonymous",
                                   "the request does not allow anonymous "
                                   "answers");
-    }
-    if (author.empty()) {
-      return absl::PermissionDeniedError(
-          "feedback.request: only the people asked answer a request");
     }
     responder = author;
   }
@@ -820,12 +835,12 @@ absl::StatusOr<Stats> FeedbackService::GetStats(const Caller& caller,
       if (static_cast<ResponderState>(p.state()) ==
           ResponderState::kCompleted) {
         ++out.answered;
-        waits.push_back(
-            static_cast<double>(p.respond_time() - r.create_time()) / 1e6);
+        waits.push_back(static_cast<double>(
+            DaysBetween(r.create_time(), p.respond_time())));
       }
     }
   }
-  out.median_response_seconds = Median(std::move(waits));
+  out.median_response_days = Median(std::move(waits));
   return out;
 }
 

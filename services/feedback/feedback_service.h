@@ -50,7 +50,9 @@ struct Stats {
   std::string withheld_reason;
   std::vector<std::tuple<int, int, int>> counts;  // kind, relationship, count
   int total = 0, asked = 0, answered = 0;
-  double median_response_seconds = 0;
+  // In whole days from the day asked to the day answered: anonymous answers
+  // keep the day only, and so does every aggregate over them.
+  double median_response_days = 0;
 };
 
 class FeedbackService {

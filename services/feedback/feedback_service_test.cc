@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/status/status.h"
@@ -388,8 +389,8 @@ TEST_F(FeedbackServiceTest, RequestLifecycleAndWhoSeesWhat) {
   EXPECT_THAT(Give(As("bob"), answer),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("answered already")));
-  EXPECT_THAT(Give(As("sue"), answer),
-              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Not addressed to sue: answered as if it did not exist.
+  EXPECT_THAT(Give(As("sue"), answer), InvalidNaming("feedback.request"));
   EXPECT_THAT(Requests("bob", true), IsEmpty());
   EXPECT_EQ(Requests("bob", true, /*include_closed=*/true).size(), 1u);
 
@@ -447,6 +448,88 @@ TEST_F(FeedbackServiceTest, AnonymousAnswersShowTheRequesterCountsOnly) {
   ASSERT_EQ(mine[0].request.responders_size(), 1);
   EXPECT_EQ(mine[0].request.responders(0).state(),
             static_cast<int>(ResponderState::kCompleted));
+}
+
+// A goal the author may not read is referenced as a goal that does not
+// exist: the check is made with the author's rights.
+TEST_F(FeedbackServiceTest, AGoalTheAuthorMayNotReadReadsAsMissing) {
+  goals_.Add("secret", {"goals/secret/keyResults/k1"}, {"carl", "mia"});
+  auto about = [](const std::string& goal, const std::string& kr) {
+    store::Feedback f = About("carl", Visibility::kSubjectOnly);
+    f.set_goal_id(goal);
+    f.set_key_result(kr);
+    return f;
+  };
+  absl::Status missing = Give(As("ann"), about("nosuchgoal", "")).status();
+  EXPECT_THAT(missing, InvalidNaming("feedback.goal"));
+  EXPECT_EQ(Give(As("ann"), about("secret", "")).status(), missing);
+  EXPECT_EQ(
+      Give(As("ann"), about("secret", "goals/secret/keyResults/k1")).status(),
+      missing);
+  EXPECT_THAT(Give(As("mia"), about("secret", "goals/secret/keyResults/k1")),
+              IsOk());
+  EXPECT_EQ(created_.size(), 1u);  // only the reference mia may follow
+}
+
+// A reference the caller may not follow is answered exactly like one to
+// nothing: same code, same message, same details.
+TEST_F(FeedbackServiceTest, ReferencesTheCallerMayNotFollowReadAsMissing) {
+  auto req = Ask("ann", "ann", {"bob", "carl", "dan"}, true);
+  ASSERT_THAT(req, IsOk());
+  const std::string id = req->request.id();
+  auto answering = [&](const Caller& who, const std::string& request,
+                       const std::string& subject, bool anonymous) {
+    store::Feedback f = About(subject, Visibility::kSubjectOnly);
+    f.set_anonymous(anonymous);
+    f.set_request_id(request);
+    return Give(who, f).status();
+  };
+  absl::Status missing = answering(As("sue"), "nosuchrequest", "ann", false);
+  EXPECT_THAT(missing, InvalidNaming("feedback.request"));
+  // Someone not asked, whatever else the answer gets wrong (the subject, or
+  // anonymity), and a service: as for a request that does not exist.
+  EXPECT_EQ(answering(As("sue"), id, "ann", false), missing);
+  EXPECT_EQ(answering(As("sue"), id, "bob", true), missing);
+  EXPECT_EQ(answering(As("mia"), id, "mia", false), missing);
+  store::Feedback customer = About("ann", Visibility::kSubjectOnly);
+  customer.set_external_name("Dana");
+  customer.set_external_org("Acme");
+  customer.set_request_id(id);
+  EXPECT_EQ(Give(Service(), customer).status(), missing);
+  // The requester knows the request: told why instead.
+  EXPECT_THAT(answering(As("ann"), id, "ann", false),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  // Someone asked is told what is wrong with the answer.
+  EXPECT_THAT(answering(As("bob"), id, "carl", false),
+              InvalidNaming("feedback.subject"));
+  EXPECT_THAT(answering(As("bob"), id, "ann", true), IsOk());
+
+  // Declining: someone not asked, as for a missing request (the same message
+  // with the name it was given).
+  auto decline_missing = service_->Decline(As("sue"), "nosuchrequest", "");
+  auto decline_other = service_->Decline(As("sue"), id, "");
+  EXPECT_THAT(decline_missing, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(decline_other.status().code(), decline_missing.status().code());
+  EXPECT_EQ(absl::StrReplaceAll(decline_other.status().message(),
+                                {{id, "nosuchrequest"}}),
+            decline_missing.status().message());
+
+  // A 360 summary: someone outside the subject's chain, as for a missing one.
+  store::Review review;
+  review.set_subject_id("ann");
+  int64_t today = DayNumber(storage::NowMicros());
+  review.set_start_date(DateOfDay(today));
+  review.set_end_date(DateOfDay(today + 14));
+  auto created =
+      service_->CreateReview(As("mia"), review, "How is ann doing?", {});
+  ASSERT_THAT(created, IsOk());
+  auto summary_missing = service_->ReviewSummary(As("sue"), "nosuch", 0, "");
+  auto summary_other = service_->ReviewSummary(As("sue"), created->id(), 0, "");
+  EXPECT_THAT(summary_missing, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(summary_other.status().code(), summary_missing.status().code());
+  EXPECT_EQ(absl::StrReplaceAll(summary_other.status().message(),
+                                {{created->id(), "nosuch"}}),
+            summary_missing.status().message());
 }
 
 TEST_F(FeedbackServiceTest, ReviewSummaryKeepsTheFloorAndRefusesNarrowing) {
@@ -553,6 +636,93 @@ TEST_F(FeedbackServiceTest, StatsKeepTheFloorPerMonth) {
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(service_->GetStats(As("mia"), "ann", "", today, today - 1),
               InvalidNaming("end_date"));
+}
+
+// The differencing attack on stats: read, let one more anonymous answer in,
+// read again. Two histories that differ only in the time of day of that
+// answer must read the same, before and after; the difference tells its day
+// at most.
+TEST_F(FeedbackServiceTest,
+       StatsDifferencedAcrossOneAnonymousAnswerGiveTheDay) {
+  auto at = [](const char* day, int64_t seconds, int64_t micros = 0) {
+    return *ParseDay(day, "d") * kMicrosPerDay + seconds * 1000000 + micros;
+  };
+  // A request made on 2026-03-09 at 09:13:27.123456, answered anonymously.
+  auto ask = [&](const std::string& subject,
+                 const std::vector<std::string>& responders) {
+    store::Request r;
+    r.set_id(storage::NewId());
+    r.set_requester_id(subject);
+    r.set_subject_id(subject);
+    r.set_prompt("How did the launch go?");
+    r.set_create_time(at("2026-03-09", 9 * 3600 + 13 * 60 + 27, 123456));
+    r.set_due_time(at("2026-04-01", 0));
+    r.set_allow_anonymous(true);
+    for (const auto& p : responders) {
+      auto* part = r.add_responders();
+      part->set_person_id(p);
+      part->set_state(static_cast<int>(ResponderState::kOpen));
+    }
+    EXPECT_THAT(repo_->InsertRequest(r, nullptr, Idempotency{}), IsOk());
+    return r.id();
+  };
+  // As CreateFeedback stores an anonymous answer sent at `now`.
+  auto answer = [&](const std::string& request, const std::string& subject,
+                    const std::string& who, int64_t now) {
+    store::Feedback f = Anonymous(About(subject, Visibility::kSubjectOnly));
+    f.set_id(storage::NewId());
+    f.set_request_id(request);
+    f.set_relationship(static_cast<int>(Relationship::kPeer));
+    f.set_author_key(As(who).key);
+    f.set_create_time(DayStart(now));
+    EXPECT_THAT(
+        repo_->InsertFeedback(f, DayStart(now), Idempotency{}, who, now),
+        IsOk());
+  };
+  int64_t march = *ParseDay("2026-03-01", "d");
+  auto read = [&](const std::string& subject) {
+    auto s = service_->GetStats(As("mia"), subject, "", march, march);
+    EXPECT_THAT(s, IsOk());
+    return s.ok() ? *s : Stats{};
+  };
+  auto same = [](const Stats& a, const Stats& b) {
+    EXPECT_EQ(a.withheld_reason, b.withheld_reason);
+    EXPECT_EQ(a.counts, b.counts);
+    EXPECT_EQ(a.total, b.total);
+    EXPECT_EQ(a.asked, b.asked);
+    EXPECT_EQ(a.answered, b.answered);
+    EXPECT_EQ(a.median_response_days, b.median_response_days);
+  };
+
+  // Two histories, about ann and about bob, alike but for the times of day.
+  std::string r1 = ask("ann", {"bob", "carl", "dan", "sue"});
+  std::string r2 = ask("bob", {"ann", "carl", "dan", "sue"});
+  answer(r1, "ann", "bob", at("2026-03-09", 15 * 3600, 500000));
+  answer(r2, "bob", "ann", at("2026-03-09", 9 * 3600 + 13 * 60 + 28));
+  answer(r1, "ann", "carl", at("2026-03-11", 8 * 3600 + 30 * 60));
+  answer(r2, "bob", "carl", at("2026-03-11", 23 * 3600 + 59 * 60 + 59));
+  answer(r1, "ann", "dan", at("2026-03-12", 23 * 3600));
+  answer(r2, "bob", "dan", at("2026-03-12", 1));
+  Stats ann_before = read("ann"), bob_before = read("bob");
+  EXPECT_EQ(ann_before.withheld_reason, "");
+  EXPECT_EQ(ann_before.answered, 3);
+  EXPECT_EQ(ann_before.median_response_days, 2);  // waits 0, 2, 3 days
+  same(ann_before, bob_before);
+
+  // One more anonymous answer on 2026-03-13: just after midnight in one
+  // history, just before the next in the other.
+  answer(r1, "ann", "sue", at("2026-03-13", 1));
+  answer(r2, "bob", "sue", at("2026-03-13", 86399, 999999));
+  Stats ann_after = read("ann"), bob_after = read("bob");
+  EXPECT_EQ(ann_after.answered, 4);
+  EXPECT_EQ(ann_after.total, 4);
+  EXPECT_EQ(ann_after.median_response_days, 2.5);  // waits 0, 2, 3, 4 days
+  same(ann_after, bob_after);
+  // Whole days (or a half, between two of them) and nothing finer.
+  for (const Stats* s : {&ann_before, &ann_after}) {
+    double twice = s->median_response_days * 2;
+    EXPECT_EQ(twice, static_cast<double>(static_cast<int64_t>(twice)));
+  }
 }
 
 TEST_F(FeedbackServiceTest, RecognitionTakesOneReactionPerPerson) {

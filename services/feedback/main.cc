@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
       &code);
   if (base == nullptr) return code;
 
-  // The goals service, asked whether a goal may be referenced.
+  // The goals service, asked (with each caller's own credentials) whether
+  // the caller may reference a goal.
   auto goals =
       server::MakeClientChannel(absl::GetFlag(FLAGS_goals_address),
                                 base->config().peer_tls, &base->telemetry());
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
   absl::Duration timeout = absl::GetFlag(FLAGS_dependency_timeout);
   absl::Duration ttl = absl::GetFlag(FLAGS_dependency_cache_ttl);
   feedback::DirectoryOrg org(base->directory(), ttl);
-  feedback::GrpcGoalCheck goal_check(*goals, base->token(), ttl, timeout);
+  feedback::GrpcGoalCheck goal_check(*goals, ttl, timeout);
 
   auto repo = feedback::NewSqlRepository(base->db());
   feedback::FeedbackMetrics metrics(&base->registry());

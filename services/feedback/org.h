@@ -20,6 +20,7 @@
 #include "lib/directory/directory.h"
 #include "lib/org/directory_org.h"
 #include "lib/server/client.h"
+#include "services/feedback/rules.h"
 #include "sightline/goals/v1/goal_service.grpc.pb.h"
 
 namespace sightline::feedback {
@@ -53,12 +54,14 @@ class Org {
       const std::vector<std::string>& fields) = 0;
 };
 
-// Whether a goal (and a key result of it) exists: INVALID_ARGUMENT naming
-// `field` when not, UNAVAILABLE when the goals service cannot say.
+// Whether `caller` may reference a goal (and a key result of it): the goal
+// exists and the caller may read it. INVALID_ARGUMENT naming `field` when
+// not, the same answer whether the goal is missing or only hidden from the
+// caller; UNAVAILABLE when the goals service cannot say.
 class GoalCheck {
  public:
   virtual ~GoalCheck() = default;
-  virtual absl::Status Check(const std::string& goal_id,
+  virtual absl::Status Check(const Caller& caller, const std::string& goal_id,
                              const std::string& key_result,
                              const std::string& field) = 0;
 };
@@ -118,20 +121,23 @@ class DirectoryOrg : public Org {
   TtlCache<bool> people_;  // active people, as last confirmed
 };
 
+// Asks the goals service with the caller's own credentials (never this
+// service's token, which reads every goal), so that goals' visibility rules
+// decide.
 class GrpcGoalCheck : public GoalCheck {
  public:
-  GrpcGoalCheck(std::shared_ptr<grpc::Channel> channel,
-                server::ServiceToken* token, absl::Duration ttl,
+  GrpcGoalCheck(std::shared_ptr<grpc::Channel> channel, absl::Duration ttl,
                 absl::Duration timeout);
-  absl::Status Check(const std::string& goal_id, const std::string& key_result,
+  absl::Status Check(const Caller& caller, const std::string& goal_id,
+                     const std::string& key_result,
                      const std::string& field) override;
 
  private:
   std::unique_ptr<goals::v1::GoalService::Stub> stub_;
-  server::ServiceToken* token_;
   absl::Duration timeout_;
-  // Goal id -> names of its key results.
-  TtlCache<std::vector<std::string>> goals_;
+  // (caller's pseudonym, goal id) -> names of the key results the caller
+  // reads; absent when the caller may not read the goal.
+  TtlCache<std::optional<std::vector<std::string>>> goals_;
 };
 
 }  // namespace sightline::feedback

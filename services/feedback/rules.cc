@@ -163,6 +163,10 @@ int64_t DayNumber(int64_t micros) {
 
 int64_t DayStart(int64_t micros) { return DayNumber(micros) * kMicrosPerDay; }
 
+int64_t DaysBetween(int64_t from, int64_t to) {
+  return DayNumber(to) - DayNumber(from);
+}
+
 std::string DateOfDay(int64_t day) {
   absl::CivilDay d = absl::CivilDay(1970, 1, 1) + day;
   return absl::FormatCivilTime(d);

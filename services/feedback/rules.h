@@ -69,6 +69,10 @@ struct Caller : org::Caller {
 
   // Pseudonym of the principal (see Pseudonymizer): how authorship is kept.
   std::string key;
+  // The caller's own `authorization` metadata: the other services are asked
+  // about what the caller references with it, so that their rules decide
+  // what the caller may reference. Never logged or stored.
+  std::string authorization;
 };
 
 // The relationship of an author to a subject. `subject_chain` holds the
@@ -110,6 +114,10 @@ std::optional<std::string> FloorViolation(int selected, int excluded,
 int64_t DayStart(int64_t micros);
 // Days since 1970-01-01 of `micros` (UTC).
 int64_t DayNumber(int64_t micros);
+// Whole days (UTC) from the day of `from` to the day of `to`: the times of
+// day do not count, so the answer is the same for any two instants of the
+// same two days.
+int64_t DaysBetween(int64_t from, int64_t to);
 // "YYYY-MM-DD" of a day number, and back (INVALID_ARGUMENT naming `field`).
 std::string DateOfDay(int64_t day);
 absl::StatusOr<int64_t> ParseDay(const std::string& date,

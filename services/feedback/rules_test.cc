@@ -229,6 +229,17 @@ TEST(Days, DayStartNumberAndDates) {
   }
 }
 
+TEST(Days, DaysBetweenIgnoresTheTimeOfDay) {
+  auto at = [](const char* day, int64_t seconds) {
+    return *ParseDay(day, "d") * kMicrosPerDay + seconds * 1000000;
+  };
+  EXPECT_EQ(DaysBetween(at("2026-03-09", 0), at("2026-03-09", 86399)), 0);
+  EXPECT_EQ(DaysBetween(at("2026-03-09", 86399), at("2026-03-10", 0)), 1);
+  EXPECT_EQ(DaysBetween(at("2026-03-09", 1), at("2026-03-12", 5)),
+            DaysBetween(at("2026-03-09", 80000), at("2026-03-12", 86000)));
+  EXPECT_EQ(DaysBetween(at("2026-02-27", 3600), at("2026-03-02", 60)), 3);
+}
+
 TEST(Days, MonthStartsCoverWholeMonths) {
   auto day = [](const char* s) { return *ParseDay(s, "d"); };
   auto m = MonthStarts(day("2026-01-15"), day("2026-03-02"));
