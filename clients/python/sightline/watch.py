@@ -87,6 +87,8 @@ class Follower:
         while not self._stopped.is_set():
             error: Optional[grpc.RpcError] = None
             with self._lock:
+                if self._stopped.is_set():  # stop() saw no call to cancel
+                    return
                 self._call = self._method(
                     self._request_type(resume_token=self.resume_token),
                     **self._call_kwargs)
@@ -97,6 +99,8 @@ class Follower:
                 if self._call.initial_metadata() is not None:
                     self.connected.set()
                 for change in self._call:
+                    if self._stopped.is_set():
+                        return  # not handed out: resume_token stays before it
                     token = change.resume_token
                     if token and token == self.resume_token:
                         continue  # already handed out: never twice
