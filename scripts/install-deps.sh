@@ -14,7 +14,7 @@ PACKAGES=(
   golang-github-gogo-googleapis-dev
   redis-server postgresql
   libmuparser-dev
-  prometheus nghttp2-client python3-grpcio python3-yaml
+  prometheus nghttp2-client python3-grpcio python3-protobuf python3-yaml
 )
 
 missing=()
