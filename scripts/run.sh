@@ -33,6 +33,12 @@ if [ ! -s "$SECRET" ]; then
   umask 077
   openssl rand -hex 32 > "$SECRET"
 fi
+# Page and resume tokens signed with one key kept across restarts, so that a
+# Watch resumes after a service is restarted.
+TOKEN_KEY="$VAR/dev-token.key"
+if [ ! -s "$TOKEN_KEY" ]; then
+  (umask 077 && openssl rand -hex 32 > "$TOKEN_KEY")
+fi
 
 PIDS=()
 stop_all() {
@@ -82,7 +88,7 @@ for entry in "${SERVICES[@]}"; do
   "$ROOT/$bin" \
     --grpc_address="127.0.0.1:$gport" --metrics_address="127.0.0.1:$mport" \
     --db="$VAR/$name.db" --redis="redis://127.0.0.1:$REDIS_PORT" \
-    --jwt_key_file="$SECRET" "${extra[@]}" >> "$VAR/log/$name.log" 2>&1 &
+    --jwt_key_file="$SECRET" --token_key_file="$TOKEN_KEY" "${extra[@]}" >> "$VAR/log/$name.log" 2>&1 &
   PIDS+=($!)
   ADDR[$name]="127.0.0.1:$gport"
   METRICS[$name]="http://127.0.0.1:$mport/metrics"
