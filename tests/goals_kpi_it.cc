@@ -310,10 +310,10 @@ TEST_P(GoalsKpiTest, KeyResultsAcrossAThreeLevelTreeFollowAndRollUp) {
       GoalMsg("Grow", cluster_->Person("ceo"), gv1::COMPANY, cycle_);
   company_msg.set_progress_source(gv1::Goal::CHILDREN);
   create("ceo", company_msg, {}, &company);
-  create("mgr-eng",
-         GoalMsg("Team", cluster_->Team("eng"), gv1::TEAM, cycle_,
-                 company.name()),
-         {linked("team revenue", 100)}, &team);
+  create(
+      "mgr-eng",
+      GoalMsg("Team", cluster_->Team("eng"), gv1::TEAM, cycle_, company.name()),
+      {linked("team revenue", 100)}, &team);
   create("ic-eng-1",
          GoalMsg("One", cluster_->Person("ic-eng-1"), gv1::INDIVIDUAL, cycle_,
                  team.name()),

@@ -1,6 +1,13 @@
 #include "lib/telemetry/telemetry.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <exception>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "lib/telemetry/process_collector.h"
@@ -28,6 +35,37 @@ class Combined : public prometheus::Collectable {
   std::unique_ptr<ProcessCollector> process_;
 };
 
+// Opens and closes one TCP connection to host:port; errors are ignored.
+void Knock(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) !=
+      0)
+    return;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd =
+        socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    bool connected = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    close(fd);
+    if (connected) break;
+  }
+  freeaddrinfo(found);
+}
+
+// The host a client reaches a listener on `address` ("host:port") through.
+std::string DialHost(const std::string& address) {
+  auto colon = address.rfind(':');
+  std::string host =
+      colon == std::string::npos ? std::string() : address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
+  if (host == "::") return "::1";
+  return host;
+}
+
 }  // namespace
 
 Telemetry::Telemetry(std::string service, std::string version)
@@ -42,6 +80,7 @@ Telemetry::~Telemetry() { StopExposer(); }
 absl::Status Telemetry::StartExposer(const std::string& address) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
+    dial_host_ = DialHost(address);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
         "metrics_address: cannot listen on ", address, ": ", e.what()));
@@ -61,6 +100,23 @@ std::string Telemetry::Scrape() const {
   return serializer.Serialize(combined_->Collect());
 }
 
-void Telemetry::StopExposer() { exposer_.reset(); }
+// civetweb's listener thread waits on its socket in 2 s polls and sees the stop
+// request only when a poll returns, so a plain stop took 1-2 s (measured: 1.03
+// s on average from SIGTERM to exit of an idle service), paid by every process
+// stop. A connection to the listener ends the poll at once.
+void Telemetry::StopExposer() {
+  if (exposer_ == nullptr) return;
+  const int port = metrics_port();
+  std::atomic<bool> stopped{false};
+  std::thread knocker([&] {
+    while (!stopped.load()) {
+      Knock(dial_host_, port);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  exposer_.reset();
+  stopped = true;
+  knocker.join();
+}
 
 }  // namespace sightline::telemetry

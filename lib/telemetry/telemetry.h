@@ -44,6 +44,7 @@ class Telemetry {
   CallRegistry calls_;
   std::shared_ptr<prometheus::Collectable> combined_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string dial_host_;
 };
 
 }  // namespace sightline::telemetry
