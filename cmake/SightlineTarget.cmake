@@ -18,11 +18,20 @@ if(SIGHTLINE_SANITIZE)
   add_link_options(-fsanitize=address,undefined -fno-sanitize=vptr)
 endif()
 
+# Test sources are compiled without optimization in every build type: they
+# were half of the compile time (goals_service_test.cc alone 31 s at -O2, 53 s
+# at -O1 with sanitizers, 3x less at -O0), while the libraries and binaries
+# they exercise keep the build type's level.
+function(sightline_test_code target)
+  target_compile_options(${target} PRIVATE -O0)
+endfunction()
+
 # A unit-test executable registered with ctest.
 function(sightline_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   sightline_target_defaults(${name})
+  sightline_test_code(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} sightline::testing GTest::gmock GTest::gtest_main)
   set(props TIMEOUT 300)
   if(ARG_LABELS)
