@@ -47,6 +47,7 @@
 #include "grpcpp/security/credentials.h"
 #include "lib/testing/service.h"
 #include "services/metrics/repository.h"
+#include "services/metrics/sql_repository.h"
 #include "sightline/metrics/v1/metrics_service.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "", "The metrics service.");

@@ -23,6 +23,7 @@
 #include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
 #include "services/feedback/fakes.h"
+#include "services/feedback/sql_repository.h"
 
 namespace sightline::feedback {
 namespace {

@@ -4,11 +4,13 @@
 #include "absl/flags/flag.h"
 #include "lib/server/periodic.h"
 #include "lib/server/service_main.h"
+#include "services/feedback/directory_org.h"
 #include "services/feedback/feedback_handler.h"
 #include "services/feedback/feedback_service.h"
+#include "services/feedback/grpc_goal_check.h"
 #include "services/feedback/metrics.h"
-#include "services/feedback/org.h"
 #include "services/feedback/repository.h"
+#include "services/feedback/sql_repository.h"
 
 ABSL_FLAG(std::string, people_address, "127.0.0.1:50051",
           "The people service (host:port).");

@@ -145,7 +145,4 @@ class FeedbackRepository {
   virtual absl::StatusOr<std::string> PseudonymKey() = 0;
 };
 
-std::unique_ptr<FeedbackRepository> NewSqlRepository(storage::Database* db);
-const std::vector<storage::Migration>& FeedbackMigrations();
-
 }  // namespace sightline::feedback

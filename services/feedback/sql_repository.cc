@@ -1,3 +1,5 @@
+#include "services/feedback/sql_repository.h"
+
 #include <soci/soci.h>
 
 #include <deque>
@@ -8,7 +10,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "lib/status/status.h"
-#include "services/feedback/repository.h"
 #include "services/feedback/rules.h"
 
 namespace sightline::feedback {

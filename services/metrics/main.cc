@@ -13,6 +13,7 @@
 #include "services/metrics/prometheus_client.h"
 #include "services/metrics/prometheus_source.h"
 #include "services/metrics/repository.h"
+#include "services/metrics/sql_repository.h"
 
 ABSL_FLAG(std::string, people_address, "127.0.0.1:50051",
           "The people service (host:port).");

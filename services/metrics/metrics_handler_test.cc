@@ -21,6 +21,7 @@
 #include "lib/testing/harness.h"
 #include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
+#include "services/metrics/sql_repository.h"
 
 namespace sightline::metrics {
 namespace {

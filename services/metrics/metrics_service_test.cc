@@ -16,6 +16,7 @@
 #include "lib/org/fake_org_service.h"
 #include "lib/testing/in_process.h"
 #include "lib/testing/status_matchers.h"
+#include "services/metrics/sql_repository.h"
 
 namespace sightline::metrics {
 namespace {

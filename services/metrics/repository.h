@@ -116,9 +116,6 @@ class KpiRepository {
       const std::string& kpi_id) = 0;
 };
 
-std::unique_ptr<KpiRepository> NewSqlRepository(storage::Database* db);
-const std::vector<storage::Migration>& MetricsMigrations();
-
 // Decodes a change-log payload.
 absl::StatusOr<Kpi> DecodeKpi(const std::string& payload);
 absl::StatusOr<PointsWritten> DecodePointsWritten(const std::string& payload);

@@ -1,3 +1,5 @@
+#include "services/metrics/sql_repository.h"
+
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include "absl/strings/str_split.h"
 #include "lib/status/status.h"
 #include "services/metrics/metrics_store.pb.h"
-#include "services/metrics/repository.h"
 
 namespace sightline::metrics {
 namespace {
