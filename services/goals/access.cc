@@ -40,4 +40,19 @@ bool CanApprove(const Caller& caller, const Goal& goal, const OrgView& org) {
   return org::IsInOwnersChain(caller, owned, org);
 }
 
+bool CanAlignUnder(const Caller& caller, const Goal& parent,
+                   const OrgView& org) {
+  if (CanCheckIn(caller, parent, org)) return true;
+  if (!org::IsActivePerson(caller, org)) return false;
+  const std::string accountable = AccountablePerson(org, parent);
+  if (!accountable.empty() &&
+      org::IsInChain(org, accountable, caller.person_id)) {
+    return true;
+  }
+  if (parent.owner.team_id.empty()) return false;
+  const auto me = org.Person(caller.person_id);
+  return me.has_value() && !me->team_id.empty() &&
+         org::IsTeamOrSubTeam(org, me->team_id, parent.owner.team_id);
+}
+
 }  // namespace sightline::goals

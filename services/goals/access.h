@@ -58,4 +58,14 @@ bool CanCheckIn(const Caller& caller, const Goal& goal, const OrgView& org);
 // an owner themself. Not services, not hr_admin.
 bool CanApprove(const Caller& caller, const Goal& goal, const OrgView& org);
 
+// Align a goal under this one (create a child of it, or move a goal under
+// it): whoever may check in on it (its owners, the owner's chain, its
+// contributors, services) and the people it cascades to: everyone who
+// reports to the owner person (at any level) and, for a team-owned goal, the
+// members of the team and of its sub-teams. Reading the goal is not enough:
+// a child moves the parent's progress, so a peer, someone in another team or
+// hr_admin who can read a TEAM or PUBLIC goal may not align under it.
+bool CanAlignUnder(const Caller& caller, const Goal& parent,
+                   const OrgView& org);
+
 }  // namespace sightline::goals

@@ -316,6 +316,72 @@ TEST_F(AccessTest, ActingOnATeamsGoal) {
       TeamGoal(Visibility::kPublic), org_);
 }
 
+// Aligning under a goal needs more than reading it: a child moves the
+// parent's progress. Every goal here is PUBLIC, so every caller reads it.
+TEST_F(AccessTest, WhoMayAlignUnderAPersonsGoal) {
+  org_.AddPerson("ivy", "platform", "owen");  // reports to the owner
+  org_.AddPerson("ian", "storage", "ivy");    // and one level below
+  const Goal parent = PersonGoal(Visibility::kPublic);
+  const std::vector<std::pair<const char*, Caller>> allowed = {
+      {"owner", Person("owen")},        {"manager", Person("mona")},
+      {"skip-level", Person("vp_eng")}, {"contributor", Person("cora")},
+      {"report", Person("ivy")},        {"report's report", Person("ian")},
+      {"service", Service()},
+  };
+  const std::vector<std::pair<const char*, Caller>> refused = {
+      {"peer in the same team", Person("pat")},
+      {"sub-team member", Person("sam")},
+      {"team lead, not a manager", Person("leo")},
+      {"another team", Person("mel")},
+      {"stakeholder", Person("eve")},
+      {"hr_admin", HrAdmin()},
+      {"someone who left", Person("gone")},
+      {"unknown person", Person("stranger")},
+      {"no person", Caller{}},
+  };
+  for (const auto& [role, caller] : allowed) {
+    SCOPED_TRACE(role);
+    EXPECT_TRUE(CanRead(caller, parent, org_));
+    EXPECT_TRUE(CanAlignUnder(caller, parent, org_));
+  }
+  for (const auto& [role, caller] : refused) {
+    SCOPED_TRACE(role);
+    EXPECT_FALSE(CanAlignUnder(caller, parent, org_));
+  }
+}
+
+TEST_F(AccessTest, WhoMayAlignUnderATeamsGoal) {
+  const Goal parent = TeamGoal(Visibility::kPublic);
+  const std::vector<std::pair<const char*, Caller>> allowed = {
+      {"owner (team lead)", Person("leo")},
+      {"lead's manager", Person("vic")},
+      {"ceo", Person("ceo")},
+      {"contributor", Person("cora")},
+      {"team member", Person("owen")},
+      {"another team member", Person("pat")},
+      {"sub-team lead", Person("stella")},
+      {"sub-team member", Person("sam")},
+      {"service", Service()},
+  };
+  const std::vector<std::pair<const char*, Caller>> refused = {
+      {"members' manager in the parent team", Person("mona")},
+      {"parent team's lead", Person("vp_eng")},
+      {"another team", Person("eve")},
+      {"hr_admin", HrAdmin()},
+      {"member who left", Person("gone")},
+      {"no person", Caller{}},
+  };
+  for (const auto& [role, caller] : allowed) {
+    SCOPED_TRACE(role);
+    EXPECT_TRUE(CanAlignUnder(caller, parent, org_));
+  }
+  for (const auto& [role, caller] : refused) {
+    SCOPED_TRACE(role);
+    EXPECT_TRUE(CanRead(caller, parent, org_));
+    EXPECT_FALSE(CanAlignUnder(caller, parent, org_));
+  }
+}
+
 TEST_F(AccessTest, InactiveContributorCannotCheckIn) {
   Goal g = PersonGoal(Visibility::kPublic);
   g.contributor_ids = {"gone"};

@@ -366,33 +366,18 @@ absl::StatusOr<GoalView> GoalsService::UpdateGoal(
         return absl::FailedPreconditionError(
             absl::StrCat("cycles/", updated.cycle_id, " is closed"));
       }
-      std::optional<Goal> parent;
-      std::optional<Cycle> parent_cycle;
-      std::vector<std::string> ancestors;
+      std::optional<Parent> parent;
       if (!updated.parent_id.empty()) {
-        auto p = tx.LoadGoal(updated.parent_id);
-        if (!p.ok() || !CanRead(caller, *p, *org_)) {
-          return status::InvalidField(
-              "goal.parent",
-              absl::StrCat("goals/", updated.parent_id, " does not exist"));
-        }
-        parent = *p;
+        auto p = LoadParent(tx, caller, updated.parent_id, /*aligning=*/moved);
+        if (!p.ok()) return p.status();
+        parent = std::move(*p);
         // A parent that was cancelled later still holds its existing children.
-        if (!moved) parent->state = GoalState::kActive;
-        auto pc = tx.LoadCycle(parent->cycle_id);
-        if (!pc.ok()) return pc.status();
-        parent_cycle = *pc;
-        std::string up = parent->parent_id;
-        for (int d = 0; !up.empty() && d < kMaxDepth; ++d) {
-          ancestors.push_back(up);
-          auto a = tx.LoadGoal(up);
-          if (!a.ok()) break;
-          up = a->parent_id;
-        }
+        if (!moved) parent->goal.state = GoalState::kActive;
       }
-      if (auto s = CheckAlignment(updated, *cycle, parent ? &*parent : nullptr,
-                                  parent_cycle ? &*parent_cycle : nullptr,
-                                  ancestors);
+      if (auto s = CheckAlignment(
+              updated, *cycle, parent ? &parent->goal : nullptr,
+              parent ? &parent->cycle : nullptr,
+              parent ? parent->ancestors : std::vector<std::string>{});
           !s.ok()) {
         return s;
       }

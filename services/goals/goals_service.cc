@@ -262,6 +262,38 @@ absl::Status GoalsService::ValidateGoalPeople(const Goal& g,
   return absl::OkStatus();
 }
 
+absl::StatusOr<GoalsService::Parent> GoalsService::LoadParent(
+    GoalTx& tx, const Caller& caller, const std::string& parent_id,
+    bool aligning) {
+  auto p = tx.LoadGoal(parent_id);
+  if (!p.ok() || !CanRead(caller, *p, *org_)) {
+    return status::InvalidField(
+        "goal.parent", absl::StrCat("goals/", parent_id, " does not exist"));
+  }
+  if (aligning && !CanAlignUnder(caller, *p, *org_)) {
+    return status::WithErrorInfo(
+        absl::PermissionDeniedError(absl::StrCat(
+            "goal.parent: only the owners of goals/", parent_id,
+            ", their managers, its contributors and the people it cascades to "
+            "(the owner's reports, the owning team's members) may align a "
+            "goal under it")),
+        "ALIGNMENT_NOT_ALLOWED", {{"field", "goal.parent"}});
+  }
+  Parent parent;
+  parent.goal = *p;
+  auto pc = tx.LoadCycle(parent.goal.cycle_id);
+  if (!pc.ok()) return pc.status();
+  parent.cycle = *pc;
+  std::string up = parent.goal.parent_id;
+  for (int d = 0; !up.empty() && d < kMaxDepth; ++d) {
+    parent.ancestors.push_back(up);
+    auto a = tx.LoadGoal(up);
+    if (!a.ok()) break;
+    up = a->parent_id;
+  }
+  return parent;
+}
+
 absl::StatusOr<Goal> GoalsService::InsertGoal(
     GoalTx& tx, const Caller& caller, Goal goal,
     std::vector<KeyResult> key_results, int64_t now) {
@@ -277,31 +309,16 @@ absl::StatusOr<Goal> GoalsService::InsertGoal(
                                      "cycles/", goal.cycle_id, " is closed")),
                                  "CYCLE_CLOSED");
   }
-  std::optional<Goal> parent;
-  std::optional<Cycle> parent_cycle;
-  std::vector<std::string> ancestors;
+  std::optional<Parent> parent;
   if (!goal.parent_id.empty()) {
-    auto p = tx.LoadGoal(goal.parent_id);
-    if (!p.ok() || !CanRead(caller, *p, *org_)) {
-      return status::InvalidField(
-          "goal.parent",
-          absl::StrCat("goals/", goal.parent_id, " does not exist"));
-    }
-    parent = *p;
-    auto pc = tx.LoadCycle(parent->cycle_id);
-    if (!pc.ok()) return pc.status();
-    parent_cycle = *pc;
-    std::string up = parent->parent_id;
-    for (int d = 0; !up.empty() && d < kMaxDepth; ++d) {
-      ancestors.push_back(up);
-      auto a = tx.LoadGoal(up);
-      if (!a.ok()) break;
-      up = a->parent_id;
-    }
+    auto p = LoadParent(tx, caller, goal.parent_id, /*aligning=*/true);
+    if (!p.ok()) return p.status();
+    parent = std::move(*p);
   }
-  if (auto st =
-          CheckAlignment(goal, *cycle, parent ? &*parent : nullptr,
-                         parent_cycle ? &*parent_cycle : nullptr, ancestors);
+  if (auto st = CheckAlignment(
+          goal, *cycle, parent ? &parent->goal : nullptr,
+          parent ? &parent->cycle : nullptr,
+          parent ? parent->ancestors : std::vector<std::string>{});
       !st.ok()) {
     return st;
   }

@@ -276,6 +276,19 @@ class GoalsService {
   absl::StatusOr<GoalView> Decide(const Caller& caller, const std::string& id,
                                   const std::string& etag,
                                   const std::string& comment, bool approve);
+  // The goal a goal is aligned under, with its cycle and ancestors (nearest
+  // first), for CheckAlignment. A parent that is missing or that the caller
+  // may not read is INVALID_ARGUMENT naming goal.parent, in the same words;
+  // when `aligning` (a new child, or a goal moved under it) the caller must
+  // also be allowed to align under it (CanAlignUnder), else PERMISSION_DENIED.
+  struct Parent {
+    Goal goal;
+    Cycle cycle;
+    std::vector<std::string> ancestors;
+  };
+  absl::StatusOr<Parent> LoadParent(GoalTx& tx, const Caller& caller,
+                                    const std::string& parent_id,
+                                    bool aligning);
   absl::StatusOr<Goal> InsertGoal(GoalTx& tx, const Caller& caller, Goal goal,
                                   std::vector<KeyResult> key_results,
                                   int64_t now);

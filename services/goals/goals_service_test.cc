@@ -1452,6 +1452,46 @@ TEST_F(GoalsServiceTest, AlignmentIsCheckedOnCreateAndMove) {
   EXPECT_NEAR(Get(c).child_weight, 1, kEps);
 }
 
+// Reading a goal does not let a caller hang a child under it (a child moves
+// the parent's progress): a peer or someone in another team who reads ann's
+// PUBLIC goal may neither create a child under it nor move a goal there;
+// her manager and the team's goal owner may.
+TEST_F(GoalsServiceTest, ReadingAGoalIsNotEnoughToAlignUnderIt) {
+  Goal ag = PersonGoal("ann", "Ann's public goal");
+  ag.visibility = Visibility::kPublic;
+  const std::string a = Create(P("ann"), ag);
+  const std::string b = Create(P("bob"), PersonGoal("bob", "Bob's goal"));
+  ASSERT_FALSE(HasFailure());
+  ASSERT_THAT(svc().GetGoal(P("sue"), a), IsOk());  // everyone reads it
+
+  for (const char* who : {"bob", "sue"}) {
+    SCOPED_TRACE(who);
+    auto child = svc().CreateGoal(P(who), PersonGoal(who, "Under ann", a), {},
+                                  Idempotency{});
+    EXPECT_THAT(child, StatusIs(absl::StatusCode::kPermissionDenied));
+    EXPECT_THAT(child.status().message(), HasSubstr("goal.parent"));
+  }
+  auto hr =
+      svc().CreateGoal(Hr(), PersonGoal("bob", "Via hr", a), {}, Idempotency{});
+  EXPECT_THAT(hr, StatusIs(absl::StatusCode::kPermissionDenied));
+  Goal move;
+  move.parent_id = a;
+  EXPECT_THAT(svc().UpdateGoal(P("bob"), b, move, {"parent"}, "", "align"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(Get(b).parent_id, "");
+  EXPECT_NEAR(Get(a).child_weight, 0, kEps);
+
+  // A missing parent is still INVALID_ARGUMENT, as before.
+  EXPECT_THAT(svc().CreateGoal(P("bob"), PersonGoal("bob", "x", "nope"), {},
+                               Idempotency{}),
+              InvalidNaming("goal.parent"));
+  // The manager aligns her report's goal under ann's; the move is allowed.
+  Create(P("mia"), PersonGoal("mia", "Mia under ann", a));
+  EXPECT_THAT(svc().UpdateGoal(P("mia"), b, move, {"parent"}, "", "align"),
+              IsOk());
+  EXPECT_NEAR(Get(a).child_weight, 2, kEps);
+}
+
 // Bug: UpdateGoal re-checks alignment only when the parent, cycle or dates
 // change, so a goal with a parent can be turned into a COMPANY goal.
 TEST_F(GoalsServiceTest, LevelChangeToCompanyKeepsTheNoParentRule) {
