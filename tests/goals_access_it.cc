@@ -20,6 +20,7 @@ namespace {
 
 using ::sightline::testing::GrpcOk;
 using ::sightline::testing::GrpcStatusIs;
+using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAreArray;
 
 constexpr double kEps = 1e-9;
@@ -140,6 +141,47 @@ TEST_F(GoalsApprovalTest, GoalSetByTheManagerIsActiveAtOnce) {
                   {}, &g),
               GrpcOk());
   EXPECT_EQ(g.state(), gv1::Goal::ACTIVE);
+}
+
+// ---- alignment rights
+
+class GoalsAlignmentRightsTest : public ::testing::Test,
+                                 protected ClusterFixture {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(StartCluster(Db::kSqlite, "H1"));
+  }
+};
+
+// Everyone reads ic-eng-1's PUBLIC goal, but only those it cascades to (and
+// those who may check in on it) may hang a child under it over the wire.
+TEST_F(GoalsAlignmentRightsTest, APeerWhoReadsAGoalCannotAlignUnderIt) {
+  gv1::Goal parent;
+  ASSERT_THAT(cluster_->CreateGoal(
+                  "ic-eng-1",
+                  GoalMsg("Cut p99 in half", cluster_->Person("ic-eng-1"),
+                          gv1::INDIVIDUAL, cycle_),
+                  {}, &parent),
+              GrpcOk());
+  for (const char* who : {"ic-eng-2", "ic-sales-1"}) {
+    SCOPED_TRACE(who);
+    gv1::Goal child;
+    grpc::Status s =
+        cluster_->CreateGoal(who,
+                             GoalMsg("Mine, under yours", cluster_->Person(who),
+                                     gv1::INDIVIDUAL, cycle_, parent.name()),
+                             {}, &child);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(s.error_message(), HasSubstr("goal.parent"));
+  }
+  gv1::Goal by_manager;
+  EXPECT_THAT(cluster_->CreateGoal(
+                  "mgr-eng",
+                  GoalMsg("Help with p99", cluster_->Person("ic-eng-2"),
+                          gv1::INDIVIDUAL, cycle_, parent.name()),
+                  {}, &by_manager),
+              GrpcOk());
+  EXPECT_EQ(by_manager.parent(), parent.name());
 }
 
 // ---- visibility
