@@ -199,7 +199,25 @@ absl::StatusOr<std::vector<Revision>> GoalsService::ListRevisions(
   auto goal = repo_->GetGoal(goal_id);
   if (!goal.ok()) return goal.status();
   if (!CanRead(caller, *goal, *org_)) return NotFoundGoal(goal_id);
-  return repo_->ListRevisions(goal_id, page);
+  // A revision is read under the visibility the goal had when it was written:
+  // what was written while the goal was PRIVATE stays with those who could
+  // read it then, after the goal is made TEAM or PUBLIC. Hidden revisions are
+  // skipped, reading on until the page is full, so that a page is short only
+  // at the end (the handler tells the last page by its length).
+  std::vector<Revision> out;
+  Page next = page;
+  while (true) {
+    auto batch = repo_->ListRevisions(goal_id, next);
+    if (!batch.ok()) return batch.status();
+    const int64_t last = batch->empty() ? 0 : batch->back().revision;
+    for (auto& r : *batch) {
+      if (r.then.has_value() && !CanRead(caller, *r.then, *org_)) continue;
+      out.push_back(std::move(r));
+      if (out.size() >= static_cast<size_t>(page.limit)) return out;
+    }
+    if (batch->size() < static_cast<size_t>(next.limit)) return out;
+    next.after = absl::StrCat(last);
+  }
 }
 
 }  // namespace sightline::goals

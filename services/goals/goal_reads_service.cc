@@ -51,6 +51,11 @@ absl::StatusOr<GoalView> GoalsService::GetGoal(
     return absl::NotFoundError(
         absl::StrCat("goals/", id, " did not exist at that time"));
   }
+  // Read under the visibility it had then (see ListRevisions).
+  if (!CanRead(caller, (*snap)->goal, *org_)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "as_of: goals/", id, " was not visible to the caller at that time"));
+  }
   GoalView v;
   v.goal = (*snap)->goal;
   // As it stood then: expected progress and health at that time.

@@ -1011,6 +1011,67 @@ TEST_F(GoalsServiceTest, EveryChangeIsARevisionListedOldestFirst) {
   EXPECT_THAT(paged, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
 }
 
+// What was written while a goal was PRIVATE stays with those who could read
+// it then, after it is made PUBLIC: in its revisions and in GetGoal as_of.
+TEST_F(GoalsServiceTest, HistoryIsReadUnderTheVisibilityItWasWrittenWith) {
+  Goal pg = PersonGoal("ann", "Leave for a competitor");
+  pg.visibility = Visibility::kPrivate;
+  const std::string g = Create(P("ann"), pg, {Kr("offers", 3)});
+  ASSERT_FALSE(HasFailure());
+  const std::string kr = Krs(g)[0].id;
+  now_ += absl::Hours(1);
+  ASSERT_THAT(DoCheckIn(P("ann"), g, {{kr, 1}}), IsOk());  // revision 2
+  const absl::Time secret = now_ + absl::Minutes(30);
+  now_ += absl::Hours(1);
+  Goal title;
+  title.title = "Grow in the platform team";
+  ASSERT_THAT(svc().UpdateGoal(P("ann"), g, title, {"title"}, "", "rethought"),
+              IsOk());  // revision 3, still private
+  now_ += absl::Hours(1);
+  Goal open;
+  open.visibility = Visibility::kPublic;
+  ASSERT_THAT(svc().UpdateGoal(P("ann"), g, open, {"visibility"}, "", "share"),
+              IsOk());  // revision 4
+  const absl::Time shared = now_ + absl::Minutes(30);
+  now_ += absl::Hours(1);
+  ASSERT_THAT(DoCheckIn(P("ann"), g, {{kr, 2}}), IsOk());  // revision 5
+  now_ += absl::Hours(1);
+
+  auto revisions = [&](const Caller& who, int page_size) {
+    std::vector<int64_t> seen;
+    Page page{"", page_size};
+    for (int i = 0; i < 10; ++i) {
+      auto got = svc().ListRevisions(who, g, page);
+      EXPECT_THAT(got, IsOk());
+      if (!got.ok() || got->empty()) break;
+      for (const auto& r : *got) seen.push_back(r.revision);
+      if (got->size() < static_cast<size_t>(page_size)) break;
+      page.after = absl::StrCat(got->back().revision);
+    }
+    return seen;
+  };
+  // bob, ann's peer, reads the goal now, and only what was written since it
+  // was shared; a full page is full, whatever its size.
+  EXPECT_THAT(revisions(P("bob"), 100), ElementsAre(4, 5));
+  EXPECT_THAT(revisions(P("bob"), 1), ElementsAre(4, 5));
+  auto first = svc().ListRevisions(P("bob"), g, Page{"", 1});
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->size(), 1u);
+  // ann and her manager could read it all along; hr_admin reads PRIVATE goals.
+  EXPECT_THAT(revisions(P("ann"), 2), ElementsAre(1, 2, 3, 4, 5));
+  EXPECT_THAT(revisions(P("mia"), 100), ElementsAre(1, 2, 3, 4, 5));
+  EXPECT_THAT(revisions(Hr(), 100), ElementsAre(1, 2, 3, 4, 5));
+
+  EXPECT_THAT(svc().GetGoal(P("bob"), g, secret),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  auto mine = svc().GetGoal(P("ann"), g, secret);
+  ASSERT_THAT(mine, IsOk());
+  EXPECT_EQ(mine->goal.title, "Leave for a competitor");
+  auto then = svc().GetGoal(P("bob"), g, shared);
+  ASSERT_THAT(then, IsOk());
+  EXPECT_EQ(then->goal.title, "Grow in the platform team");
+}
+
 // ---- idempotency ------------------------------------------------------------
 
 TEST_F(GoalsServiceTest, RetriedCheckInIsAppliedOnce) {

@@ -178,6 +178,9 @@ struct Revision {
   std::string
       action;  // CREATE, UPDATE, DELETE, APPROVE, RETURN, CHECK_IN, CLOSE
   std::vector<FieldChange> changes;
+  // The goal right after this revision: who may read the revision is decided
+  // on its owner, contributors and visibility then (ListRevisions fills it).
+  std::optional<Goal> then;
 };
 
 }  // namespace sightline::goals

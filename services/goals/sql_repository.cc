@@ -347,7 +347,9 @@ absl::StatusOr<std::vector<Revision>> SqlGoalRepository::ListRevisions(
     s.execute();
     while (s.fetch()) {
       Revision r;
-      if (auto st = ReadRevision(d, &r, nullptr); !st.ok()) return st;
+      Snapshot snap;
+      if (auto st = ReadRevision(d, &r, &snap); !st.ok()) return st;
+      if (!snap.goal.id.empty()) r.then = std::move(snap.goal);
       out.push_back(std::move(r));
     }
     return absl::OkStatus();
