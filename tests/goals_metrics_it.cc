@@ -74,8 +74,10 @@ TEST_F(GoalsMetricsTest, ExpositionHasRpcSeriesAndGoalGauges) {
 
   // The gauges follow within a few refreshes.
   std::string text;
-  std::map<std::string, std::string> active_labels = {
-      {"cycle", cycle_id}, {"state", "ACTIVE"}, {"health", "ON_TRACK"}};
+  std::map<std::string, std::string> active_labels = {{"cycle", cycle_id},
+                                                      {"level", "INDIVIDUAL"},
+                                                      {"state", "ACTIVE"},
+                                                      {"health", "ON_TRACK"}};
   std::map<std::string, std::string> draft_labels = {
       {"cycle", cycle_id}, {"state", "DRAFT"}, {"health", "NONE"}};
   for (int i = 0; i < 300; ++i) {

@@ -396,7 +396,7 @@ absl::StatusOr<Goal> GoalsService::GoalForWatch(const std::string& goal_id) {
 absl::StatusOr<GoalsService::CensusResult> GoalsService::TakeCensus() {
   auto rows = repo_->LiveRows();
   if (!rows.ok()) return rows.status();
-  std::map<std::tuple<std::string, int, int>, int> counts;
+  std::map<std::tuple<std::string, int, int, int>, int> counts;
   CensusResult out;
   int64_t now = NowMicros();
   int64_t cadence = int64_t{options_.due_cadence_days} * 86400 * 1000000;
@@ -409,12 +409,13 @@ absl::StatusOr<GoalsService::CensusResult> GoalsService::TakeCensus() {
         ++out.due_by_cycle[r.cycle_id];
       }
     }
-    ++counts[{r.cycle_id, static_cast<int>(r.state), static_cast<int>(h)}];
+    ++counts[{r.cycle_id, static_cast<int>(r.level), static_cast<int>(r.state),
+              static_cast<int>(h)}];
   }
   for (const auto& [k, n] : counts) {
-    out.counts.push_back({std::get<0>(k),
-                          static_cast<GoalState>(std::get<1>(k)),
-                          static_cast<Health>(std::get<2>(k)), n});
+    out.counts.push_back({std::get<0>(k), static_cast<Level>(std::get<1>(k)),
+                          static_cast<GoalState>(std::get<2>(k)),
+                          static_cast<Health>(std::get<3>(k)), n});
   }
   return out;
 }

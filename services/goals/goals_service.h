@@ -211,6 +211,7 @@ class GoalsService {
   // Counts for the sightline_goals gauges: by cycle, state and health.
   struct Census {
     std::string cycle_id;
+    Level level;
     GoalState state;
     Health health;
     int count = 0;
