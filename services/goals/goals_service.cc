@@ -405,8 +405,11 @@ absl::StatusOr<GoalsService::CensusResult> GoalsService::TakeCensus() {
     if (r.state == GoalState::kActive) {
       h = HealthOf(r.progress, Expected(r.cycle_id, r.start_date, r.due_date),
                    r.last_check_in_status);
+      // Every cycle with ACTIVE goals gets a count, 0 included, so that its
+      // series exists before the first check-in falls due.
+      int& due = out.due_by_cycle[r.cycle_id];
       if (now - std::max(r.last_check_in_time, r.activate_time) >= cadence) {
-        ++out.due_by_cycle[r.cycle_id];
+        ++due;
       }
     }
     ++counts[{r.cycle_id, static_cast<int>(r.level), static_cast<int>(r.state),

@@ -219,7 +219,8 @@ class GoalsService {
   struct CensusResult {
     std::vector<Census> counts;
     std::map<std::string, int>
-        due_by_cycle;  // ACTIVE goals past their check-in cadence
+        due_by_cycle;  // ACTIVE goals past their check-in cadence, by every
+                       // cycle that has ACTIVE goals (0 included)
   };
   absl::StatusOr<CensusResult> TakeCensus();
 

@@ -2087,6 +2087,9 @@ TEST_F(GoalsServiceTest, CensusCountsByLevel) {
   std::map<Level, int> want = {
       {Level::kCompany, 1}, {Level::kTeam, 1}, {Level::kIndividual, 2}};
   EXPECT_EQ(by_level, want);
+  // Nothing is due yet, and the cycle has its count all the same.
+  std::map<std::string, int> due_want = {{q1_, 0}};
+  EXPECT_EQ(census->due_by_cycle, due_want);
 }
 
 // ----------------------------------------------------------------- KPI links
