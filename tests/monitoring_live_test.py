@@ -402,6 +402,42 @@ class MonitoringLiveTest(unittest.TestCase):
                    if n not in exposed and n not in records and n != "up"}
         self.assertEqual(unknown, {}, "metric names in rules or dashboards that no service exports")
 
+    # unittest runs a class's tests in name order: this one, which stops
+    # Redis, comes last ("z").
+    def test_z_redis_down_puts_the_breaker_alert_pending(self):
+        """A failure the rules are meant to catch, live: Redis stops, a
+        service's breaker opens, and CacheBreakerOpen matches it (pending for
+        its minute; promtool's tests cover the firing)."""
+        alert = lambda: [a for a in self.api("alerts")["alerts"]
+                         if a["labels"]["alertname"] == "SightlineCacheBreakerOpen"]
+        self.assertEqual(alert(), [])
+        redis = next(p for name, p in self.suite.procs if name == "redis")
+        redis.terminate()
+        redis.wait(timeout=20)
+        s = self.suite
+        ceo = s.token("maya.okafor@example.com")
+        open_query = f'max by (service, cache) (sightline_cache_breaker_state{{namespace="{NAMESPACE}"}}) == 2'
+
+        def opened():
+            # Reads that go to Redis: people looked up by email.
+            for email in ("maya.okafor@example.com", "kenji.watanabe@example.com",
+                          "omar.nasser@example.com", "chloe.martin@example.com"):
+                subprocess.run([CLI, "call", s.addr["people"],
+                                "sightline.people.v1.PeopleService/LookupPerson",
+                                json.dumps({"email": email})],
+                               capture_output=True, env={**os.environ, "SIGHTLINE_TOKEN": ceo})
+            return self.query(open_query)
+        opened_series = wait_until("a breaker open", opened)
+        self.assertIn("people", {r["metric"]["service"] for r in opened_series})
+        got = wait_until("CacheBreakerOpen pending", alert)
+        for a in got:
+            self.assertIn(a["state"], ("pending", "firing"))
+            self.assertEqual(a["labels"]["namespace"], NAMESPACE)
+            self.assertEqual(a["labels"]["severity"], "ticket")
+            self.assertEqual(a["labels"]["team"], "sightline-sre")
+            self.assertTrue(a["annotations"]["runbook_url"].startswith("docs/operating.md#"))
+        self.assertIn("people", {a["labels"]["service"] for a in got})
+
     def test_metric_name_extraction(self):
         # The extraction the test above relies on.
         self.assertEqual(
