@@ -66,8 +66,9 @@ function variableExpr(v) {
 
 const queries = [];
 const tsFiles = [];
-const genDir = path.join(nodeModules, "..", "gen");
-fs.rmSync(genDir, { recursive: true, force: true });
+// Beside node_modules so that the compiler finds @grafana/schema; one folder
+// per run, as two checks may run at once.
+const genDir = path.join(nodeModules, "..", `gen-${process.pid}`);
 fs.mkdirSync(genDir, { recursive: true });
 fs.mkdirSync(outDir, { recursive: true });
 const uids = new Set();
@@ -193,6 +194,7 @@ if (tsFiles.length > 0) {
     errors.push(`type check against @grafana/schema failed:\n${e.stdout}${e.stderr}`);
   }
 }
+fs.rmSync(genDir, { recursive: true, force: true });
 
 fs.writeFileSync(path.join(outDir, "dashboard-queries.json"), JSON.stringify(queries, null, 2) + "\n");
 const rules = ["groups:"];
