@@ -17,6 +17,13 @@ PACKAGES=(
   prometheus nghttp2-client python3-grpcio python3-protobuf python3-yaml
 )
 
+# node and npm run the dashboard checks (deploy/grafana/check, packages pinned by
+# its package-lock.json and installed by scripts/npm-deps.sh). A Node.js from
+# elsewhere brings its own npm, which Debian's npm package would conflict with.
+if ! command -v npm > /dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -45,6 +45,28 @@ class GoalsMetricsTest : public ::testing::Test {
   std::unique_ptr<GoalsCluster> cluster_;
 };
 
+// The change-log head is on /metrics from the start and follows commits: the
+// Watch alert compares it with what streams send.
+TEST_F(GoalsMetricsTest, ChangeFeedHeadFollowsCommits) {
+  const double before = SeriesValue(Scrape(), "sightline_change_feed_head", {});
+  ASSERT_GE(before, 0);
+  auto cycle = cluster_->CreateCycle("FY");
+  ASSERT_TRUE(cycle.ok()) << cycle.status();
+  gv1::Goal goal;
+  ASSERT_THAT(
+      cluster_->CreateGoal("ic-eng-1",
+                           GoalMsg("Followed", cluster_->Person("ic-eng-1"),
+                                   gv1::INDIVIDUAL, cycle->name()),
+                           {NumberKr("KR", 0, 100)}, &goal),
+      GrpcOk());
+  double after = before;
+  for (int i = 0; i < 300 && after <= before; ++i) {
+    after = SeriesValue(Scrape(), "sightline_change_feed_head", {});
+    if (after <= before) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GT(after, before);
+}
+
 TEST_F(GoalsMetricsTest, ExpositionHasRpcSeriesAndGoalGauges) {
   auto cycle = cluster_->CreateCycle("FY");
   ASSERT_TRUE(cycle.ok()) << cycle.status();
@@ -74,8 +96,10 @@ TEST_F(GoalsMetricsTest, ExpositionHasRpcSeriesAndGoalGauges) {
 
   // The gauges follow within a few refreshes.
   std::string text;
-  std::map<std::string, std::string> active_labels = {
-      {"cycle", cycle_id}, {"state", "ACTIVE"}, {"health", "ON_TRACK"}};
+  std::map<std::string, std::string> active_labels = {{"cycle", cycle_id},
+                                                      {"level", "INDIVIDUAL"},
+                                                      {"state", "ACTIVE"},
+                                                      {"health", "ON_TRACK"}};
   std::map<std::string, std::string> draft_labels = {
       {"cycle", cycle_id}, {"state", "DRAFT"}, {"health", "NONE"}};
   for (int i = 0; i < 300; ++i) {

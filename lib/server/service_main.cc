@@ -5,6 +5,7 @@
 
 #include "lib/cache/redis_client.h"
 #include "lib/telemetry/log.h"
+#include "prometheus/gauge.h"
 
 namespace sightline::server {
 
@@ -89,6 +90,19 @@ int ServiceBase::Build(
   feed_ = std::make_unique<storage::ChangeFeed>(db_.get(),
                                                 opts->change_poll_interval);
   feed_->Start();
+  // The newest change this process has seen committed: against what Watch
+  // streams send, it tells streams that stopped from a quiet log.
+  prometheus::Gauge& head =
+      prometheus::BuildGauge()
+          .Name("sightline_change_feed_head")
+          .Help(
+              "Position of the newest committed change in this service's "
+              "change log, as this process has seen it.")
+          .Register(registry())
+          .Add({});
+  head.Set(static_cast<double>(feed_->head()));
+  feed_->Subscribe(
+      [&head](int64_t seq) { head.Set(static_cast<double>(seq)); });
   return 0;
 }
 

@@ -147,8 +147,18 @@ class Database::Metrics {
                          "commit (SQLite group commit).")
                    .Register(*r)
                    .Add({{"db", std::string(db)}},
+                        prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16,
+                                                                32, 64, 128})),
+        write_(prometheus::BuildHistogram()
+                   .Name("sightline_sql_write_seconds")
+                   .Help("Time from asking for a write transaction to its "
+                         "answer: the wait for the group commit, the commit "
+                         "and any retries.")
+                   .Register(*r)
+                   .Add({{"db", std::string(db)}},
                         prometheus::Histogram::BucketBoundaries{
-                            1, 2, 4, 8, 16, 32, 64, 128})) {}
+                            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                            0.1, 0.25, 0.5, 1, 2.5, 5, 10})) {}
 
   void Observe(absl::string_view op, double seconds, const absl::Status& s) {
     Series& series = Get(op);
@@ -168,6 +178,7 @@ class Database::Metrics {
   }
   void Retry() { retries_.Increment(); }
   void Batch(size_t writes) { batch_.Observe(static_cast<double>(writes)); }
+  void Written(double seconds) { write_.Observe(seconds); }
 
  private:
   struct Series {
@@ -191,6 +202,7 @@ class Database::Metrics {
   prometheus::Family<prometheus::Counter>& errors_;
   prometheus::Counter& retries_;
   prometheus::Histogram& batch_;
+  prometheus::Histogram& write_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Series> series_ ABSL_GUARDED_BY(mu_);
 };
@@ -720,11 +732,11 @@ absl::Status Database::Write(absl::string_view op,
   }
   const absl::Status& st = mine.st;
   if (metrics_ != nullptr) {
-    metrics_->Observe(
-        op,
+    double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count(),
-        st);
+            .count();
+    metrics_->Observe(op, seconds, st);
+    metrics_->Written(seconds);
   }
   if (!st.ok()) {
     if (st.code() == absl::StatusCode::kInternal) {

@@ -858,6 +858,17 @@ TEST(DatabaseGroupCommitTest, QueuedWritesCommitTogetherAndFailAlone) {
       {.url = dir + "/g.db", .pool_size = 4, .registry = &registry});
   ASSERT_TRUE(db.ok()) << db.status();
   ASSERT_THAT(Migrate(**db, "test", TestMigrations()), IsOk());
+  // Every write is timed; the series is there before the first one.
+  auto writes_timed = [&registry]() -> int64_t {
+    for (const auto& family : registry.Collect()) {
+      if (family.name != "sightline_sql_write_seconds") continue;
+      EXPECT_EQ(family.metric.size(), 1u);
+      return static_cast<int64_t>(family.metric.at(0).histogram.sample_count);
+    }
+    return -1;
+  };
+  const int64_t timed_before = writes_timed();
+  ASSERT_GE(timed_before, 0);
 
   absl::Notification started, release;
   std::thread first([&] {
@@ -945,6 +956,8 @@ TEST(DatabaseGroupCommitTest, QueuedWritesCommitTogetherAndFailAlone) {
     seen = true;
   }
   EXPECT_TRUE(seen);
+  // Six writes answered, the failed ones included.
+  EXPECT_EQ(writes_timed(), timed_before + 6);
   db->reset();
   testing::RemoveTree(dir);
 }

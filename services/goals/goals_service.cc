@@ -413,7 +413,7 @@ absl::StatusOr<Goal> GoalsService::GoalForWatch(const std::string& goal_id) {
 absl::StatusOr<GoalsService::CensusResult> GoalsService::TakeCensus() {
   auto rows = repo_->LiveRows();
   if (!rows.ok()) return rows.status();
-  std::map<std::tuple<std::string, int, int>, int> counts;
+  std::map<std::tuple<std::string, int, int, int>, int> counts;
   CensusResult out;
   int64_t now = NowMicros();
   int64_t cadence = int64_t{options_.due_cadence_days} * 86400 * 1000000;
@@ -422,16 +422,20 @@ absl::StatusOr<GoalsService::CensusResult> GoalsService::TakeCensus() {
     if (r.state == GoalState::kActive) {
       h = HealthOf(r.progress, Expected(r.cycle_id, r.start_date, r.due_date),
                    r.last_check_in_status);
+      // Every cycle with ACTIVE goals gets a count, 0 included, so that its
+      // series exists before the first check-in falls due.
+      int& due = out.due_by_cycle[r.cycle_id];
       if (now - std::max(r.last_check_in_time, r.activate_time) >= cadence) {
-        ++out.due_by_cycle[r.cycle_id];
+        ++due;
       }
     }
-    ++counts[{r.cycle_id, static_cast<int>(r.state), static_cast<int>(h)}];
+    ++counts[{r.cycle_id, static_cast<int>(r.level), static_cast<int>(r.state),
+              static_cast<int>(h)}];
   }
   for (const auto& [k, n] : counts) {
-    out.counts.push_back({std::get<0>(k),
-                          static_cast<GoalState>(std::get<1>(k)),
-                          static_cast<Health>(std::get<2>(k)), n});
+    out.counts.push_back({std::get<0>(k), static_cast<Level>(std::get<1>(k)),
+                          static_cast<GoalState>(std::get<2>(k)),
+                          static_cast<Health>(std::get<3>(k)), n});
   }
   return out;
 }

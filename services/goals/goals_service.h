@@ -211,6 +211,7 @@ class GoalsService {
   // Counts for the sightline_goals gauges: by cycle, state and health.
   struct Census {
     std::string cycle_id;
+    Level level;
     GoalState state;
     Health health;
     int count = 0;
@@ -218,7 +219,8 @@ class GoalsService {
   struct CensusResult {
     std::vector<Census> counts;
     std::map<std::string, int>
-        due_by_cycle;  // ACTIVE goals past their check-in cadence
+        due_by_cycle;  // ACTIVE goals past their check-in cadence, by every
+                       // cycle that has ACTIVE goals (0 included)
   };
   absl::StatusOr<CensusResult> TakeCensus();
 

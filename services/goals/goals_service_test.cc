@@ -2153,6 +2153,8 @@ TEST_F(GoalsServiceTest, CensusCountsByStateHealthAndDue) {
   std::map<std::tuple<std::string, GoalState, Health>, int> counts;
   for (const auto& c : census->counts) {
     counts[{c.cycle_id, c.state, c.health}] += c.count;
+    // Every goal here is a person's own.
+    EXPECT_EQ(c.level, Level::kIndividual);
   }
   using Key = std::tuple<std::string, GoalState, Health>;
   std::map<Key, int> want = {
@@ -2168,6 +2170,26 @@ TEST_F(GoalsServiceTest, CensusCountsByStateHealthAndDue) {
   // Eight days without a check-in: "off", "risk" and the Q2 goal; "on"
   // checked in yesterday.
   std::map<std::string, int> due_want = {{q1_, 2}, {q2, 1}};
+  EXPECT_EQ(census->due_by_cycle, due_want);
+}
+
+// The census tells company, team and individual goals apart, so that company
+// goals off pace can be watched on their own.
+TEST_F(GoalsServiceTest, CensusCountsByLevel) {
+  BuildTree();
+  ASSERT_FALSE(HasFailure());
+  auto census = svc().TakeCensus();
+  ASSERT_THAT(census, IsOk());
+  std::map<Level, int> by_level;
+  for (const auto& c : census->counts) {
+    EXPECT_EQ(c.state, GoalState::kActive);
+    by_level[c.level] += c.count;
+  }
+  std::map<Level, int> want = {
+      {Level::kCompany, 1}, {Level::kTeam, 1}, {Level::kIndividual, 2}};
+  EXPECT_EQ(by_level, want);
+  // Nothing is due yet, and the cycle has its count all the same.
+  std::map<std::string, int> due_want = {{q1_, 0}};
   EXPECT_EQ(census->due_by_cycle, due_want);
 }
 

@@ -5,11 +5,12 @@
 namespace sightline::goals {
 
 GoalsMetrics::GoalsMetrics(prometheus::Registry* registry)
-    : goals_(prometheus::BuildGauge()
-                 .Name("sightline_goals")
-                 .Help("Goals by cycle, state and health (health only for "
-                       "ACTIVE goals).")
-                 .Register(*registry)),
+    : goals_(
+          prometheus::BuildGauge()
+              .Name("sightline_goals")
+              .Help("Goals by cycle, level, state and health (health only for "
+                    "ACTIVE goals).")
+              .Register(*registry)),
       due_(prometheus::BuildGauge()
                .Name("sightline_goals_due_check_ins")
                .Help("ACTIVE goals whose last check-in is older than the "
@@ -29,11 +30,13 @@ void GoalsMetrics::Publish(const GoalsService::CensusResult& census) {
     std::string health = c.health == Health::kUnspecified
                              ? "NONE"
                              : std::string(ApiName(c.health));
-    auto key = std::make_tuple(c.cycle_id, state, health);
+    std::string level(ApiName(c.level));
+    auto key = std::make_tuple(c.cycle_id, level, state, health);
     auto it = goal_series_.find(key);
     if (it == goal_series_.end()) {
       it = goal_series_
                .emplace(key, &goals_.Add({{"cycle", c.cycle_id},
+                                          {"level", level},
                                           {"state", state},
                                           {"health", health}}))
                .first;

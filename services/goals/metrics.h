@@ -28,7 +28,7 @@ class GoalsMetrics {
   prometheus::Family<prometheus::Gauge>& due_;
   prometheus::Family<prometheus::Counter>& check_ins_;
   absl::Mutex mu_;
-  std::map<std::tuple<std::string, std::string, std::string>,
+  std::map<std::tuple<std::string, std::string, std::string, std::string>,
            prometheus::Gauge*>
       goal_series_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, prometheus::Gauge*> due_series_ ABSL_GUARDED_BY(mu_);
