@@ -18,6 +18,7 @@ binaries=(services/people/sightline-people services/goals/sightline-goals
           services/feedback/sightline-feedback services/metrics/sightline-metrics
           tools/cli/sightline)
 mkdir -p "$work"
+[ "$(id -u)" -eq 0 ] || { echo "build.sh runs debootstrap and chroot: run it as root" >&2; exit 1; }
 
 for b in "${binaries[@]}"; do
   [ -x "$build/$b" ] || { echo "missing $build/$b: build first" >&2; exit 1; }
