@@ -111,7 +111,7 @@ def render(kubectl, tree, overlay, components):
 
 def check_rendering(objects, overlay, components):
     """What must hold in every rendering, beyond the schemas."""
-    label = f"{overlay} + {components or 'no components'}"
+    label = f"{overlay} + {', '.join(components) or 'no components'}"
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
     namespaces = {o["metadata"].get("namespace") for o in objects}
     if len(namespaces) != 1 or None in namespaces:
@@ -129,6 +129,27 @@ def check_rendering(objects, overlay, components):
             if "metrics" not in [p["name"] for p in svc["spec"]["ports"]]:
                 fail(f"{label}: Service {svc['metadata']['name']} is scraped but has no metrics port")
     deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    # Ports as rendered: probes, flags, annotations and Services agree.
+    for name, d in deployments.items():
+        if name == "redis":
+            continue
+        tmpl = d["spec"]["template"]
+        (c,) = tmpl["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        args = c.get("args", [])
+        if f"--grpc_address=0.0.0.0:{ports.get('grpc')}" not in args:
+            fail(f"{label}: {name} --grpc_address is not its grpc port {ports.get('grpc')}")
+        if f"--metrics_address=0.0.0.0:{ports.get('metrics')}" not in args:
+            fail(f"{label}: {name} --metrics_address is not its metrics port {ports.get('metrics')}")
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            if c.get(probe, {}).get("grpc", {}).get("port") != ports.get("grpc"):
+                fail(f"{label}: {name} {probe} is not a gRPC probe on port {ports.get('grpc')}")
+        if tmpl["metadata"].get("annotations", {}).get("prometheus.io/port") != str(ports.get("metrics")):
+            fail(f"{label}: {name} prometheus.io/port is not its metrics port")
+        for svc in (o for o in objects if o["kind"] == "Service" and o["spec"].get("selector") == {"app": name}):
+            for port in svc["spec"]["ports"]:
+                if port["targetPort"] not in ports or ports[port["targetPort"]] != port["port"]:
+                    fail(f"{label}: Service {svc['metadata']['name']} port {port} does not match {ports}")
     if "cloudnative-pg" in components and overlay == "production":
         clusters = {o["metadata"]["name"] for o in objects if o["kind"] == "Cluster"}
         for name, d in deployments.items():
