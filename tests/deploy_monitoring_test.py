@@ -6,7 +6,8 @@ sample rule file and dashboard in a temporary tree: each rule file becomes a
 PrometheusRule holding its groups unchanged, each dashboard a ConfigMap
 labelled grafana_dashboard: "1" holding the file's bytes, and the rendered
 component passes the schema check (with kubectl; see deploy_render_test.py).
-A file that is not a rule file is refused."""
+Other JSON beside the dashboards (package.json) is left out; a rule file
+without groups is refused."""
 
 import json
 import pathlib
@@ -55,6 +56,7 @@ with tempfile.TemporaryDirectory() as tmpdir:
     (tmp / "deploy" / "prometheus" / "sample_slo.rules.yml").write_text(SAMPLE_RULES)
     (tmp / "deploy" / "prometheus" / "README.md").write_text("not a rule file\n")
     (tmp / "deploy" / "grafana" / "Service_Health.json").write_text(SAMPLE_DASHBOARD)
+    (tmp / "deploy" / "grafana" / "package.json").write_text('{"name": "dashboards", "private": true}\n')
     shutil.copytree(ROOT / "deploy" / "k8s", tmp / "k8s", ignore=shutil.ignore_patterns("node_modules"))
     out = tmp / "k8s" / "components" / "monitoring"
     r = subprocess.run(GENERATE + ["--root", str(tmp), "--out", str(out)], capture_output=True, text=True)
@@ -72,7 +74,9 @@ with tempfile.TemporaryDirectory() as tmpdir:
             fail(f"dashboard ConfigMaps: {[g['name'] for g in gens]}")
         elif gens[0]["options"]["labels"].get("grafana_dashboard") != "1":
             fail("the dashboard ConfigMap is not labelled grafana_dashboard: \"1\"")
-        if (out / "dashboards" / "Service_Health.json").read_text() != SAMPLE_DASHBOARD:
+        if sorted(p.name for p in (out / "dashboards").iterdir()) != ["Service_Health.json"]:
+            fail(f"dashboards copied: {sorted(p.name for p in (out / 'dashboards').iterdir())}")
+        elif (out / "dashboards" / "Service_Health.json").read_text() != SAMPLE_DASHBOARD:
             fail("the dashboard copy differs from its source")
 
         kubectl = shutil.which("kubectl")
