@@ -43,7 +43,11 @@ bench: build
 	@bench/run.sh $(BUILD)
 
 # The container image (buildah, from debootstrap; not part of `make test`).
-image: build
+IMAGE_TARGETS := sightline-people sightline-goals sightline-feedback sightline-metrics sightline
+
+image: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target $(IMAGE_TARGETS)
 	@scripts/install-image-deps.sh
 	@deploy/image/build.sh $(BUILD)
 
