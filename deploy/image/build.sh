@@ -2,7 +2,8 @@
 # Builds the image sightline:0.1.0 with buildah, no registry involved:
 #   debootstrap --variant=minbase bookworm  (from the Debian mirror; cached in
 #   BUILD/image), the runtime libraries of runtime-packages.txt installed in
-#   that root, every binary copied to /usr/local/bin, user 65532, no compiler.
+#   that root, apt and perl removed, every binary copied to /usr/local/bin,
+#   user 65532, no compiler.
 # Also builds sightline-redis:7.0 (the same root plus Debian's redis-server),
 # which `make k8s-smoke` runs in place of the redis:7.0 image.
 # Usage: deploy/image/build.sh BUILD_DIR   (run as root)
@@ -47,6 +48,10 @@ fi
 root="$work/root"
 rm -rf "$root" && mkdir -p "$root"
 tar -C "$root" -xf "$base_tar"
+# Nothing installs packages at run time: no package manager, no perl.
+chroot "$root" dpkg --purge --force-remove-essential --force-depends \
+  apt libapt-pkg6.0 perl-base debconf >/dev/null 2>&1
+rm -rf "$root"/var/cache/debconf "$root"/var/cache/apt "$root"/var/lib/apt
 for b in "${binaries[@]}"; do
   install -m 0755 -s "$build/$b" "$root/usr/local/bin/"
 done
