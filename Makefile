@@ -4,12 +4,13 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan run test test-release test-asan bench clean
+.PHONY: all deps build build-asan run test test-release test-asan bench image k8s-smoke clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-node-deps.sh
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -40,6 +41,19 @@ test-asan: build-asan
 
 bench: build
 	@bench/run.sh $(BUILD)
+
+# The container image (buildah, from debootstrap; not part of `make test`).
+IMAGE_TARGETS := sightline-people sightline-goals sightline-feedback sightline-metrics sightline
+
+image: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target $(IMAGE_TARGETS)
+	@scripts/install-image-deps.sh
+	@deploy/image/build.sh $(BUILD)
+
+# The dev overlay run by `podman play kube` from that image, called, torn down.
+k8s-smoke: image
+	@/usr/bin/python3 deploy/image/k8s_smoke.py . $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -31,6 +31,16 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# Node.js and npm run the schema checks of deploy/k8s (their npm packages come
+# from scripts/install-node-deps.sh). A node installed another way is kept.
+if ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
+# kubectl is not installed: Debian 12's kubernetes-client (1.20) embeds
+# kustomize v2, which cannot render deploy/k8s (components, `labels`);
+# tests/deploy_render_test.py renders with a kubectl >= 1.21 found on PATH and
+# reports itself skipped without one.
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -4,7 +4,11 @@ probes on its gRPC port (readiness on its own gRPC service name, which must be
 defined in proto/), resource requests and a memory limit, runs as non-root
 with a read-only root file system, gives shutdown enough time (grace period >
 drain + in-flight grace), and its Services point at ports the container
-declares. With kubectl on PATH, both overlays must also render."""
+declares. Every service binary (services/<name>/main.cc built by
+add_executable(sightline-<name>)) has its manifests everywhere a service is
+named: base, both overlays' patches, NetworkPolicy, ServiceMonitor,
+CloudNativePG cluster, and the image. With kubectl on PATH, both overlays
+must also render (deploy_render_test.py checks the renderings)."""
 
 import pathlib
 import re
@@ -96,6 +100,46 @@ for d in docs:
 if checked == 0:
     fail("no service Deployment found")
 
+# Every service binary the build makes is deployed.
+binaries = []
+for cmake in sorted((ROOT / "services").glob("*/CMakeLists.txt")):
+    name = cmake.parent.name
+    if (cmake.parent / "main.cc").exists() and re.search(
+            rf"add_executable\(\s*sightline-{re.escape(name)}\b", cmake.read_text()):
+        binaries.append(name)
+if not binaries:
+    fail("no service binary found under services/")
+deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+texts = {
+    "the dev overlay's patches": (K8S / "overlays" / "dev" / "kustomization.yaml").read_text(),
+    "the production overlay's patches": (K8S / "overlays" / "production" / "kustomization.yaml").read_text(),
+    "the ServiceMonitor": (K8S / "components" / "monitoring" / "service-monitor.yaml").read_text(),
+    "the CloudNativePG clusters": (K8S / "components" / "cloudnative-pg" / "clusters.yaml").read_text(),
+    "the CloudNativePG component": (K8S / "components" / "cloudnative-pg" / "kustomization.yaml").read_text(),
+    "deploy/docker/Dockerfile": (ROOT / "deploy" / "docker" / "Dockerfile").read_text(),
+    "deploy/image/build.sh": (ROOT / "deploy" / "image" / "build.sh").read_text(),
+}
+patterns = {
+    "the dev overlay's patches": r'name: "[^"]*\b{n}\b',
+    "the production overlay's patches": r'name: "[^"]*\b{n}\b',
+    "the ServiceMonitor": r"values: \[[^\]]*\b{n}\b",
+    "the CloudNativePG clusters": r"name: {n}-db\b",
+    "the CloudNativePG component": r"secretKeyRef: {{name: {n}-db-app, key: uri}}",
+    "deploy/docker/Dockerfile": r"\bsightline-{n}\b",
+    "deploy/image/build.sh": r"\bsightline-{n}\b",
+}
+for name in binaries:
+    if f"{name}.yaml" not in base["resources"]:
+        fail(f"service {name}: deploy/k8s/base/{name}.yaml is not in the base kustomization")
+    if name not in deployments:
+        fail(f"service {name}: no Deployment in the base")
+    if not any(p["spec"]["podSelector"].get("matchLabels") == {"app": name} for p in policies):
+        fail(f"service {name}: no NetworkPolicy of its own (callers and egress)")
+    for what, text in texts.items():
+        if not re.search(patterns[what].format(n=re.escape(name)), text):
+            fail(f"service {name}: missing from {what}")
+
 kubectl = shutil.which("kubectl")
 for overlay in ("dev", "production"):
     path = K8S / "overlays" / overlay / "kustomization.yaml"
@@ -113,4 +157,4 @@ for overlay in ("dev", "production"):
 if failures:
     print("\n".join(failures))
     sys.exit(1)
-print(f"checked {checked} deployments; kubectl {'used' if kubectl else 'not found: overlays parsed only'}")
+print(f"services {', '.join(binaries)}; checked {checked} deployments; kubectl {'used' if kubectl else 'not found: overlays parsed only'}")
