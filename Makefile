@@ -10,7 +10,7 @@ all: build
 
 deps:
 	@scripts/install-deps.sh
-	@scripts/install-node-deps.sh
+	@scripts/npm-deps.sh deploy/k8s/validate
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -17,9 +17,10 @@ PACKAGES=(
   prometheus nghttp2-client python3-grpcio python3-protobuf python3-yaml
 )
 
-# node and npm run the dashboard checks (deploy/grafana/check, packages pinned by
-# its package-lock.json and installed by scripts/npm-deps.sh). A Node.js from
-# elsewhere brings its own npm, which Debian's npm package would conflict with.
+# node and npm run the dashboard and Kubernetes schema checks (deploy/grafana/check,
+# deploy/k8s/validate; packages pinned by their package-lock.json files and
+# installed by scripts/npm-deps.sh). A Node.js from elsewhere brings its own npm,
+# which Debian's npm package would conflict with.
 if ! command -v npm > /dev/null; then
   PACKAGES+=(nodejs npm)
 fi
@@ -31,11 +32,6 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-# Node.js and npm run the schema checks of deploy/k8s (their npm packages come
-# from scripts/install-node-deps.sh). A node installed another way is kept.
-if ! command -v npm >/dev/null; then
-  missing+=(nodejs npm)
-fi
 # kubectl is not installed: Debian 12's kubernetes-client (1.20) embeds
 # kustomize v2, which cannot render deploy/k8s (components, `labels`);
 # tests/deploy_render_test.py renders with a kubectl >= 1.21 found on PATH and

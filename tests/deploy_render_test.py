@@ -57,7 +57,7 @@ def validate(objects, what):
     node = shutil.which("node")
     if node is None or not (VALIDATE / "node_modules").is_dir():
         fail("needs node and deploy/k8s/validate/node_modules (run `make deps` or "
-             "scripts/install-node-deps.sh)")
+             "scripts/npm-deps.sh deploy/k8s/validate)")
         return
     r = subprocess.run([node, str(VALIDATE / "validate.mjs")], input=json.dumps(objects),
                        capture_output=True, text=True, timeout=120)
