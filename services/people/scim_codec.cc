@@ -276,18 +276,20 @@ absl::StatusOr<std::vector<std::string>> MemberIds(const Json& v) {
   }
   std::vector<std::string> ids;
   for (const auto& m : v) {
+    if (m.is_object()) {
+      for (const auto& [k, unused] : m.items()) {
+        std::string key = Lower(k);
+        if (key != "value" && key != "display" && key != "$ref" &&
+            key != "type") {
+          return Invalid("invalidSyntax",
+                         absl::StrCat("a member has no attribute '", k, "'"));
+        }
+      }
+    }
     const Json* value = m.is_object() ? Member(m, "value") : nullptr;
     if (value == nullptr || !value->is_string()) {
       return Invalid("invalidValue",
                      "each member must be {\"value\": user id}");
-    }
-    for (const auto& [k, unused] : m.items()) {
-      std::string key = Lower(k);
-      if (key != "value" && key != "display" && key != "$ref" &&
-          key != "type") {
-        return Invalid("invalidSyntax",
-                       absl::StrCat("a member has no attribute '", k, "'"));
-      }
     }
     ids.push_back(value->get<std::string>());
   }
