@@ -254,6 +254,32 @@ TEST_F(ScimHandlerTest, DiscoveryEndpoints) {
   EXPECT_EQ(Call("GET", "/Elsewhere").status, 404);
 }
 
+TEST_F(ScimHandlerTest, IdempotencyKeyReplaysTheFirstCreate) {
+  ScimRequest r;
+  r.method = "POST";
+  r.path = "/Users";
+  r.authorization = admin_;
+  r.base = "http://h/scim/v2";
+  r.idempotency_key = "create-ana-1";
+  r.body = R"({"userName": "ana@example.com"})";
+  auto first = handler_->Handle(r);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto retry = handler_->Handle(r);
+  EXPECT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(Body(retry)["id"], Body(first)["id"]);
+  EXPECT_EQ(retry.location, first.location);
+  EXPECT_EQ(repo_.people().size(), 1u);
+  // Without the key the same body is a duplicate.
+  r.idempotency_key.clear();
+  EXPECT_EQ(handler_->Handle(r).status, 409);
+  // The key with another body is refused.
+  r.idempotency_key = "create-ana-1";
+  r.body = R"({"userName": "bo@example.com"})";
+  auto reused = handler_->Handle(r);
+  EXPECT_EQ(reused.status, 400);
+  EXPECT_EQ(repo_.people().size(), 1u);
+}
+
 TEST_F(ScimHandlerTest, NonJsonBodiesAreInvalidSyntax) {
   auto r = Call("POST", "/Users", "{not json");
   EXPECT_EQ(r.status, 400);
