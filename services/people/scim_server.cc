@@ -2,7 +2,11 @@
 
 #include <httplib.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "lib/telemetry/log.h"
 
@@ -35,12 +39,17 @@ void Serve(ScimHandler* handler, const httplib::Request& req,
   if (!out.body.empty()) {
     res.set_content(out.body, "application/scim+json");
   }
-  // One line per request, as for RPCs; never the token or the body.
+  // One line per request, as for RPCs: the route, never an id, a filter, the
+  // token or the body.
+  std::vector<std::string> parts =
+      absl::StrSplit(r.path, '/', absl::SkipEmpty());
+  std::string route =
+      absl::StrCat("SCIM ", req.method, " /", parts.empty() ? "" : parts[0],
+                   parts.size() > 1 ? "/{id}" : "");
   telemetry::LogRpc(
       out.status >= 500 ? telemetry::Level::kError : telemetry::Level::kInfo,
-      absl::StrCat("SCIM ", req.method, " ", req.path),
-      absl::StrCat(out.status), absl::ToInt64Microseconds(absl::Now() - start),
-      out.principal, "", "");
+      route, absl::StrCat(out.status),
+      absl::ToInt64Microseconds(absl::Now() - start), out.principal, "", "");
 }
 
 }  // namespace
