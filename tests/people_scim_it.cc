@@ -437,6 +437,17 @@ TEST_P(PeopleScimTest, OnlyHrAdminAndServiceTokensGetIn) {
           .status,
       200);
   EXPECT_EQ(CountPeople(), 0);
+  // Counted by method, resource and status; never by id.
+  auto metrics = cluster_->service().ScrapeMetrics();
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(MetricValue(*metrics,
+                        "sightline_scim_requests_total{code=\"401\","
+                        "method=\"GET\",resource=\"Users\"}"),
+            3);
+  EXPECT_EQ(MetricValue(*metrics,
+                        "sightline_scim_requests_total{code=\"403\","
+                        "method=\"POST\",resource=\"Users\"}"),
+            1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Db, PeopleScimTest,

@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
   if (int port = absl::GetFlag(FLAGS_scim_port); port != 0) {
     const std::string& grpc = base->config().grpc_address;
     std::string host = grpc.substr(0, grpc.rfind(':'));
-    auto started = people::ScimServer::Start(host, port, &scim);
+    auto started =
+        people::ScimServer::Start(host, port, &scim, &base->registry());
     if (!started.ok()) return server::ExitWithError("scim", started.status());
     scim_server = std::move(*started);
   }

@@ -9,6 +9,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "lib/telemetry/log.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 
 namespace sightline::people {
 namespace {
@@ -16,8 +18,19 @@ namespace {
 constexpr char kBase[] = "/scim/v2";
 constexpr size_t kMaxBody = 1 << 20;
 
-void Serve(ScimHandler* handler, const httplib::Request& req,
-           httplib::Response& res) {
+// Labels are bounded: known resources and methods only, never an id.
+std::string ResourceLabel(const std::vector<std::string>& parts) {
+  if (parts.empty()) return "other";
+  for (const char* known : {"Users", "Groups", "ServiceProviderConfig",
+                            "Schemas", "ResourceTypes"}) {
+    if (parts[0] == known) return known;
+  }
+  return "other";
+}
+
+void Serve(ScimHandler* handler,
+           prometheus::Family<prometheus::Counter>* requests,
+           const httplib::Request& req, httplib::Response& res) {
   absl::Time start = absl::Now();
   ScimRequest r;
   r.method = req.method;
@@ -46,6 +59,13 @@ void Serve(ScimHandler* handler, const httplib::Request& req,
   std::string route =
       absl::StrCat("SCIM ", req.method, " /", parts.empty() ? "" : parts[0],
                    parts.size() > 1 ? "/{id}" : "");
+  if (requests != nullptr) {
+    requests
+        ->Add({{"method", req.method},
+               {"resource", ResourceLabel(parts)},
+               {"code", absl::StrCat(out.status)}})
+        .Increment();
+  }
   telemetry::LogRpc(
       out.status >= 500 ? telemetry::Level::kError : telemetry::Level::kInfo,
       route, absl::StrCat(out.status),
@@ -55,13 +75,24 @@ void Serve(ScimHandler* handler, const httplib::Request& req,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ScimServer>> ScimServer::Start(
-    const std::string& host, int port, ScimHandler* handler) {
+    const std::string& host, int port, ScimHandler* handler,
+    prometheus::Registry* registry) {
   std::unique_ptr<ScimServer> s(new ScimServer());
   s->server_ = std::make_unique<httplib::Server>();
   httplib::Server& srv = *s->server_;
   srv.set_payload_max_length(kMaxBody);
-  auto route = [handler](const httplib::Request& req, httplib::Response& res) {
-    Serve(handler, req, res);
+  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  if (registry != nullptr) {
+    requests = &prometheus::BuildCounter()
+                    .Name("sightline_scim_requests_total")
+                    .Help(
+                        "SCIM requests by HTTP method, resource type and "
+                        "HTTP status.")
+                    .Register(*registry);
+  }
+  auto route = [handler, requests](const httplib::Request& req,
+                                   httplib::Response& res) {
+    Serve(handler, requests, req, res);
   };
   const std::string pattern = absl::StrCat(kBase, "(/.*)?");
   srv.Get(pattern, route);

@@ -13,14 +13,19 @@
 namespace httplib {
 class Server;
 }
+namespace prometheus {
+class Registry;
+}
 
 namespace sightline::people {
 
 class ScimServer {
  public:
   // Listens on host:port (port 0: any free port) and serves until Stop().
+  // With a registry, counts requests in sightline_scim_requests_total.
   static absl::StatusOr<std::unique_ptr<ScimServer>> Start(
-      const std::string& host, int port, ScimHandler* handler);
+      const std::string& host, int port, ScimHandler* handler,
+      prometheus::Registry* registry = nullptr);
   ~ScimServer();
 
   int port() const { return port_; }
