@@ -37,3 +37,4 @@ set(SIGHTLINE_GRPC_PROTO_DIR /usr/share/grpc-proto
 
 # Formulas of derived KPIs (libmuparser-dev).
 pkg_check_modules(MUPARSER REQUIRED IMPORTED_TARGET muparser)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # SCIM endpoint

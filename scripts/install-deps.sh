@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libhiredis-dev prometheus-cpp-dev
   libsqlite3-dev libpq-dev libsoci-dev libboost-dev
   libjwt-dev libssl-dev openssl
-  libcurl4-openssl-dev nlohmann-json3-dev
+  libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-github-gogo-googleapis-dev
   redis-server postgresql

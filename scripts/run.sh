@@ -74,11 +74,16 @@ for entry in "${SERVICES[@]}"; do
   done
   ADDR[$name]="127.0.0.1:${GPORT[$name]}"
 done
+# The people service's SCIM endpoint (HTTP) for identity providers.
+SCIM_PORT=$(free_port 8451)
+while [[ "$taken" == *" $SCIM_PORT "* ]]; do SCIM_PORT=$(free_port $((SCIM_PORT + 1))); done
+taken+="$SCIM_PORT "
 for entry in "${SERVICES[@]}"; do
   read -r name bin _ _ <<< "$entry"
   gport=${GPORT[$name]}
   mport=${MPORT[$name]}
   extra=()
+  [ "$name" = people ] && extra=(--scim_port="$SCIM_PORT")
   [ "$name" = goals ] && extra=(--people_address="${ADDR[people]}"
     --metrics_service_address="${ADDR[metrics]}")
   [ "$name" = feedback ] && extra=(--people_address="${ADDR[people]}"
@@ -118,6 +123,7 @@ for entry in "${SERVICES[@]}"; do
   printf '  %-9s gRPC %s   metrics %s   log var/log/%s.log\n' \
     "$name" "${ADDR[$name]}" "${METRICS[$name]}" "$name"
 done
+printf '  %-9s %s\n' scim "http://127.0.0.1:$SCIM_PORT/scim/v2"
 cat <<INFO
 
 A development token (hr_admin, 24 h):
@@ -125,6 +131,9 @@ A development token (hr_admin, 24 h):
 
 Import the sample roster:
   $BUILD/tools/cli/sightline import-roster ${ADDR[people]} examples/roster.csv
+
+Or provision people as an identity provider does (SCIM 2.0):
+  curl -s -H "Authorization: Bearer \$SIGHTLINE_TOKEN" 'http://127.0.0.1:$SCIM_PORT/scim/v2/Users?filter=userName%20eq%20%22kenji.watanabe@example.com%22'
 
 Then look someone up:
   $BUILD/tools/cli/sightline call ${ADDR[people]} sightline.people.v1.PeopleService/LookupPerson '{"email":"kenji.watanabe@example.com"}'

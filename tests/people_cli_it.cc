@@ -147,14 +147,14 @@ TEST_F(PeopleCliTest, BadRowsAreReportedByLineAndNothingIsSent) {
       "manager_employee_id,status,hire_date,termination_date\n"
       "A1,a1@example.com,Ada,One,CEO,Exec,,Active,2020-01-01,\n"
       "A2,a2@example.com,Bob,Two,Engineer\n"
-      "A3,a3@example.com,Cy,Three,Engineer,Eng,A1,Retired,2020-01-01,\n"
+      "A3,a3@example.com,Cy,Three,Engineer,Eng,A1,Ghosted,2020-01-01,\n"
       "A4,a4@example.com,Di,Four,Engineer,Eng,A1,Active,2020-01-01,\n");
   CliResult r = Run({"import-roster", cluster_->service().address(), csv},
                     cluster_->AdminToken());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("2 bad row(s), nothing was sent"));
   EXPECT_THAT(r.output, HasSubstr("line 3: has 5 fields, the header has 10"));
-  EXPECT_THAT(r.output, HasSubstr("line 4 (status): unknown status 'Retired'"));
+  EXPECT_THAT(r.output, HasSubstr("line 4 (status): unknown status 'Ghosted'"));
   EXPECT_THAT(r.output, Not(HasSubstr("line 2")));
   EXPECT_THAT(r.output, Not(HasSubstr("line 5")));
   // The good rows were not imported either.
@@ -167,6 +167,65 @@ TEST_F(PeopleCliTest, BadRowsAreReportedByLineAndNothingIsSent) {
                         "grpc_service=\"sightline.people.v1.PeopleService\","
                         "grpc_type=\"client_stream\"}"),
             0);
+}
+
+// An export with its own status spellings and US dates: mapped, converted,
+// and what is still unknown refused with its line.
+TEST_F(PeopleCliTest, StatusMapAndDateFormatReadRealExports) {
+  std::string csv =
+      WriteCsv("export.csv",
+               "employee_id,email,first_name,last_name,title,department,"
+               "manager_employee_id,status,hire_date,termination_date\n"
+               "X1,x1@example.com,Ada,One,CEO,Exec,,Full-Time,01/15/2020,\n"
+               "X2,x2@example.com,Bob,Two,Engineer,Eng,X1,Bench,03/01/2021,\n"
+               "X3,x3@example.com,Cy,Three,Engineer,Eng,X1,Retired,03/01/2021,"
+               "12/31/2024\n"
+               "X4,x4@example.com,Di,Four,Engineer,Eng,X1,Maternity Leave,"
+               "03/01/2021,\n");
+  std::string map = WriteCsv("statuses.txt",
+                             "# our HRIS\nBench=Active\nGhosted=Terminated\n");
+  std::string address = cluster_->service().address();
+
+  // Without the map "Bench" is unknown; without the format the dates are.
+  CliResult unmapped =
+      Run({"import-roster", address, csv, "--date_format=MM/DD/YYYY"},
+          cluster_->AdminToken());
+  EXPECT_EQ(unmapped.exit_code, 1) << unmapped.output;
+  EXPECT_THAT(unmapped.output,
+              HasSubstr("line 3 (status): unknown status 'Bench'"));
+  CliResult iso = Run({"import-roster", address, csv, "--status_map=" + map},
+                      cluster_->AdminToken());
+  EXPECT_EQ(iso.exit_code, 1) << iso.output;
+  EXPECT_THAT(iso.output, HasSubstr("start_date"));
+  EXPECT_TRUE(Everyone().empty());
+  CliResult bad = Run({"import-roster", address, csv, "--status_map=Bench"},
+                      cluster_->AdminToken());
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--status_map: 'Bench'"));
+
+  CliResult ok = Run({"import-roster", address, csv, "--status_map=" + map,
+                      "--date_format=MM/DD/YYYY"},
+                     cluster_->AdminToken());
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  pv1::Person x1, x2, x3, x4;
+  ASSERT_THAT(Lookup("X1", &x1), GrpcOk());
+  ASSERT_THAT(Lookup("X2", &x2), GrpcOk());
+  ASSERT_THAT(Lookup("X3", &x3), GrpcOk());
+  ASSERT_THAT(Lookup("X4", &x4), GrpcOk());
+  EXPECT_EQ(x1.start_date(), "2020-01-15");
+  EXPECT_EQ(x2.status(), pv1::Person::ACTIVE);
+  EXPECT_EQ(x3.status(), pv1::Person::TERMINATED);
+  EXPECT_EQ(x3.end_date(), "2024-12-31");
+  EXPECT_EQ(x4.status(), pv1::Person::ON_LEAVE);
+
+  // Inline entries work as the file does.
+  CliResult inline_map =
+      Run({"import-roster", address, csv, "--status_map=Bench=On Leave",
+           "--date_format=MM/DD/YYYY", "--mode=incremental"},
+          cluster_->AdminToken());
+  EXPECT_EQ(inline_map.exit_code, 0) << inline_map.output;
+  ASSERT_THAT(Lookup("X2", &x2), GrpcOk());
+  EXPECT_EQ(x2.status(), pv1::Person::ON_LEAVE);
 }
 
 TEST_F(PeopleCliTest, RowsTheServerRefusesAreNamedByRowAndField) {

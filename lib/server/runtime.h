@@ -52,6 +52,8 @@ class Runtime {
   telemetry::Telemetry& telemetry() { return telemetry_; }
   Executor& executor() { return *executor_; }
   const storage::TokenCodec& tokens() const { return codec_; }
+  // For front doors other than gRPC (SCIM over HTTP): the same verification.
+  const auth::TokenVerifier& verifier() const { return *verifier_; }
 
   // Verifies the bearer token of a streaming call and records the principal
   // for its log line.

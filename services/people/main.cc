@@ -5,6 +5,8 @@
 #include "services/people/cached_repository.h"
 #include "services/people/people_handler.h"
 #include "services/people/people_service.h"
+#include "services/people/scim_handler.h"
+#include "services/people/scim_server.h"
 #include "services/people/sql_repository.h"
 
 ABSL_FLAG(double, mass_termination_share, 0.2,
@@ -21,6 +23,10 @@ ABSL_FLAG(int, local_cache_entries, 100000,
           "of other "
           "replicas are seen within --change_poll_interval.");
 
+ABSL_FLAG(int, scim_port, 0,
+          "Port of the SCIM 2.0 endpoint (HTTP, /scim/v2), on the host of "
+          "--grpc_address; 0: no SCIM endpoint.");
+
 using namespace sightline;  // NOLINT: main wires parts from every namespace
 
 int main(int argc, char** argv) {
@@ -33,6 +39,11 @@ int main(int argc, char** argv) {
         if (share < 0 || share > 1) {
           return absl::InvalidArgumentError(
               "--mass_termination_share: must be within 0..1");
+        }
+        int scim_port = absl::GetFlag(FLAGS_scim_port);
+        if (scim_port < 0 || scim_port > 65535) {
+          return absl::InvalidArgumentError(
+              "--scim_port: must be within 0..65535");
         }
         cache::CacheOptions entities;
         entities.ns = "people";
@@ -62,5 +73,19 @@ int main(int argc, char** argv) {
   base->feed()->Subscribe([&repo](int64_t) { repo.ClearLocal(); });
   people::PeopleHandler handler(base->runtime(), &service,
                                 base->WatchDeps("people"));
-  return base->Serve(&handler, "sightline.people.v1.PeopleService");
+
+  people::ScimHandler scim(&service, &base->runtime()->verifier());
+  std::unique_ptr<people::ScimServer> scim_server;
+  if (int port = absl::GetFlag(FLAGS_scim_port); port != 0) {
+    const std::string& grpc = base->config().grpc_address;
+    std::string host = grpc.substr(0, grpc.rfind(':'));
+    auto started =
+        people::ScimServer::Start(host, port, &scim, &base->registry());
+    if (!started.ok()) return server::ExitWithError("scim", started.status());
+    scim_server = std::move(*started);
+  }
+  return base->Serve(&handler, "sightline.people.v1.PeopleService",
+                     {[&scim_server] {
+                       if (scim_server != nullptr) scim_server->Stop();
+                     }});
 }

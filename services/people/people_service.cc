@@ -132,9 +132,33 @@ absl::StatusOr<SyncResult> PeopleService::Sync(
     return status::InvalidField("options.effective_date",
                                 "must be a date (YYYY-MM-DD)");
   }
+  return Run(
+      [&input](const Snapshot&) -> absl::StatusOr<SyncInput> { return input; },
+      input.dry_run, idem, answer, now_micros, today);
+}
+
+absl::StatusOr<SyncResult> PeopleService::Edit(
+    const auth::Principal& who, const EditFn& edit, const Idempotency& idem,
+    const SyncAnswer& answer, int64_t now_micros, const std::string& today) {
+  if (auto st = CheckCanSync(who); !st.ok()) return st;
+  return Run(
+      [&edit](const Snapshot& s) -> absl::StatusOr<SyncInput> {
+        auto input = edit(s);
+        if (input.ok() &&
+            (input->mode != SyncMode::kIncremental || input->dry_run)) {
+          return absl::InternalError("an edit must be an incremental write");
+        }
+        return input;
+      },
+      false, idem, answer, now_micros, today);
+}
+
+absl::StatusOr<SyncResult> PeopleService::Run(
+    const EditFn& make_input, bool dry_run, const Idempotency& idem,
+    const SyncAnswer& answer, int64_t now_micros, const std::string& today) {
   // A dry run changes nothing, so it is neither recorded nor replayed. A
   // retry is answered from the record, even when the directory moved since.
-  bool idempotent = !idem.request_id.empty() && !input.dry_run;
+  bool idempotent = !idem.request_id.empty() && !dry_run;
   SyncResult result;
   auto body = [&](SyncTx& tx) -> absl::Status {
     // A transaction may be retried from the start.
@@ -150,11 +174,13 @@ absl::StatusOr<SyncResult> PeopleService::Sync(
     }
     auto snapshot = tx.ReadAll();
     if (!snapshot.ok()) return snapshot.status();
-    auto plan = PlanSync(*snapshot, input, options_.policy, options_.new_id,
+    auto input = make_input(*snapshot);
+    if (!input.ok()) return input.status();
+    auto plan = PlanSync(*snapshot, *input, options_.policy, options_.new_id,
                          now_micros, today);
     if (!plan.ok()) return plan.status();
     result.plan = std::move(*plan);
-    if (input.dry_run) return absl::OkStatus();
+    if (dry_run) return absl::OkStatus();
     if (auto st = tx.Apply(result.plan); !st.ok()) return st;
     if (!idempotent) return absl::OkStatus();
     return tx.RecordIdempotent(idem, [&result, &answer](int64_t last_seq) {
@@ -163,7 +189,7 @@ absl::StatusOr<SyncResult> PeopleService::Sync(
     });
   };
   int64_t last_seq = 0;
-  if (auto st = repo_->Sync(input.dry_run, body, &last_seq); !st.ok()) {
+  if (auto st = repo_->Sync(dry_run, body, &last_seq); !st.ok()) {
     return st;
   }
   result.last_seq = last_seq;

@@ -94,12 +94,28 @@ class PeopleService {
                                   const SyncAnswer& answer, int64_t now_micros,
                                   const std::string& today);
 
+  // A write of one resource (SCIM): `edit` turns the directory, as the
+  // transaction reads it, into the records of an incremental sync (see
+  // edit.h), which is planned and applied exactly as Sync plans and applies a
+  // roster, in the same transaction. Idempotency as for Sync.
+  using EditFn = std::function<absl::StatusOr<SyncInput>(const Snapshot&)>;
+  absl::StatusOr<SyncResult> Edit(const auth::Principal& who,
+                                  const EditFn& edit, const Idempotency& idem,
+                                  const SyncAnswer& answer, int64_t now_micros,
+                                  const std::string& today);
+
   // A change-log entry (entity and payload) as a change of the directory;
   // nullopt for an entity the directory does not stream.
   static absl::StatusOr<std::optional<DirectoryChange>> DecodeChange(
       absl::string_view entity, int kind, absl::string_view payload);
 
  private:
+  // Sync and Edit: `input` gives the records once the snapshot is read.
+  absl::StatusOr<SyncResult> Run(const EditFn& input, bool dry_run,
+                                 const Idempotency& idem,
+                                 const SyncAnswer& answer, int64_t now_micros,
+                                 const std::string& today);
+
   PeopleRepository* repo_;
   PeopleOptions options_;
 };

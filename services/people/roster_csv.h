@@ -37,6 +37,34 @@ struct RosterColumns {
   absl::Status Override(absl::string_view mapping);
 };
 
+// How dates are written in the export: one format for the whole file, given by
+// the user, never guessed per row.
+enum class DateFormat {
+  kIso,
+  kMonthDayYear,
+  kDayMonthYearDots,
+  kDayMonthYearSlashes
+};
+// "YYYY-MM-DD", "MM/DD/YYYY", "DD.MM.YYYY", "DD/MM/YYYY"; INVALID_ARGUMENT
+// naming --date_format otherwise.
+absl::StatusOr<DateFormat> ParseDateFormat(absl::string_view name);
+// `text` (one date in `format`) as YYYY-MM-DD, or "" when it is not one.
+// Single-digit days and months are accepted ("3/7/2024").
+std::string NormalizeDate(absl::string_view text, DateFormat format);
+
+// What the export's values mean beyond the default spellings.
+struct RosterFormat {
+  // Export status spelling (normalized as ParseRosterStatus does) -> status
+  // (1 active, 2 on leave, 3 terminated); consulted before the defaults.
+  std::map<std::string, int> statuses;
+  DateFormat date_format = DateFormat::kIso;
+  // Adds `export value=status` entries (status: active, on leave, terminated
+  // in any case), one per line when `lines` (a file: blank lines and lines
+  // starting with '#' skipped), else comma-separated. INVALID_ARGUMENT
+  // naming --status_map and the entry.
+  absl::Status AddStatusMap(absl::string_view text, bool lines);
+};
+
 struct RosterError {
   int line = 0;
   std::string column;
@@ -53,11 +81,13 @@ struct Roster {
 // Header and column problems are an error; bad rows are listed in
 // Roster::errors (with their line) so that every problem is reported at once.
 absl::StatusOr<Roster> ReadRoster(absl::string_view csv,
-                                  const RosterColumns& columns);
+                                  const RosterColumns& columns,
+                                  const RosterFormat& format = {});
 
 // ACTIVE/ON_LEAVE/TERMINATED from common HRIS spellings ("Active", "A",
-// "Leave", "On Leave", "Terminated", "T", "Inactive"...); -1 if unknown;
-// empty means active.
-int ParseRosterStatus(absl::string_view text);
+// "Full-Time", "Contractor", "Intern", "Leave of Absence", "Suspended",
+// "Terminated", "T", "Inactive", "Retired"...) and then `format`'s map; -1 if
+// unknown; empty means active.
+int ParseRosterStatus(absl::string_view text, const RosterFormat& format = {});
 
 }  // namespace sightline::people

@@ -77,6 +77,13 @@ ABSL_FLAG(
     std::vector<std::string>, map, {},
     "import-roster: column mappings field=Column Name, comma-separated, e.g. "
     "--map='employee_id=Worker ID,email=Work Email'.");
+ABSL_FLAG(std::string, status_map, "",
+          "import-roster: more status spellings, 'export value=status' "
+          "(status: active, on leave, terminated), comma-separated, or the "
+          "path of a file with one per line.");
+ABSL_FLAG(std::string, date_format, "YYYY-MM-DD",
+          "import-roster: how the file writes dates: YYYY-MM-DD, MM/DD/YYYY, "
+          "DD.MM.YYYY or DD/MM/YYYY.");
 
 namespace sl = sightline;
 using google::protobuf::util::JsonPrintOptions;
@@ -280,7 +287,22 @@ int ImportRoster(const std::string& address, const std::string& path) {
     auto st = columns.Override(m);
     if (!st.ok()) return Fail(std::string(st.message()));
   }
-  auto roster = sl::people::ReadRoster(ss.str(), columns);
+  sl::people::RosterFormat format;
+  auto date_format =
+      sl::people::ParseDateFormat(absl::GetFlag(FLAGS_date_format));
+  if (!date_format.ok())
+    return Fail(std::string(date_format.status().message()));
+  format.date_format = *date_format;
+  if (std::string map = absl::GetFlag(FLAGS_status_map); !map.empty()) {
+    // A file when one exists by that name, else the entries themselves.
+    std::ifstream map_file(map, std::ios::binary);
+    bool is_file = static_cast<bool>(map_file);
+    std::stringstream text;
+    if (is_file) text << map_file.rdbuf();
+    auto st = format.AddStatusMap(is_file ? text.str() : map, is_file);
+    if (!st.ok()) return Fail(std::string(st.message()));
+  }
+  auto roster = sl::people::ReadRoster(ss.str(), columns, format);
   if (!roster.ok())
     return Fail(absl::StrCat(path, ": ", roster.status().message()));
   if (!roster->errors.empty()) {
@@ -454,7 +476,7 @@ int main(int argc, char** argv) {
       "  health ADDRESS\n"
       "  call   ADDRESS package.Service/Method [JSON]\n"
       "  import-roster ADDRESS FILE.csv [--mode=full|incremental] [--dry_run] "
-      "[--map=...]\n"
+      "[--map=...] [--status_map=...] [--date_format=...]\n"
       "  import-datapoints ADDRESS FILE.csv  (columns "
       "kpi,time,value[,dimension][,source])");
   // Every contract the CLI can call must be linked in: the generic caller
