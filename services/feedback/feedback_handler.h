@@ -12,8 +12,6 @@
 
 namespace sightline::feedback {
 
-namespace v1 = ::sightline::feedback::v1;
-
 class FeedbackHandler : public v1::FeedbackService::CallbackService {
  public:
   FeedbackHandler(server::Runtime* runtime, FeedbackService* service, Org* org,
