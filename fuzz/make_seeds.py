@@ -167,14 +167,17 @@ write_points { request_id: "w" points { kpi: "kpis/revenue" time { seconds: 1767
 ])
 write("fuzz_feedback_requests", [
     encode("sightline.fuzz.FeedbackInput", """
-feedback { author_id: "p1" subject_id: "p2" relationship: 1 kind: 1 body: "Great demo"
-  goal_id: "g1" key_result: "goals/g1/keyResults/k1" competencies: "communication" values: "ownership"
-  visibility: 1 } now_micros: 1796000000000000"""),
+create_feedback { request_id: "f1" feedback { subject: "people/p2" kind: PRAISE body: "Great demo"
+  goal: "goals/g1" key_result: "goals/g1/keyResults/k1" competencies: "communication"
+  values: "ownership" visibility: SUBJECT_AND_MANAGERS } }
+now_micros: 1796000000000000 relationship: 1"""),
     encode("sightline.fuzz.FeedbackInput", """
-feedback { subject_id: "p2" kind: 2 body: "x" anonymous: true visibility: 2 request_id: "q1" }"""),
+create_feedback { feedback { author: "people/p3" subject: "people/p2" kind: CONSTRUCTIVE body: "x"
+  anonymous: true visibility: SUBJECT_ONLY request: "feedbackRequests/q1" } } relationship: 2"""),
     encode("sightline.fuzz.FeedbackInput", """
-feedback_request { requester_id: "p1" subject_id: "p2" responders { person_id: "p3" }
-  responders { person_id: "p4" } responders { person_id: "p5" } prompt: "How did the launch go?"
-  questions: "What went well?" due_time: 1797000000000000 allow_anonymous: true }
+create_feedback_request { request_id: "q" feedback_request { subject: "people/p2"
+  responders { person: "people/p3" } responders { person: "people/p4" } responders { person: "people/p5" }
+  prompt: "How did the launch go?" questions: "What went well?"
+  due_time { seconds: 1797000000 } allow_anonymous: true } }
 now_micros: 1796000000000000 anonymity_floor: 3"""),
 ])

@@ -6,6 +6,7 @@
 
 #include "lib/server/change_stream.h"
 #include "lib/server/runtime.h"
+#include "services/feedback/convert.h"
 #include "services/feedback/feedback_service.h"
 #include "services/feedback/org.h"
 #include "sightline/feedback/v1/feedback_service.grpc.pb.h"
