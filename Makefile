@@ -1,10 +1,12 @@
 # The README's commands. Each installs what is missing first (scripts/install-deps.sh).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan run test test-release test-asan bench image k8s-smoke clean
+.PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz fuzz bench image k8s-smoke clean
 
 all: build
 
@@ -25,12 +27,25 @@ build-asan: deps
 	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$(ASAN_FLAGS)" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$(ASAN_FLAGS)" >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# The libFuzzer targets (fuzz/) with ASan and UBSan, in their own clang build
+# that compiles only what the targets link.
+build-fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DSIGHTLINE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS (FUZZ_TARGETS="fuzz_jwt ..." for some).
+fuzz: build-fuzz
+	@fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # Starts redis-server and every service on embedded SQLite; Ctrl-C stops them all.
 run: build
 	@scripts/run.sh $(BUILD)
 
-# The whole suite, optimized, then again under AddressSanitizer + UBSan.
-test: test-release test-asan
+# The whole suite, optimized, then again under AddressSanitizer + UBSan, then
+# every fuzz target over its seeds plus a few seconds of new inputs.
+test: test-release test-asan test-fuzz
 
 test-release: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 600
@@ -38,6 +53,9 @@ test-release: build
 test-asan: build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 900
+
+test-fuzz: build-fuzz
+	@ctest --test-dir $(FUZZ_BUILD) --output-on-failure -j $(JOBS) --timeout 120
 
 bench: build
 	@bench/run.sh $(BUILD)
@@ -56,4 +74,4 @@ k8s-smoke: image
 	@/usr/bin/python3 deploy/image/k8s_smoke.py . $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

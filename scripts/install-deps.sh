@@ -14,6 +14,7 @@ PACKAGES=(
   golang-github-gogo-googleapis-dev
   redis-server postgresql
   libmuparser-dev
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
   prometheus nghttp2-client python3-grpcio python3-protobuf python3-yaml
 )
 

@@ -20,23 +20,4 @@ void StreamSet::CloseAll(const grpc::Status& status) {
   for (auto& [stream, close] : streams_) close(status);
 }
 
-std::string EncodeResumeToken(const storage::TokenCodec& codec,
-                              absl::string_view feed, int64_t seq) {
-  return codec.Encode(absl::StrCat("resume:", feed), absl::StrCat(seq));
-}
-
-absl::StatusOr<int64_t> DecodeResumeToken(const storage::TokenCodec& codec,
-                                          absl::string_view feed,
-                                          absl::string_view token) {
-  auto payload =
-      codec.Decode(absl::StrCat("resume:", feed), token, "resume_token");
-  if (!payload.ok()) return payload.status();
-  int64_t seq = 0;
-  if (!absl::SimpleAtoi(*payload, &seq) || seq < 0) {
-    return status::InvalidField("resume_token",
-                                "is not a token this service issued");
-  }
-  return seq;
-}
-
 }  // namespace sightline::server

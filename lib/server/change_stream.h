@@ -45,12 +45,8 @@ class FailedWriter : public grpc::ServerWriteReactor<Response> {
   void OnDone() override { delete this; }
 };
 
-// Resume tokens are the change-log sequence, signed.
-std::string EncodeResumeToken(const storage::TokenCodec& codec,
-                              absl::string_view feed, int64_t seq);
-absl::StatusOr<int64_t> DecodeResumeToken(const storage::TokenCodec& codec,
-                                          absl::string_view feed,
-                                          absl::string_view token);
+using storage::DecodeResumeToken;
+using storage::EncodeResumeToken;
 
 struct ChangeStreamDeps {
   Runtime* runtime;

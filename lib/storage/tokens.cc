@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "lib/status/status.h"
 
@@ -99,6 +100,25 @@ absl::StatusOr<std::string> DecodePageToken(const TokenCodec& codec,
                                 "was issued for a request with other filters");
   }
   return payload->substr(want.size());
+}
+
+std::string EncodeResumeToken(const TokenCodec& codec, absl::string_view feed,
+                              int64_t seq) {
+  return codec.Encode(absl::StrCat("resume:", feed), absl::StrCat(seq));
+}
+
+absl::StatusOr<int64_t> DecodeResumeToken(const TokenCodec& codec,
+                                          absl::string_view feed,
+                                          absl::string_view token) {
+  auto payload =
+      codec.Decode(absl::StrCat("resume:", feed), token, "resume_token");
+  if (!payload.ok()) return payload.status();
+  int64_t seq = 0;
+  if (!absl::SimpleAtoi(*payload, &seq) || seq < 0) {
+    return status::InvalidField("resume_token",
+                                "is not a token this service issued");
+  }
+  return seq;
 }
 
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {

@@ -47,6 +47,13 @@ absl::StatusOr<std::string> DecodePageToken(const TokenCodec& codec,
                                             absl::string_view filters,
                                             absl::string_view token);
 
+// Watch resume tokens: a change-log sequence, bound to one feed ("people").
+std::string EncodeResumeToken(const TokenCodec& codec, absl::string_view feed,
+                              int64_t seq);
+absl::StatusOr<int64_t> DecodeResumeToken(const TokenCodec& codec,
+                                          absl::string_view feed,
+                                          absl::string_view token);
+
 // A page size after AIP-158 rules: negative is INVALID_ARGUMENT, 0 is the
 // default, more than the maximum is capped.
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size);

@@ -20,12 +20,8 @@ using server::OptionalIdOf;
 using server::Shape;
 
 constexpr Shape kFeedbackShape{"feedback", "", "feedback/{feedback}"};
-constexpr Shape kRequestShape{"feedbackRequests", "",
-                              "feedbackRequests/{request}"};
 constexpr Shape kReviewShape{"reviews", "", "reviews/{review}"};
 constexpr Shape kOneOnOneShape{"oneOnOnes", "", "oneOnOnes/{one_on_one}"};
-constexpr Shape kKeyResultShape{"goals", "keyResults",
-                                "goals/{goal}/keyResults/{key_result}"};
 constexpr Shape kActionItemShape{
     "oneOnOnes", "actionItems",
     "oneOnOnes/{one_on_one}/actionItems/{action_item}"};
@@ -37,18 +33,6 @@ std::string Person(const std::string& id) {
 
 google::protobuf::Timestamp Micros(int64_t us) {
   return TimeUtil::MicrosecondsToTimestamp(us);
-}
-
-int64_t MicrosOf(const google::protobuf::Timestamp& t) {
-  return TimeUtil::TimestampToMicroseconds(t);
-}
-
-void CheckTimestamp(const google::protobuf::Timestamp& t,
-                    const std::string& field, status::FieldErrors* errors) {
-  if (t.seconds() < 0 || t.seconds() > 253402300799 || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
-    errors->Add(field, "must be a valid time after 1970");
-  }
 }
 
 void ToProto(const RequestView& v, v1::FeedbackRequest* out) {
@@ -206,37 +190,8 @@ grpc::ServerUnaryReactor* FeedbackHandler::CreateFeedback(
         // the log.
         call.RedactPrincipal();
         status::FieldErrors errors;
-        const v1::Feedback& in = req->feedback();
-        store::Feedback f;
-        std::string author =
-            OptionalIdOf(in.author(), kPersonShape, "feedback.author", &errors);
-        f.set_subject_id(
-            IdOf(in.subject(), kPersonShape, "feedback.subject", &errors));
-        f.set_kind(static_cast<int>(EnumOf<Kind>(
-            in.kind(), v1::Kind_descriptor(), "feedback.kind", &errors)));
-        f.set_visibility(static_cast<int>(
-            EnumOf<Visibility>(in.visibility(), v1::Visibility_descriptor(),
-                               "feedback.visibility", &errors)));
-        f.set_body(in.body());
-        f.set_goal_id(
-            OptionalIdOf(in.goal(), kGoalShape, "feedback.goal", &errors));
-        if (!in.key_result().empty()) {
-          std::vector<std::string> ids;
-          if (server::ParseInto(in.key_result(), kKeyResultShape,
-                                "feedback.key_result", &ids, &errors)) {
-            if (ids[0] != f.goal_id()) {
-              errors.Add("feedback.key_result", "must be a key result of goal");
-            }
-            f.set_key_result(in.key_result());
-          }
-        }
-        for (const auto& t : in.competencies()) f.add_competencies(t);
-        for (const auto& t : in.values()) f.add_values(t);
-        f.set_anonymous(in.anonymous());
-        f.set_request_id(OptionalIdOf(in.request(), kRequestShape,
-                                      "feedback.request", &errors));
-        f.set_external_name(in.external_author().name());
-        f.set_external_org(in.external_author().organization());
+        std::string author;
+        store::Feedback f = FeedbackOf(req->feedback(), &author, &errors);
         if (!errors.empty()) return errors.Build();
         auto caller = CallerOf(call, /*fresh=*/true);
         if (!caller.ok()) return caller.status();
@@ -362,25 +317,7 @@ grpc::ServerUnaryReactor* FeedbackHandler::CreateFeedbackRequest(
   return runtime_->Unary(
       ctx, [this, req, resp](const server::CallContext& call) -> absl::Status {
         status::FieldErrors errors;
-        const auto& in = req->feedback_request();
-        store::Request r;
-        r.set_subject_id(OptionalIdOf(in.subject(), kPersonShape,
-                                      "feedback_request.subject", &errors));
-        for (int i = 0; i < in.responders_size(); ++i) {
-          r.add_responders()->set_person_id(
-              IdOf(in.responders(i).person(), kPersonShape,
-                   absl::StrCat("feedback_request.responders[", i, "].person"),
-                   &errors));
-        }
-        r.set_prompt(in.prompt());
-        for (const auto& q : in.questions()) r.add_questions(q);
-        if (!in.has_due_time()) {
-          errors.Add("feedback_request.due_time", "required");
-        } else {
-          CheckTimestamp(in.due_time(), "feedback_request.due_time", &errors);
-          r.set_due_time(MicrosOf(in.due_time()));
-        }
-        r.set_allow_anonymous(in.allow_anonymous());
+        store::Request r = RequestOf(req->feedback_request(), &errors);
         if (!errors.empty()) return errors.Build();
         auto idem = server::IdempotencyOf("CreateFeedbackRequest",
                                           call.principal.subject, *req,

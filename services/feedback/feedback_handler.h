@@ -6,13 +6,12 @@
 
 #include "lib/server/change_stream.h"
 #include "lib/server/runtime.h"
+#include "services/feedback/convert.h"
 #include "services/feedback/feedback_service.h"
 #include "services/feedback/org.h"
 #include "sightline/feedback/v1/feedback_service.grpc.pb.h"
 
 namespace sightline::feedback {
-
-namespace v1 = ::sightline::feedback::v1;
 
 class FeedbackHandler : public v1::FeedbackService::CallbackService {
  public:

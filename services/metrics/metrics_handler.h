@@ -6,12 +6,11 @@
 #include "lib/org/org.h"
 #include "lib/server/change_stream.h"
 #include "lib/server/runtime.h"
+#include "services/metrics/convert.h"
 #include "services/metrics/metrics_service.h"
 #include "sightline/metrics/v1/metrics_service.grpc.pb.h"
 
 namespace sightline::metrics {
-
-namespace v1 = ::sightline::metrics::v1;
 
 class MetricsHandler : public v1::MetricsService::CallbackService {
  public:
@@ -58,10 +57,5 @@ class MetricsHandler : public v1::MetricsService::CallbackService {
 void ToProto(const Kpi& kpi, v1::Kpi* out);
 void ToProto(const StatusView& s, v1::KpiStatus* out);
 void ToProto(const ScorecardView& s, v1::Scorecard* out);
-// Fields of `in` as the domain holds them; violations name `kpi.<field>`.
-Kpi KpiOf(const v1::Kpi& in, status::FieldErrors* errors);
-// A point; violations name `<at>.<field>`.
-Point PointOf(const v1::DataPoint& in, const std::string& at,
-              status::FieldErrors* errors);
 
 }  // namespace sightline::metrics
