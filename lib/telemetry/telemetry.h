@@ -3,6 +3,8 @@
 // Owns the Prometheus registry of a process and the /metrics endpoint on its
 // own port, plus the gRPC metric families both sides of every call report into.
 
+#include <sys/socket.h>
+
 #include <memory>
 #include <string>
 
@@ -44,7 +46,9 @@ class Telemetry {
   CallRegistry calls_;
   std::shared_ptr<prometheus::Collectable> combined_;
   std::unique_ptr<prometheus::Exposer> exposer_;
-  std::string dial_host_;
+  // Where a client reaches the /metrics listener (see StopExposer).
+  sockaddr_storage dial_addr_{};
+  socklen_t dial_len_ = 0;
 };
 
 }  // namespace sightline::telemetry

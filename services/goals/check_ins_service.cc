@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lib/status/status.h"
@@ -142,7 +143,27 @@ absl::StatusOr<std::vector<CheckIn>> GoalsService::ListCheckIns(
   auto goal = repo_->GetGoal(goal_id);
   if (!goal.ok()) return goal.status();
   if (!CanRead(caller, *goal, *org_)) return NotFoundGoal(goal_id);
-  return repo_->ListCheckIns(goal_id, page);
+  // Check-ins are read under the visibility the goal had when they were
+  // written, as revisions are (ListRevisions).
+  auto history = ReadableHistory(caller, goal_id);
+  if (!history.ok()) return history.status();
+  const bool all = std::all_of(history->begin(), history->end(),
+                               [](const auto& h) { return h.readable; });
+  if (all) return repo_->ListCheckIns(goal_id, page);
+  std::vector<CheckIn> out;
+  if (page.limit <= 0) return out;
+  Page next{page.after, std::max(page.limit, 100)};
+  while (true) {
+    auto batch = repo_->ListCheckIns(goal_id, next);
+    if (!batch.ok()) return batch.status();
+    for (const auto& c : *batch) {
+      if (!ReadableAt(*history, c.create_time)) continue;
+      out.push_back(c);
+      if (out.size() >= static_cast<size_t>(page.limit)) return out;
+    }
+    if (batch->size() < static_cast<size_t>(next.limit)) return out;
+    next.after = absl::StrCat(batch->back().create_time, "/", batch->back().id);
+  }
 }
 
 absl::StatusOr<std::vector<DueItem>> GoalsService::ListDueCheckIns(
@@ -194,30 +215,66 @@ absl::StatusOr<std::vector<DueItem>> GoalsService::ListDueCheckIns(
   return out;
 }
 
+absl::StatusOr<std::vector<GoalsService::ReadableRevision>>
+GoalsService::ReadableHistory(const Caller& caller,
+                              const std::string& goal_id) {
+  std::vector<ReadableRevision> out;
+  Page page{"", 1000};
+  while (true) {
+    auto batch = repo_->ListRevisions(goal_id, page);
+    if (!batch.ok()) return batch.status();
+    for (auto& r : *batch) {
+      // A record without a snapshot (none is written so) counts as unreadable
+      // for all but those who read everything of the goal now.
+      const bool readable = r.then.has_value()
+                                ? CanRead(caller, *r.then, *org_)
+                                : caller.service || caller.hr_admin;
+      out.push_back({std::move(r), readable});
+    }
+    if (batch->size() < static_cast<size_t>(page.limit)) return out;
+    page.after = absl::StrCat(out.back().revision.revision);
+  }
+}
+
 absl::StatusOr<std::vector<Revision>> GoalsService::ListRevisions(
     const Caller& caller, const std::string& goal_id, const Page& page) {
   auto goal = repo_->GetGoal(goal_id);
   if (!goal.ok()) return goal.status();
   if (!CanRead(caller, *goal, *org_)) return NotFoundGoal(goal_id);
+  int64_t after = 0;
+  if (!page.after.empty() && !absl::SimpleAtoi(page.after, &after))
+    return absl::InvalidArgumentError("page_token: malformed");
   // A revision is read under the visibility the goal had when it was written:
   // what was written while the goal was PRIVATE stays with those who could
-  // read it then, after the goal is made TEAM or PUBLIC. Hidden revisions are
-  // skipped, reading on until the page is full, so that a page is short only
-  // at the end (the handler tells the last page by its length).
+  // read it then, after the goal is made TEAM or PUBLIC; and the revision that
+  // made it readable shows its new values only, not the private ones it
+  // replaced. Hidden revisions are skipped and the page filled from the ones
+  // after them, so that a page is short only at the end (the handler tells
+  // the last page by its length).
+  auto history = ReadableHistory(caller, goal_id);
+  if (!history.ok()) return history.status();
   std::vector<Revision> out;
-  Page next = page;
-  while (true) {
-    auto batch = repo_->ListRevisions(goal_id, next);
-    if (!batch.ok()) return batch.status();
-    const int64_t last = batch->empty() ? 0 : batch->back().revision;
-    for (auto& r : *batch) {
-      if (r.then.has_value() && !CanRead(caller, *r.then, *org_)) continue;
-      out.push_back(std::move(r));
-      if (out.size() >= static_cast<size_t>(page.limit)) return out;
+  for (size_t i = 0; i < history->size(); ++i) {
+    if (out.size() >= static_cast<size_t>(std::max(page.limit, 0))) break;
+    const ReadableRevision& h = (*history)[i];
+    if (h.revision.revision <= after || !h.readable) continue;
+    out.push_back(h.revision);
+    if (i > 0 && !(*history)[i - 1].readable) {
+      for (auto& change : out.back().changes) change.old_value.clear();
     }
-    if (batch->size() < static_cast<size_t>(next.limit)) return out;
-    next.after = absl::StrCat(last);
   }
+  return out;
+}
+
+bool GoalsService::ReadableAt(const std::vector<ReadableRevision>& history,
+                              int64_t time) {
+  // The goal as it stood at `time`: after the last revision written then or
+  // before (a check-in and its revision share their time).
+  auto it = std::upper_bound(
+      history.begin(), history.end(), time,
+      [](int64_t t, const ReadableRevision& r) { return t < r.revision.time; });
+  if (it == history.begin()) return !history.empty() && history[0].readable;
+  return std::prev(it)->readable;
 }
 
 }  // namespace sightline::goals

@@ -278,6 +278,17 @@ class GoalsService {
   absl::StatusOr<GoalView> Decide(const Caller& caller, const std::string& id,
                                   const std::string& etag,
                                   const std::string& comment, bool approve);
+  // The goal's revisions, oldest first, each with whether the caller may read
+  // the goal as it stood right after it.
+  struct ReadableRevision {
+    Revision revision;
+    bool readable = false;
+  };
+  absl::StatusOr<std::vector<ReadableRevision>> ReadableHistory(
+      const Caller& caller, const std::string& goal_id);
+  // Whether the goal as it stood at `time` (micros) was readable.
+  static bool ReadableAt(const std::vector<ReadableRevision>& history,
+                         int64_t time);
   // The goal a goal is aligned under, with its cycle and ancestors (nearest
   // first), for CheckAlignment. A parent that is missing or that the caller
   // may not read is INVALID_ARGUMENT naming goal.parent, in the same words;

@@ -1030,8 +1030,10 @@ TEST_F(GoalsServiceTest, HistoryIsReadUnderTheVisibilityItWasWrittenWith) {
   now_ += absl::Hours(1);
   Goal open;
   open.visibility = Visibility::kPublic;
-  ASSERT_THAT(svc().UpdateGoal(P("ann"), g, open, {"visibility"}, "", "share"),
-              IsOk());  // revision 4
+  open.title = "Grow in platform";
+  ASSERT_THAT(
+      svc().UpdateGoal(P("ann"), g, open, {"title", "visibility"}, "", "share"),
+      IsOk());  // revision 4
   const absl::Time shared = now_ + absl::Minutes(30);
   now_ += absl::Hours(1);
   ASSERT_THAT(DoCheckIn(P("ann"), g, {{kr, 2}}), IsOk());  // revision 5
@@ -1062,6 +1064,38 @@ TEST_F(GoalsServiceTest, HistoryIsReadUnderTheVisibilityItWasWrittenWith) {
   EXPECT_THAT(revisions(P("mia"), 100), ElementsAre(1, 2, 3, 4, 5));
   EXPECT_THAT(revisions(Hr(), 100), ElementsAre(1, 2, 3, 4, 5));
 
+  // The revision that shared it shows bob the new title, not the old one.
+  auto title_change = [&](const Caller& who) {
+    auto got = svc().ListRevisions(who, g, Page{"3", 1});
+    EXPECT_THAT(got, IsOk());
+    FieldChange found;
+    if (got.ok() && got->size() == 1) {
+      for (const auto& c : (*got)[0].changes)
+        if (c.field == "title") found = c;
+    }
+    return found;
+  };
+  EXPECT_EQ(title_change(P("bob")).new_value, "Grow in platform");
+  EXPECT_EQ(title_change(P("bob")).old_value, "");
+  EXPECT_EQ(title_change(P("ann")).old_value, "Grow in the platform team");
+  // Check-ins the same way: bob sees the one made after it was shared.
+  auto check_ins = [&](const Caller& who, int page_size) {
+    std::vector<double> values;
+    Page page{"", page_size};
+    for (int i = 0; i < 10; ++i) {
+      auto got = svc().ListCheckIns(who, g, page);
+      EXPECT_THAT(got, IsOk());
+      if (!got.ok() || got->empty()) break;
+      for (const auto& c : *got) values.push_back(c.values.at(0).value);
+      if (got->size() < static_cast<size_t>(page_size)) break;
+      page.after = absl::StrCat(got->back().create_time, "/", got->back().id);
+    }
+    return values;
+  };
+  EXPECT_THAT(check_ins(P("bob"), 100), ElementsAre(2));
+  EXPECT_THAT(check_ins(P("bob"), 1), ElementsAre(2));
+  EXPECT_THAT(check_ins(P("ann"), 1), ElementsAre(2, 1));
+
   EXPECT_THAT(svc().GetGoal(P("bob"), g, secret),
               StatusIs(absl::StatusCode::kPermissionDenied));
   auto mine = svc().GetGoal(P("ann"), g, secret);
@@ -1069,7 +1103,7 @@ TEST_F(GoalsServiceTest, HistoryIsReadUnderTheVisibilityItWasWrittenWith) {
   EXPECT_EQ(mine->goal.title, "Leave for a competitor");
   auto then = svc().GetGoal(P("bob"), g, shared);
   ASSERT_THAT(then, IsOk());
-  EXPECT_EQ(then->goal.title, "Grow in the platform team");
+  EXPECT_EQ(then->goal.title, "Grow in platform");
 }
 
 // ---- idempotency ------------------------------------------------------------
