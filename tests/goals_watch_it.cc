@@ -142,6 +142,70 @@ TEST_P(GoalsWatchTest, ResumeDeliversExactlyTheMissedChangesInOrder) {
   middle->Cancel();
 }
 
+// A peer who resumes a stream after a PRIVATE goal was made PUBLIC gets what
+// was written since, not the key results and check-ins written while it was
+// private (the goal's own rows carry their visibility then).
+TEST_P(GoalsWatchTest, AReplayKeepsWhatWasWrittenWhileTheGoalWasPrivate) {
+  auto peer = std::make_unique<GoalWatch>(cluster_->stub(),
+                                          cluster_->Token("ic-eng-2"));
+  Rename("start");
+  auto seen = peer->Read(1);
+  ASSERT_EQ(seen.size(), 1u);
+  const std::string token = seen[0].resume_token();
+  peer->Cancel();
+
+  gv1::Goal secret;
+  ASSERT_THAT(cluster_->CreateGoal(
+                  "ic-eng-1",
+                  GoalMsg("secret", cluster_->Person("ic-eng-1"),
+                          gv1::INDIVIDUAL, cycle_, "", gv1::Goal::PRIVATE),
+                  {NumberKr("KR", 0, 100)}, &secret),
+              GrpcOk());
+  auto krs = cluster_->KeyResults("ic-eng-1", secret.name());
+  ASSERT_TRUE(krs.ok()) << krs.status();
+  ASSERT_EQ(krs->size(), 1u);
+  gv1::CheckIn c;
+  ASSERT_THAT(
+      cluster_->CheckIn("ic-eng-1", secret.name(), (*krs)[0].name(), 40, &c),
+      GrpcOk());
+  gv1::UpdateGoalRequest share;
+  share.mutable_goal()->set_name(secret.name());
+  share.mutable_goal()->set_title("shared");
+  share.mutable_goal()->set_visibility(gv1::Goal::PUBLIC);
+  share.mutable_update_mask()->add_paths("title");
+  share.mutable_update_mask()->add_paths("visibility");
+  gv1::Goal shared;
+  ASSERT_THAT(cluster_->Call(&gv1::GoalService::Stub::UpdateGoal,
+                             cluster_->Token("ic-eng-1"), share, &shared),
+              GrpcOk());
+  ASSERT_THAT(
+      cluster_->CheckIn("ic-eng-1", secret.name(), (*krs)[0].name(), 60, &c),
+      GrpcOk());
+  Rename("end");
+
+  auto is_end = [](const gv1::WatchGoalsResponse& e) {
+    return e.has_goal() && e.goal().title() == "end";
+  };
+  auto resumed = std::make_unique<GoalWatch>(
+      cluster_->stub(), cluster_->Token("ic-eng-2"), token);
+  bool found = false;
+  auto rest = resumed->ReadUntil(is_end, 100, &found);
+  ASSERT_TRUE(found) << ::testing::PrintToString(Describe(rest));
+  EXPECT_THAT(Describe(rest),
+              ElementsAre("UPDATED goal shared", "UPDATED key_result 60",
+                          "CREATED check_in moved to 60", "UPDATED goal shared",
+                          "UPDATED goal end"));
+  resumed->Cancel();
+
+  // The owner replays everything.
+  auto own = Open(token);
+  auto all = own->ReadUntil(is_end, 100, &found);
+  ASSERT_TRUE(found);
+  EXPECT_THAT(Describe(all),
+              ::testing::Contains("CREATED check_in moved to 40"));
+  own->Cancel();
+}
+
 TEST_P(GoalsWatchTest, ATokenThatIsNotOneIsRefused) {
   auto w = Open("bm90IGEgdG9rZW4");
   EXPECT_TRUE(w->Read(1).empty());

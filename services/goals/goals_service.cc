@@ -148,6 +148,15 @@ bool GoalsService::CanSee(const Caller& caller, const Goal& goal) const {
   return CanRead(caller, goal, *org_);
 }
 
+absl::StatusOr<bool> GoalsService::CouldSeeAt(const Caller& caller,
+                                              const std::string& goal_id,
+                                              int64_t time) {
+  if (caller.service) return true;  // services read every goal, always
+  auto snap = repo_->SnapshotAt(goal_id, time);
+  if (!snap.ok()) return snap.status();
+  return snap->has_value() && CanRead(caller, (*snap)->goal, *org_);
+}
+
 // ---- shared write machinery
 // ----------------------------------------------------
 

@@ -196,6 +196,11 @@ class GoalsService {
   // For Watch streams: whether the caller may see a change of this goal.
   bool CanSee(const Caller& caller, const Goal& goal) const;
   absl::StatusOr<Goal> GoalForWatch(const std::string& goal_id);
+  // Whether the caller could see the goal as it stood at `time` (micros): a
+  // key result or check-in written then is shown under the visibility the
+  // goal had when it was written, also when a stream replays it later.
+  absl::StatusOr<bool> CouldSeeAt(const Caller& caller,
+                                  const std::string& goal_id, int64_t time);
 
   // Read-time computations.
   GoalView View(Goal g);

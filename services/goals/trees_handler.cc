@@ -156,12 +156,15 @@ absl::StatusOr<std::optional<v1::WatchGoalsResponse>> RenderChange(
       static_cast<v1::WatchGoalsResponse::ChangeType>(row.kind));
   *out.mutable_commit_time() = Micros(row.commit_time_micros);
   out.set_resume_token(resume_token);
-  // Key results and check-ins are visible with the goal they belong to.
-  auto goal_visible = [&]() -> absl::StatusOr<bool> {
+  // Key results and check-ins are visible with the goal they belong to, as
+  // it is now and as it was when they were written (`time`): a replay after
+  // a PRIVATE goal was made PUBLIC does not show what was written before.
+  auto goal_visible = [&](int64_t time) -> absl::StatusOr<bool> {
     auto goal = service.GoalForWatch(row.scope);
     if (goal.status().code() == absl::StatusCode::kNotFound) return false;
     if (!goal.ok()) return goal.status();
-    return service.CanSee(caller, *goal);
+    if (!service.CanSee(caller, *goal)) return false;
+    return service.CouldSeeAt(caller, row.scope, time);
   };
   if (row.entity == kGoalEntity) {
     Goal g;
@@ -175,7 +178,7 @@ absl::StatusOr<std::optional<v1::WatchGoalsResponse>> RenderChange(
     if (!Decode(row.payload, &k)) {
       return absl::DataLossError(absl::StrCat("change ", row.seq, ": payload"));
     }
-    auto visible = goal_visible();
+    auto visible = goal_visible(k.update_time);
     if (!visible.ok()) return visible.status();
     if (!*visible) return Out();
     ToProto(k, service.Etag(k), out.mutable_key_result());
@@ -184,7 +187,7 @@ absl::StatusOr<std::optional<v1::WatchGoalsResponse>> RenderChange(
     if (!Decode(row.payload, &c)) {
       return absl::DataLossError(absl::StrCat("change ", row.seq, ": payload"));
     }
-    auto visible = goal_visible();
+    auto visible = goal_visible(c.create_time);
     if (!visible.ok()) return visible.status();
     if (!*visible) return Out();
     ToProto(c, out.mutable_check_in());
