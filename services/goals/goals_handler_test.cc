@@ -631,9 +631,14 @@ class FakeRepo : public GoalRepository {
                                                       const Page&) override {
     return absl::UnimplementedError("ListRevisions");
   }
-  absl::StatusOr<std::optional<Snapshot>> SnapshotAt(const std::string&,
+  // No history here: a goal at any time is the goal as it is.
+  absl::StatusOr<std::optional<Snapshot>> SnapshotAt(const std::string& id,
                                                      int64_t) override {
-    return absl::UnimplementedError("SnapshotAt");
+    auto it = goals.find(id);
+    if (it == goals.end()) return std::optional<Snapshot>();
+    Snapshot s;
+    s.goal = it->second;
+    return std::optional<Snapshot>(std::move(s));
   }
   absl::StatusOr<std::vector<GoalRow>> RowsOfCycle(
       const std::string& cycle_id) override {
