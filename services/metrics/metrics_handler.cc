@@ -18,7 +18,6 @@ using server::EnumOf;
 using server::kPersonShape;
 using server::kTeamShape;
 using server::OptionalIdOf;
-using server::Shape;
 
 constexpr int kDefaultListPage = 50;
 // Buckets per query, at most.

@@ -55,6 +55,29 @@ absl::Status Stale(int64_t expected, int64_t actual) {
   return absl::OkStatus();
 }
 
+// The person or team an edit applies to: NOT_FOUND when it does not exist,
+// ABORTED at another revision than the one expected, INVALID_ARGUMENT
+// (MUTABILITY) when the edit would move its external id, by which rosters
+// find it.
+template <typename T>
+absl::StatusOr<const T*> Existing(
+    const absl::flat_hash_map<std::string, const T*>& by_id,
+    absl::string_view collection, const T& want, int64_t expected_revision) {
+  auto it = by_id.find(want.id);
+  if (it == by_id.end()) {
+    return absl::NotFoundError(
+        absl::StrCat(collection, "/", want.id, " does not exist"));
+  }
+  const T* old = it->second;
+  if (auto st = Stale(expected_revision, old->revision); !st.ok()) return st;
+  if (!want.external_id.empty() && want.external_id != old->external_id) {
+    return status::WithErrorInfo(
+        status::InvalidField("external_id", "cannot change once set"),
+        "MUTABILITY");
+  }
+  return old;
+}
+
 }  // namespace
 
 PersonRecord RecordOfPerson(const Snapshot& current, const Person& p) {
@@ -80,21 +103,9 @@ absl::StatusOr<SyncInput> PlanPersonEdit(const Snapshot& current,
       }
     }
   } else {
-    auto it = index.people.find(want.id);
-    if (it == index.people.end()) {
-      return absl::NotFoundError(
-          absl::StrCat("people/", want.id, " does not exist"));
-    }
-    old = it->second;
-    if (auto st = Stale(edit.expected_revision, old->revision); !st.ok()) {
-      return st;
-    }
-    if (!want.external_id.empty() && want.external_id != old->external_id) {
-      // Rosters find people by external id: it cannot move.
-      return status::WithErrorInfo(
-          status::InvalidField("external_id", "cannot change once set"),
-          "MUTABILITY");
-    }
+    auto found = Existing(index.people, "people", want, edit.expected_revision);
+    if (!found.ok()) return found.status();
+    old = *found;
     for (const auto& p : current.people) {
       if (p.id != old->id && !email.empty() && p.email == email) {
         return Uniqueness(
@@ -149,20 +160,9 @@ absl::StatusOr<SyncInput> PlanTeamEdit(const Snapshot& current,
       }
     }
   } else {
-    auto it = index.teams.find(want.id);
-    if (it == index.teams.end()) {
-      return absl::NotFoundError(
-          absl::StrCat("teams/", want.id, " does not exist"));
-    }
-    old = it->second;
-    if (auto st = Stale(edit.expected_revision, old->revision); !st.ok()) {
-      return st;
-    }
-    if (!want.external_id.empty() && want.external_id != old->external_id) {
-      return status::WithErrorInfo(
-          status::InvalidField("external_id", "cannot change once set"),
-          "MUTABILITY");
-    }
+    auto found = Existing(index.teams, "teams", want, edit.expected_revision);
+    if (!found.ok()) return found.status();
+    old = *found;
     t.external_id = old->external_id;
     t.parent_external_id = index.TeamExt(old->parent_id);
     t.lead_external_id = index.PersonExt(old->lead_id);
