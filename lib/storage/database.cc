@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -45,6 +46,9 @@ constexpr int kXidShift = 20;
 bool IsRetryable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kAborted;
 }
+
+// Marks a status as a lost race the body of a write reported.
+constexpr char kConflictPayload[] = "type.sightline.dev/storage.conflict";
 
 // SOCI's exception, turned into a status. Connection trouble is UNAVAILABLE;
 // a lost serialization race is ABORTED (Write retries it); a unique-key clash
@@ -123,6 +127,17 @@ absl::Status MakeParentDirs(const std::string& path) {
 }
 
 }  // namespace
+
+absl::Status RetryableConflict(absl::string_view message) {
+  absl::Status st = absl::AbortedError(message);
+  st.SetPayload(kConflictPayload, absl::Cord("1"));
+  return st;
+}
+
+bool IsRetryableConflict(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kAborted &&
+         status.GetPayload(kConflictPayload).has_value();
+}
 
 class Database::Metrics {
  public:
@@ -698,6 +713,7 @@ absl::Status Database::RunInTx(Tx& tx, absl::FunctionRef<absl::Status(Tx&)> fn,
       if (!st.ok()) break;
       st = hook(tx);
     }
+    *conflict = IsRetryableConflict(st);
   } catch (const soci::soci_error& e) {
     st = MapError(e, broken);
     *conflict = IsRetryable(st);
@@ -707,9 +723,10 @@ absl::Status Database::RunInTx(Tx& tx, absl::FunctionRef<absl::Status(Tx&)> fn,
 
 absl::Status Database::Write(absl::string_view op,
                              absl::FunctionRef<absl::Status(Tx&)> fn,
-                             int64_t* last_seq_out) {
+                             int64_t* last_seq_out, Isolation isolation) {
   auto start = std::chrono::steady_clock::now();
-  Pending mine{.fn = fn, .st = absl::OkStatus(), .after = {}};
+  Pending mine{
+      .fn = fn, .isolation = isolation, .st = absl::OkStatus(), .after = {}};
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     if (attempt > 0) {
       if (metrics_ != nullptr) metrics_->Retry();
@@ -802,14 +819,22 @@ void Database::RunBatch(const std::vector<Pending*>& batch) {
   bool broken = false;
   bool in_tx = false;
   try {
-    sql << (dialect_ == Dialect::kSqlite
-                ? "BEGIN IMMEDIATE"
-                : "BEGIN ISOLATION LEVEL SERIALIZABLE");
+    // PostgreSQL never groups writes: the batch is one write.
+    if (dialect_ == Dialect::kSqlite) {
+      sql << "BEGIN IMMEDIATE";
+    } else if (batch.size() == 1 &&
+               batch[0]->isolation == Isolation::kReadCommitted) {
+      sql << "BEGIN ISOLATION LEVEL READ COMMITTED";
+    } else {
+      sql << "BEGIN ISOLATION LEVEL SERIALIZABLE";
+    }
     in_tx = true;
     size_t ok = 0;
     for (Pending* p : batch) {
       if (savepoints) sql << "SAVEPOINT member";
-      Tx tx(sql, dialect_);
+      Tx tx(sql, dialect_,
+            dialect_ == Dialect::kSqlite ? Isolation::kSerializable
+                                         : p->isolation);
       p->st = RunInTx(tx, p->fn, &p->conflict, &broken);
       if (savepoints) {
         if (!p->st.ok()) sql << "ROLLBACK TO member";
@@ -967,6 +992,46 @@ int64_t Database::LastSeq(soci::session& sql) const {
         soci::into(seq);
   }
   return seq;
+}
+
+absl::Status LockRowsInOrder(Tx& tx, absl::string_view table,
+                             absl::string_view key_column,
+                             const std::vector<std::string>& keys,
+                             std::vector<std::string>* found) {
+  soci::session& sql = tx.sql();
+  const bool pg = tx.dialect() == Dialect::kPostgres;
+  // The row's xmin: the 32-bit id of the transaction that wrote this version.
+  const std::string stmt =
+      absl::StrCat("SELECT ", pg ? "xmin::text::bigint" : "0", " FROM ", table,
+                   " WHERE ", key_column, " = :k", pg ? " FOR UPDATE" : "");
+  std::vector<long long> writers;
+  if (found != nullptr) found->clear();
+  for (const std::string& key : keys) {
+    long long xmin = 0;
+    soci::indicator ind = soci::i_null;
+    sql << stmt, soci::use(key), soci::into(xmin, ind);
+    if (!sql.got_data() || ind == soci::i_null) continue;
+    writers.push_back(xmin);
+    if (found != nullptr) found->push_back(key);
+  }
+  if (!pg || writers.empty()) return absl::OkStatus();
+  // Locking gave this transaction its id, if it had none yet.
+  long long mine = 0;
+  sql << "SELECT pg_current_xact_id()::text::bigint", soci::into(mine);
+  const uint32_t mine32 = static_cast<uint32_t>(mine & 0xffffffffLL);
+  for (long long w : writers) {
+    const uint32_t w32 = static_cast<uint32_t>(w);
+    // 0..2 are special ids (2: frozen, older than every transaction); the
+    // rest compare modulo 2^32, as PostgreSQL compares them.
+    if (w32 < 3) continue;
+    if (static_cast<int32_t>(w32 - mine32) > 0) {
+      return RetryableConflict(absl::StrCat(
+          "a row of ", table, " was last written by transaction ", w32,
+          ", younger than this one (", mine32,
+          "): this write's changes would be logged before that one's"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void Database::AddCommitListener(std::function<void(int64_t)> listener) {

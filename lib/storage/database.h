@@ -7,9 +7,10 @@
 // Durability: on SQLite the database runs in WAL mode with synchronous=FULL, so
 // Write() returns only after the commit is on disk. Concurrent writes on SQLite
 // are committed together (group commit), each in its own savepoint. On
-// PostgreSQL a write transaction is SERIALIZABLE and retried on serialization
-// failures; writers do not share a counter row: change-log positions come
-// from transaction ids (docs/changelog-postgres.md).
+// PostgreSQL a write transaction is SERIALIZABLE unless the write asks for
+// READ COMMITTED with its own row locks (Isolation), and is retried on
+// serialization failures and deadlocks; writers do not share a counter row:
+// change-log positions come from transaction ids (docs/changelog-postgres.md).
 
 #include <functional>
 #include <memory>
@@ -35,6 +36,25 @@ class Registry;
 namespace sightline::storage {
 
 enum class Dialect { kSqlite, kPostgres };
+
+// The isolation a write runs under on PostgreSQL (SQLite has one writer at a
+// time: every write there is serial whatever it asks).
+enum class Isolation {
+  // SERIALIZABLE: correct for any body; the default for every write.
+  kSerializable,
+  // READ COMMITTED, for a body that locks (LockRowsInOrder) every row it
+  // reads in order to write something derived from it, before reading it.
+  // Rows read without a lock may have changed since; see
+  // docs/changelog-postgres.md for the writes that qualify and why.
+  kReadCommitted,
+};
+
+// A lost race the body of a write detected itself (a row it locked was last
+// written by a younger transaction, a concurrent insert of the same key won).
+// Write runs the body again, as for a serialization failure, and answers
+// UNAVAILABLE if every attempt loses.
+absl::Status RetryableConflict(absl::string_view message);
+bool IsRetryableConflict(const absl::Status& status);
 
 struct DatabaseOptions {
   // "postgresql://user:pass@host:port/db?sslmode=...", "sqlite:///abs/path.db",
@@ -78,6 +98,7 @@ class Tx {
  public:
   soci::session& sql() { return sql_; }
   Dialect dialect() const { return dialect_; }
+  Isolation isolation() const { return isolation_; }
   // Appended to the change log atomically with the rest of the transaction.
   void Emit(ChangeEvent event) { events_.push_back(std::move(event)); }
   // Runs after a successful commit (cache invalidation, notifications).
@@ -96,9 +117,11 @@ class Tx {
 
  private:
   friend class Database;
-  Tx(soci::session& sql, Dialect dialect) : sql_(sql), dialect_(dialect) {}
+  Tx(soci::session& sql, Dialect dialect, Isolation isolation)
+      : sql_(sql), dialect_(dialect), isolation_(isolation) {}
   soci::session& sql_;
   Dialect dialect_;
+  Isolation isolation_;
   std::vector<ChangeEvent> events_;
   std::vector<std::function<void()>> after_commit_;
   std::vector<std::function<absl::Status(Tx&)>> before_commit_;
@@ -128,10 +151,12 @@ class Database {
   // `last_seq`, when given, receives the change-log position of the last event
   // committed (0 when the transaction emitted none). On PostgreSQL such a
   // write returns once every older transaction has ended (or the busy timeout
-  // passed), so that readers can already go up to `last_seq`.
+  // passed), so that readers can already go up to `last_seq`. `isolation`
+  // matters on PostgreSQL only (see Isolation).
   absl::Status Write(absl::string_view op,
                      absl::FunctionRef<absl::Status(Tx&)> fn,
-                     int64_t* last_seq = nullptr);
+                     int64_t* last_seq = nullptr,
+                     Isolation isolation = Isolation::kSerializable);
 
   // Called with the last change-log sequence after every commit that emitted
   // events (used to wake Watch streams at once).
@@ -211,6 +236,7 @@ class Database {
   // One write waiting for its commit (see WriteGrouped).
   struct Pending {
     absl::FunctionRef<absl::Status(Tx&)> fn;
+    Isolation isolation = Isolation::kSerializable;
     absl::Status st;
     bool conflict = false;  // st is a lost race, worth another attempt
     bool done = false;
@@ -248,6 +274,20 @@ class Database {
   int64_t checkpoints_ ABSL_GUARDED_BY(checkpoint_mu_) = 0;
   std::thread checkpointer_;
 };
+
+// For READ COMMITTED writes: locks the rows of `table` whose `key_column` is
+// one of `keys`, one row at a time in the order given (SELECT ... FOR UPDATE),
+// so that writers that lock overlapping rows in one agreed order never
+// deadlock; then checks that every locked row was last written by a
+// transaction older than this one (else a RetryableConflict), so that this
+// write's change-log positions come after those of every change it reads
+// through these rows. `found`, when given, receives the keys of the rows that
+// exist, in the order locked. On SQLite (one writer) it only reads which keys
+// exist. `table` and `key_column` are code, never input.
+absl::Status LockRowsInOrder(Tx& tx, absl::string_view table,
+                             absl::string_view key_column,
+                             const std::vector<std::string>& keys,
+                             std::vector<std::string>* found = nullptr);
 
 // Translates a postgresql:// URL into libpq's keyword=value form (SOCI cannot
 // take URLs). INVALID_ARGUMENT naming "db" when malformed.

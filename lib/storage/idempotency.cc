@@ -61,11 +61,33 @@ absl::Status RecordIdempotent(Tx& tx, absl::string_view scope,
   long long now = NowMicros();
   const std::string scope_s(scope), request_s(request_id), fp_s(fingerprint);
   const std::string encoded = absl::Base64Escape(response);
-  tx.sql()
-      << "INSERT INTO idempotency (scope, request_id, fingerprint, response, "
-         "create_time) VALUES (:s, :r, :f, :resp, :t)",
-      soci::use(scope_s), soci::use(request_s), soci::use(fp_s),
-      soci::use(encoded), soci::use(now);
+  if (tx.dialect() == Dialect::kSqlite) {
+    // One writer at a time: the caller's lookup in this transaction saw
+    // every record there is.
+    tx.sql() << "INSERT INTO idempotency (scope, request_id, fingerprint, "
+                "response, create_time) VALUES (:s, :r, :f, :resp, :t)",
+        soci::use(scope_s), soci::use(request_s), soci::use(fp_s),
+        soci::use(encoded), soci::use(now);
+    return absl::OkStatus();
+  }
+  // A concurrent retry of the same request may have inserted the key since
+  // the lookup: the insert waits for it and, when it committed, inserts
+  // nothing. Then the write runs again and its lookup finds the first
+  // answer. (Under SERIALIZABLE PostgreSQL reports that case as a
+  // serialization failure, also run again.)
+  soci::statement st =
+      (tx.sql().prepare
+           << "INSERT INTO idempotency (scope, request_id, fingerprint, "
+              "response, create_time) VALUES (:s, :r, :f, :resp, :t) "
+              "ON CONFLICT (scope, request_id) DO NOTHING",
+       soci::use(scope_s), soci::use(request_s), soci::use(fp_s),
+       soci::use(encoded), soci::use(now));
+  st.execute(true);
+  if (st.get_affected_rows() == 0) {
+    return RetryableConflict(
+        "idempotency: a concurrent call with the same request id committed "
+        "first");
+  }
   return absl::OkStatus();
 }
 
