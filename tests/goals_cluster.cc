@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<GoalsCluster>> GoalsCluster::Start(
     if (!more.ok()) return more.status();
     args.insert(args.end(), more->begin(), more->end());
   }
+  c->goals_args_ = args;
   auto svc = ServiceProcess::Start(c->dir(), "goals",
                                    BinaryPath("SIGHTLINE_GOALS_BINARY"), args);
   if (!svc.ok()) return svc.status();
@@ -106,6 +107,24 @@ absl::StatusOr<std::unique_ptr<GoalsCluster>> GoalsCluster::Start(
   c->stub_ = c->NewStub();
   if (auto st = c->WaitForOrg(org, absl::Seconds(60)); !st.ok()) return st;
   return c;
+}
+
+absl::StatusOr<std::unique_ptr<ServiceProcess>> GoalsCluster::StartReplica(
+    const std::string& name) {
+  auto svc = ServiceProcess::Start(
+      dir(), name, BinaryPath("SIGHTLINE_GOALS_BINARY"), goals_args_);
+  if (!svc.ok()) return svc.status();
+  // The org was seeded before: the replica's first load of the directory
+  // holds it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!absl::StrContains((*svc)->Log(), "people directory loaded")) {
+    if (absl::Now() > deadline) {
+      (*svc)->Stop();
+      return absl::DeadlineExceededError("the goals replica never loaded");
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return svc;
 }
 
 GoalsCluster::~GoalsCluster() {

@@ -77,6 +77,12 @@ class GoalsCluster {
   PeopleCluster& people() { return *people_; }
   ServiceProcess& service() { return *goals_; }
   gv1::GoalService::Stub* stub() const { return stub_.get(); }
+  // Another goals process with the same flags (the same database and Redis),
+  // started once the first is up; returns when its directory has loaded.
+  // The caller stops it (by its pid, ServiceProcess::Stop) before the
+  // cluster goes.
+  absl::StatusOr<std::unique_ptr<ServiceProcess>> StartReplica(
+      const std::string& name);
   std::unique_ptr<gv1::GoalService::Stub> NewStub() const;
   const std::string& dir() const { return people_->dir(); }
 
@@ -132,6 +138,7 @@ class GoalsCluster {
   std::unique_ptr<PeopleCluster> people_;
   std::unique_ptr<ServiceProcess> goals_;
   std::unique_ptr<gv1::GoalService::Stub> stub_;
+  std::vector<std::string> goals_args_;
   std::map<std::string, std::string> person_names_, team_names_;
   std::map<std::string, std::vector<auth::Role>> roles_;
 };

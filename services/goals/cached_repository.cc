@@ -49,4 +49,16 @@ absl::Status CachedGoalRepository::Write(
   return st;
 }
 
+absl::Status CachedGoalRepository::WriteWithRowLocks(
+    absl::string_view op, const std::function<absl::Status(GoalTx&)>& fn) {
+  std::vector<std::string> touched;
+  auto st = inner_->WriteWithRowLocks(op, [&](GoalTx& tx) {
+    absl::Status s = fn(tx);
+    touched.assign(tx.touched().begin(), tx.touched().end());
+    return s;
+  });
+  Invalidate(touched);
+  return st;
+}
+
 }  // namespace sightline::goals

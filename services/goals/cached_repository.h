@@ -30,6 +30,9 @@ class CachedGoalRepository : public GoalRepository {
   absl::Status Write(absl::string_view op,
                      const std::function<absl::Status(GoalTx&)>& fn,
                      int64_t* last_seq) override;
+  absl::Status WriteWithRowLocks(
+      absl::string_view op,
+      const std::function<absl::Status(GoalTx&)>& fn) override;
 
   absl::StatusOr<Cycle> GetCycle(const std::string& id) override {
     return inner_->GetCycle(id);

@@ -67,26 +67,32 @@ absl::StatusOr<CheckIn> GoalsService::CreateCheckIn(const Caller& caller,
   c.author_id = caller.person_id;
   CheckIn result;
   int64_t now = NowMicros();
-  auto st = repo_->Write("check_ins.create", [&](GoalTx& tx) -> absl::Status {
-    auto prior = ClaimRequest(tx, idem, c.id);
-    if (!prior.ok()) return prior.status();
-    if (prior->has_value()) {
-      auto found = tx.LoadCheckIn(**prior);
-      if (!found.ok()) return found.status();
-      result = *found;
-      return absl::OkStatus();
-    }
-    auto fresh = tx.LoadGoal(goal_id);
-    if (!fresh.ok()) return fresh.status();
-    if (fresh->state != GoalState::kActive) {
-      return absl::FailedPreconditionError("check-ins are for ACTIVE goals");
-    }
-    if (auto s = CheckWritable(*fresh, tx); !s.ok()) return s;
-    if (auto s = WriteCheckIn(tx, *fresh, c, Actor(caller), now); !s.ok())
-      return s;
-    result = c;
-    return absl::OkStatus();
-  });
+  // Row locks rather than SERIALIZABLE: every goal this reads to write back
+  // (the goal, then each ancestor the roll-up moves) is locked first; see
+  // docs/changelog-postgres.md.
+  auto st = repo_->WriteWithRowLocks(
+      "check_ins.create", [&](GoalTx& tx) -> absl::Status {
+        if (auto s = tx.LockPath(goal_id); !s.ok()) return s;
+        auto prior = ClaimRequest(tx, idem, c.id);
+        if (!prior.ok()) return prior.status();
+        if (prior->has_value()) {
+          auto found = tx.LoadCheckIn(**prior);
+          if (!found.ok()) return found.status();
+          result = *found;
+          return absl::OkStatus();
+        }
+        auto fresh = tx.LoadGoal(goal_id);
+        if (!fresh.ok()) return fresh.status();
+        if (fresh->state != GoalState::kActive) {
+          return absl::FailedPreconditionError(
+              "check-ins are for ACTIVE goals");
+        }
+        if (auto s = CheckWritable(*fresh, tx); !s.ok()) return s;
+        if (auto s = WriteCheckIn(tx, *fresh, c, Actor(caller), now); !s.ok())
+          return s;
+        result = c;
+        return absl::OkStatus();
+      });
   if (!st.ok()) return st;
   if (options_.on_check_in && result.id == c.id)
     options_.on_check_in(goal->cycle_id);

@@ -80,6 +80,10 @@ class GoalTx {
   virtual absl::StatusOr<CheckIn> LoadCheckIn(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<Goal>> LoadChildren(
       const std::string& parent_id) = 0;
+  // For WriteWithRowLocks: locks the goal and every goal above it, from the
+  // root down (the one order every such write agrees on), before any of them
+  // is read. Run again (a retryable conflict) if the path moved meanwhile.
+  virtual absl::Status LockPath(const std::string& goal_id) = 0;
 
   virtual absl::Status PutCycle(const Cycle& c, bool insert) = 0;
   // Also emits the goal's change event and marks it touched.
@@ -194,6 +198,14 @@ class GoalRepository {
   virtual absl::Status Write(absl::string_view op,
                              const std::function<absl::Status(GoalTx&)>& fn,
                              int64_t* last_seq = nullptr) = 0;
+  // As Write, for a `fn` that calls GoalTx::LockPath on the goal it changes
+  // before reading anything: on PostgreSQL it runs READ COMMITTED with those
+  // row locks instead of SERIALIZABLE (docs/changelog-postgres.md says which
+  // writes qualify and why). Stores that cannot tell the two apart run Write.
+  virtual absl::Status WriteWithRowLocks(
+      absl::string_view op, const std::function<absl::Status(GoalTx&)>& fn) {
+    return Write(op, fn, nullptr);
+  }
 };
 
 }  // namespace sightline::goals

@@ -112,6 +112,23 @@ class SqlGoalTx : public GoalTx {
     return out;
   }
 
+  absl::Status LockPath(const std::string& goal_id) override {
+    // SQLite: one writer at a time, nothing to lock.
+    if (tx_.dialect() != storage::Dialect::kPostgres) return absl::OkStatus();
+    std::vector<std::string> path = PathFromRoot(goal_id), locked;
+    if (auto st = storage::LockRowsInOrder(tx_, "goals", "id", path, &locked);
+        !st.ok()) {
+      return st;
+    }
+    // A goal of the path was moved or deleted between the read and the
+    // locks: the locks may not cover what the roll-up will write.
+    if (locked != path || PathFromRoot(goal_id) != path) {
+      return storage::RetryableConflict(
+          absl::StrCat("goals/", goal_id, " moved while it was locked"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status PutCycle(const Cycle& c, bool insert) override {
     std::string data = B64(Encode(c));
     int state = static_cast<int>(c.state);
@@ -351,6 +368,24 @@ class SqlGoalTx : public GoalTx {
   const std::set<std::string>& touched() const override { return touched_; }
 
  private:
+  // The goal's ids from its root down to the goal itself (empty if the goal
+  // does not exist).
+  std::vector<std::string> PathFromRoot(const std::string& goal_id) {
+    std::vector<std::string> path;
+    std::string id;
+    soci::statement st =
+        (sql_.prepare << "WITH RECURSIVE up (id, parent_id, depth) AS ("
+                         "SELECT id, parent_id, 0 FROM goals WHERE id = :g "
+                         "UNION ALL SELECT g.id, g.parent_id, up.depth + 1 "
+                         "FROM goals g JOIN up ON g.id = up.parent_id "
+                         "WHERE up.depth < 64) "
+                         "SELECT id FROM up ORDER BY depth DESC",
+         soci::use(goal_id), soci::into(id));
+    st.execute();
+    while (st.fetch()) path.push_back(id);
+    return path;
+  }
+
   storage::Tx& tx_;
   soci::session& sql_;
   std::set<std::string> touched_;
@@ -463,6 +498,17 @@ absl::Status SqlGoalRepository::Write(
         return fn(gtx);
       },
       last_seq);
+}
+
+absl::Status SqlGoalRepository::WriteWithRowLocks(
+    absl::string_view op, const std::function<absl::Status(GoalTx&)>& fn) {
+  return db_->Write(
+      op,
+      [&](storage::Tx& tx) {
+        SqlGoalTx gtx(tx);
+        return fn(gtx);
+      },
+      nullptr, storage::Isolation::kReadCommitted);
 }
 
 }  // namespace sightline::goals

@@ -57,6 +57,9 @@ class SqlGoalRepository : public GoalRepository {
   absl::Status Write(absl::string_view op,
                      const std::function<absl::Status(GoalTx&)>& fn,
                      int64_t* last_seq) override;
+  absl::Status WriteWithRowLocks(
+      absl::string_view op,
+      const std::function<absl::Status(GoalTx&)>& fn) override;
 
   storage::Database* db() { return db_; }
 
