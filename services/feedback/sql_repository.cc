@@ -175,7 +175,15 @@ class SqlRepository : public FeedbackRepository {
                                              const std::string& responder_id,
                                              int64_t now) override {
     std::string answer = f.id();
-    auto st = db_->Write("feedback.create", [&](storage::Tx& tx) {
+    // Feedback that answers no request is one insert of a new row (and its
+    // idempotency record, whose unique key settles a concurrent retry): it
+    // reads nothing another write changes, so it needs no SERIALIZABLE. An
+    // answer to a request updates the request: that stays SERIALIZABLE
+    // (docs/changelog-postgres.md).
+    const storage::Isolation isolation =
+        f.request_id().empty() ? storage::Isolation::kReadCommitted
+                               : storage::Isolation::kSerializable;
+    auto body = [&](storage::Tx& tx) -> absl::Status {
       auto claimed = Claim(tx, idem, &answer);
       if (!claimed.ok() || !*claimed) return claimed.status();
       if (!f.request_id().empty()) {
@@ -201,7 +209,8 @@ class SqlRepository : public FeedbackRepository {
                  kRecognitionCreated, f.SerializeAsString(), f.subject_id()});
       }
       return Record(tx, idem, f.id());
-    });
+    };
+    auto st = db_->Write("feedback.create", body, nullptr, isolation);
     if (!st.ok()) return st;
     return answer;
   }
