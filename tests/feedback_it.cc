@@ -2,11 +2,15 @@
 // feedback), Redis, and SQLite or PostgreSQL.
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
@@ -939,6 +943,71 @@ TEST(FeedbackDependencyIT, PeopleOrGoalsDownIsUnavailableAndWritesNothing) {
   list.set_subject(cluster.Person("ic-eng-1"));
   ASSERT_TRUE(cluster.ListAll("ic-eng-1", list, &listed).ok());
   EXPECT_TRUE(listed.empty());
+}
+
+// On PostgreSQL a new piece of feedback is one READ COMMITTED insert: many at
+// once all succeed, and concurrent retries of one request (the same
+// request_id) all get the first answer, never an error from the unique key.
+TEST(FeedbackPostgresIT, ConcurrentCreatesAndRetriesOfOneRequestAllSucceed) {
+  auto started = FeedbackCluster::Start(Db::kPostgres);
+  ASSERT_TRUE(started.ok()) << started.status();
+  FeedbackCluster& c = **started;
+  constexpr int kGivers = 8, kEach = 5, kRetriers = 8;
+  absl::Mutex mu;
+  std::map<grpc::StatusCode, int> codes;
+  std::set<std::string> distinct, retried;
+  std::vector<std::thread> threads;
+  auto record = [&](const grpc::Status& s, const fv1::Feedback& out,
+                    std::set<std::string>* names) {
+    absl::MutexLock lock(&mu);
+    ++codes[s.error_code()];
+    if (s.ok()) names->insert(out.name());
+  };
+  for (int t = 0; t < kGivers; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        fv1::Feedback out;
+        grpc::Status s =
+            c.Give("ic-eng-2", "ic-eng-1", fv1::PRAISE, fv1::PUBLIC, false,
+                   &out, absl::StrCat("thanks ", t, "-", i), {}, "",
+                   absl::StrCat("give-", t, "-", i));
+        record(s, out, &distinct);
+      }
+    });
+  }
+  for (int t = 0; t < kRetriers; ++t) {
+    threads.emplace_back([&] {
+      fv1::Feedback out;
+      grpc::Status s =
+          c.Give("ic-sales-1", "ic-sales-2", fv1::PRAISE, fv1::PUBLIC, false,
+                 &out, "one request", {}, "", "the-same-request");
+      record(s, out, &retried);
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto metrics = c.service().ScrapeMetrics();
+  const double retries =
+      metrics.ok() ? SeriesValue(*metrics, "sightline_sql_retries_total", {})
+                   : -1;
+  std::printf(
+      "feedback creates: %d calls, OK %d, ABORTED %d, UNAVAILABLE %d, "
+      "ALREADY_EXISTS %d, database retries %.0f\n",
+      kGivers * kEach + kRetriers, codes[grpc::StatusCode::OK],
+      codes[grpc::StatusCode::ABORTED], codes[grpc::StatusCode::UNAVAILABLE],
+      codes[grpc::StatusCode::ALREADY_EXISTS], retries);
+  EXPECT_EQ(codes[grpc::StatusCode::OK], kGivers * kEach + kRetriers);
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kGivers * kEach));
+  EXPECT_EQ(retried.size(), 1u);
+  // Stored once each: every distinct one, and the retried request once.
+  std::vector<fv1::Feedback> listed;
+  fv1::ListFeedbackRequest list;
+  list.set_subject(c.Person("ic-eng-1"));
+  ASSERT_TRUE(c.ListAll("ic-eng-1", list, &listed).ok());
+  EXPECT_EQ(listed.size(), distinct.size());
+  list.set_subject(c.Person("ic-sales-2"));
+  ASSERT_TRUE(c.ListAll("ic-sales-2", list, &listed).ok());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].name(), *retried.begin());
 }
 
 INSTANTIATE_TEST_SUITE_P(Databases, FeedbackCoreIT,
