@@ -104,7 +104,8 @@
 # BENCH_KPI_FOLLOW_SECONDS (20), BENCH_KPI_FOLLOW_KPIS (20),
 # BENCH_KPI_FOLLOW_LINKS (key results per KPI, 3), BENCH_KPI_FOLLOW_SETTLE (30).
 # BENCH_PG_CLIENTS (calls in flight, 32), BENCH_PG_SECONDS (per measured run,
-# 8), BENCH_PG_PEOPLE (2000), BENCH_PG_GOALS (2000).
+# 8), BENCH_PG_PEOPLE (2000), BENCH_PG_GOALS (2000), BENCH_PG_DB_POOL
+# (--db_pool_size of the goals and feedback replicas; the default: theirs).
 # BENCH_ONLY: a comma-separated subset of
 # people,goals,feedback,metrics,scorecard,kpi-follow,pg
 # (default: all; feedback brings goals with it), e.g. BENCH_ONLY=metrics.
@@ -147,6 +148,7 @@ PG_CLIENTS=${BENCH_PG_CLIENTS:-32}
 PG_SECONDS=${BENCH_PG_SECONDS:-8}
 PG_PEOPLE=${BENCH_PG_PEOPLE:-2000}
 PG_GOALS=${BENCH_PG_GOALS:-2000}
+PG_POOL=${BENCH_PG_DB_POOL:-}  # empty: the services' default --db_pool_size
 PG_BIN=/usr/lib/postgresql/15/bin
 
 ONLY=${BENCH_ONLY:-people,goals,feedback,metrics,scorecard,kpi-follow,pg}
@@ -804,7 +806,7 @@ fi  # scorecard
 # lives in a directory of its own, owned by the postgres user when the bench
 # runs as root (initdb and postgres refuse to run as root).
 if want pg; then
-log "pg: PostgreSQL 15 on loopback with deploy/postgresql/sightline.conf; $PG_CLIENTS in flight, ${PG_SECONDS}s per run"
+log "pg: PostgreSQL 15 on loopback with deploy/postgresql/sightline.conf; $PG_CLIENTS in flight, ${PG_SECONDS}s per run${PG_POOL:+, --db_pool_size=$PG_POOL}"
 PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sightline-bench-pg-XXXXXX")
 as_pg=()
 if [ "$(id -u)" = 0 ]; then
@@ -829,13 +831,15 @@ for ((i = 0; i < 300; i++)); do
 done
 "${PSQL[@]}" -c 'SELECT 1' >/dev/null 2>&1 ||
   { FAILED=1; err "postgres did not start: $(tail -5 "$WORK/pg-server.log")"; exit 1; }
-PG_SETTINGS=$("${PSQL[@]}" -At -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
+PG_SETTINGS=$("${PSQL[@]}" -At -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
   FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes',
-  'shared_buffers', 'wal_buffers', 'max_wal_size', 'max_connections')")
+  'shared_buffers', 'wal_buffers', 'max_wal_size', 'max_connections', 'commit_delay')")
 log "  postgres $("${PSQL[@]}" -At -c 'SHOW server_version'): $PG_SETTINGS"
 for d in commits people goals feedback; do
   "${PSQL[@]}" -c "CREATE DATABASE $d" || { FAILED=1; err "CREATE DATABASE $d failed"; exit 1; }
 done
+"${PSQL[@]}" -c "CREATE EXTENSION pg_stat_statements" ||
+  { FAILED=1; err "pg_stat_statements: not loaded (shared_preload_libraries)"; exit 1; }
 pg_url() { echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"; }
 
 # pg_cpu: CPU ticks PostgreSQL has used so far: the postmaster's own, its
@@ -903,6 +907,8 @@ PIDS+=("$PG_PEOPLE_PID")
 log "  company: $(value people "$WORK/pg-goals-load.out") people, $(value goals "$WORK/pg-goals-load.out") goals in levels $(value levels "$WORK/pg-goals-load.out"), $(value check_ins "$WORK/pg-goals-load.out") check-ins"
 
 openssl rand -hex 32 >"$WORK/pg-token.key"  # replicas share page and resume tokens
+pool_args=()
+[ -z "$PG_POOL" ] || pool_args=(--db_pool_size="$PG_POOL")
 PG_GOALS_PIDS=()
 PG_FB_PIDS=()
 start_pg_goals() {  # I
@@ -910,7 +916,7 @@ start_pg_goals() {  # I
     --metrics_address="127.0.0.1:${PG_GOALS_METRICS[$1]}" --db="$(pg_url goals)" \
     --redis="redis://127.0.0.1:$REDIS_PORT" --jwt_key_file="$WORK/jwt.secret" \
     --token_key_file="$WORK/pg-token.key" --people_address="127.0.0.1:$PG_PEOPLE_PORT" \
-    --metrics_service_address= >"$WORK/pg-goals-$1.log" 2>&1 &
+    --metrics_service_address= "${pool_args[@]}" >"$WORK/pg-goals-$1.log" 2>&1 &
   PG_GOALS_PIDS+=($!)
   PIDS+=($!)
   "$PREP" wait --service=sightline.goals.v1.GoalService "127.0.0.1:${PG_GOALS_PORTS[$1]}" ||
@@ -921,7 +927,8 @@ start_pg_feedback() {  # I
     --metrics_address="127.0.0.1:${PG_FB_METRICS[$1]}" --db="$(pg_url feedback)" \
     --redis="redis://127.0.0.1:$REDIS_PORT" --jwt_key_file="$WORK/jwt.secret" \
     --token_key_file="$WORK/pg-token.key" --people_address="127.0.0.1:$PG_PEOPLE_PORT" \
-    --goals_address="127.0.0.1:${PG_GOALS_PORTS[$1]}" >"$WORK/pg-feedback-$1.log" 2>&1 &
+    --goals_address="127.0.0.1:${PG_GOALS_PORTS[$1]}" "${pool_args[@]}" \
+    >"$WORK/pg-feedback-$1.log" 2>&1 &
   PG_FB_PIDS+=($!)
   PIDS+=($!)
   "$PREP" wait "127.0.0.1:${PG_FB_PORTS[$1]}" ||
@@ -936,34 +943,57 @@ targets() {
   for ((i = 0; i < $1; i++)); do out+="${out:+,}127.0.0.1:${ports[i]}"; done
   echo "$out"
 }
-# pg_run NAME PIDS-ARRAY COMMAND...: runs a load tool, then appends the CPU
-# per call (calls = ok + failed, from PREFIX_ok and PREFIX_failed or _calls)
-# of the services in PIDS-ARRAY and of PostgreSQL to NAME.out.
+# xacts DB: "commits rollbacks" of the database so far (pg_stat_database).
+xacts() {
+  "${PSQL[@]}" -At -F' ' -c "SELECT xact_commit, xact_rollback FROM pg_stat_database
+    WHERE datname = '$1'"
+}
+# pg_run NAME DB PIDS-ARRAY COMMAND...: runs a load tool, then appends to
+# NAME.out, per call (calls = ok + failed): the CPU of the services in
+# PIDS-ARRAY and of PostgreSQL, the SQL statements DB ran and their execution
+# time (pg_stat_statements), and the transactions DB committed and rolled
+# back (a rollback is a conflict retried, or a failed call). The statements
+# that took the most time go to NAME.sql.
 pg_run() {
-  local name=$1 out="$WORK/$1.out"
-  local -n svc=$2
-  shift 2
-  local s0 s1 p0 p1 calls
+  local name=$1 db=$2 out="$WORK/$1.out"
+  local -n svc=$3
+  shift 3
+  local s0 s1 p0 p1 x0 x1 calls
+  "${PSQL[@]}" -c "SELECT pg_stat_statements_reset()" >/dev/null
+  x0=$(xacts "$db")
   s0=$(cpu_sum "${svc[@]}")
   p0=$(pg_cpu)
   "$@" >"$out" 2>"$WORK/$name.err" ||
     { FAILED=1; err "$name failed: $(cat "$WORK/$name.err")"; }
   s1=$(cpu_sum "${svc[@]}")
   p1=$(pg_cpu)
+  sleep 1.2  # idle backends publish their transaction counts within a second
+  x1=$(xacts "$db")
   calls=$(value checkins_sent "$out")
   [ -n "$calls" ] || calls=$(value create_calls "$out")
   { echo "service_cpu_us=$(us_per $((s1 - s0)) "${calls:-NA}")"
-    echo "pg_cpu_us=$(us_per $((p1 - p0)) "${calls:-NA}")"; } >>"$out"
+    echo "pg_cpu_us=$(us_per $((p1 - p0)) "${calls:-NA}")"
+    "${PSQL[@]}" -At -c "SELECT 'sql_statements=' || round(sum(s.calls)::numeric / ${calls:-0}, 1)
+      || E'\nsql_exec_us=' || round((sum(s.total_exec_time) * 1000 / ${calls:-0})::numeric, 0)
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db'"
+    awk -v a="$x0" -v b="$x1" -v n="${calls:-0}" 'BEGIN {
+      split(a, u, " "); split(b, v, " ")
+      if (n > 0) printf "tx_commits=%.2f\ntx_rollbacks=%.2f\n", (v[1] - u[1]) / n, (v[2] - u[2]) / n }'
+  } >>"$out" 2>/dev/null
+  "${PSQL[@]}" -c "SELECT s.calls, round(s.total_exec_time::numeric, 0) AS ms, s.rows,
+      left(regexp_replace(s.query, '\s+', ' ', 'g'), 160) AS query
+    FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db'
+    ORDER BY s.total_exec_time DESC LIMIT 12" >"$WORK/$name.sql" 2>&1
   log "  $name: $(tr '\n' ' ' <"$out")"
 }
 pg_checkins() {  # NAME REPLICAS ARGS...
   local name=$1 n=$2
   shift 2
-  pg_run "$name" PG_GOALS_PIDS "$GOALS_BENCH" check-ins --target="$(targets "$n" PG_GOALS_PORTS)" \
+  pg_run "$name" goals PG_GOALS_PIDS "$GOALS_BENCH" check-ins --target="$(targets "$n" PG_GOALS_PORTS)" \
     --jwt_key_file="$WORK/jwt.secret" --leaves="$WORK/pg-leaves.txt" --keep_going "$@"
 }
 pg_feedback() {  # NAME REPLICAS
-  pg_run "$1" PG_FB_PIDS "$FEEDBACK_BENCH" create --target="$(targets "$2" PG_FB_PORTS)" \
+  pg_run "$1" feedback PG_FB_PIDS "$FEEDBACK_BENCH" create --target="$(targets "$2" PG_FB_PORTS)" \
     --jwt_key_file="$WORK/jwt.secret" --leaves="$WORK/pg-leaves.txt" \
     --threads="$PG_CLIENTS" --seconds="$PG_SECONDS" --keep_going
 }
@@ -1261,6 +1291,11 @@ target_row "CPU per check-in, 3 replicas: service (us)" "${PCI3_SVC:-NA}" "${PCI
   "$PCI_SVC_RATIO" "< 1.20 (flat)" "$(check "$PCI_SVC_RATIO" "<" 1.20)"
 row "CPU per check-in, 3 replicas: PostgreSQL (us)" "$(value pg_cpu_us "$PCI3")" \
   "$(value pg_cpu_us "$PCI1") (1 replica)" "$(ratio "$(value pg_cpu_us "$PCI3")" "$(value pg_cpu_us "$PCI1")")" - -
+sqlrow() {  # FILE: statements / exec ms / commits / rollbacks per call
+  echo "$(value sql_statements "$1") / $(value sql_exec_us "$1") / $(value tx_commits "$1") / $(value tx_rollbacks "$1")"
+}
+row "SQL per check-in (pg_stat_statements, pg_stat_database): statements / execution (us) / commits / rollbacks, 1 replica; 3 replicas" \
+  "$(sqlrow "$PCI1"); $(sqlrow "$PCI3")" - - - -
 PFB1_RATE=$(value create_per_s "$PFB1")
 PFB1_RATIO=$(ratio "${PFB1_RATE:-NA}" "${PGB_RATE:-NA}")
 target_row "CreateFeedback on PostgreSQL, 1 replica, $PG_CLIENTS in flight (calls/s)" "${PFB1_RATE:-NA}" \
@@ -1275,6 +1310,8 @@ target_row "CreateFeedback on PostgreSQL: ABORTED answers (both runs)" "$PFB_ABO
   "$(check "$PFB_ABORTED" "<" 1)"
 row "CreateFeedback on PostgreSQL: failed calls by code, 1 replica / 3 replicas" \
   "$(value create_codes "$PFB1") / $(value create_codes "$PFB3")" - - - -
+row "SQL per feedback: statements / execution (us) / commits / rollbacks, 1 replica; 3 replicas" \
+  "$(sqlrow "$PFB1"); $(sqlrow "$PFB3")" - - - -
 row "CPU per feedback, service / PostgreSQL (us): 1 replica; 3 replicas" \
   "$(value service_cpu_us "$PFB1") / $(value pg_cpu_us "$PFB1"); $(value service_cpu_us "$PFB3") / $(value pg_cpu_us "$PFB3")" \
   - - - -
