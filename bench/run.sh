@@ -77,13 +77,16 @@
 #      goals written by bench/goals_load, and the goals and feedback services
 #      on their own databases there: CreateCheckIn and CreateFeedback with
 #      BENCH_PG_CLIENTS calls in flight against one replica of each, CreateCheckIn
-#      at $CHECKIN_RATE/s (open loop) on that one replica, then the same with
+#      at BENCH_CHECKIN_RATE/s (500, open loop) on that one replica, then the same with
 #      three replicas of each (same database, one shared --token_key_file),
 #      the calls spread over the replicas. Every failed call is counted by
 #      status code (ABORTED must be 0). CPU per call for each side over each
 #      measured window: the replicas' user+system time (/proc/PID/stat), and
 #      PostgreSQL's: the postmaster's own and its reaped children's times plus
 #      those of its live children (backends, WAL writer, checkpointer...).
+#      Per call as well: statements and their execution time
+#      (pg_stat_statements), transactions committed and rolled back
+#      (pg_stat_database).
 #
 # Before the table it prints the machine: CPU model, cores, the echo rate and
 # the disk's durable-commit p50/p99 (bench/goals commits), so that two runs
