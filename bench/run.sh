@@ -67,6 +67,27 @@
 #      them only when its replica polls the database (--change_poll_interval,
 #      200 ms as deployed).
 #
+#   7. pg: the production path, on a PostgreSQL 15 the bench starts on
+#      loopback in a temp dir, configured with deploy/postgresql/sightline.conf
+#      (the README's operator settings: durable commits, group commit, large
+#      WAL). First PostgreSQL's own ceiling: pgbench with a script of one
+#      durable single-row INSERT per transaction, BENCH_PG_CLIENTS clients
+#      (32), -j 2, prepared statements, BENCH_PG_SECONDS. Then a people service
+#      on it (BENCH_PG_PEOPLE people synced), a goals database of BENCH_PG_GOALS
+#      goals written by bench/goals_load, and the goals and feedback services
+#      on their own databases there: CreateCheckIn and CreateFeedback with
+#      BENCH_PG_CLIENTS calls in flight against one replica of each, CreateCheckIn
+#      at BENCH_CHECKIN_RATE/s (500, open loop) on that one replica, then the same with
+#      three replicas of each (same database, one shared --token_key_file),
+#      the calls spread over the replicas. Every failed call is counted by
+#      status code (ABORTED must be 0). CPU per call for each side over each
+#      measured window: the replicas' user+system time (/proc/PID/stat), and
+#      PostgreSQL's: the postmaster's own and its reaped children's times plus
+#      those of its live children (backends, WAL writer, checkpointer...).
+#      Per call as well: statements and their execution time
+#      (pg_stat_statements), transactions committed and rolled back
+#      (pg_stat_database).
+#
 # Before the table it prints the machine: CPU model, cores, the echo rate and
 # the disk's durable-commit p50/p99 (bench/goals commits), so that two runs
 # can be compared; every target row says whether the target held.
@@ -85,8 +106,11 @@
 # BENCH_SCORECARD_RUNS (50). BENCH_KPI_FOLLOW_RATE (points/s, 100),
 # BENCH_KPI_FOLLOW_SECONDS (20), BENCH_KPI_FOLLOW_KPIS (20),
 # BENCH_KPI_FOLLOW_LINKS (key results per KPI, 3), BENCH_KPI_FOLLOW_SETTLE (30).
+# BENCH_PG_CLIENTS (calls in flight, 32), BENCH_PG_SECONDS (per measured run,
+# 8), BENCH_PG_PEOPLE (2000), BENCH_PG_GOALS (2000), BENCH_PG_DB_POOL
+# (--db_pool_size of the goals and feedback replicas; the default: theirs).
 # BENCH_ONLY: a comma-separated subset of
-# people,goals,feedback,metrics,scorecard,kpi-follow
+# people,goals,feedback,metrics,scorecard,kpi-follow,pg
 # (default: all; feedback brings goals with it), e.g. BENCH_ONLY=metrics.
 # The echo baseline and the disk's commit baseline are always measured.
 # BENCH_COLD=1 (root only) drops the kernel's page cache after the goals
@@ -123,12 +147,18 @@ KF_SECONDS=${BENCH_KPI_FOLLOW_SECONDS:-20}
 KF_KPIS=${BENCH_KPI_FOLLOW_KPIS:-20}
 KF_LINKS=${BENCH_KPI_FOLLOW_LINKS:-3}
 KF_SETTLE=${BENCH_KPI_FOLLOW_SETTLE:-30}
+PG_CLIENTS=${BENCH_PG_CLIENTS:-32}
+PG_SECONDS=${BENCH_PG_SECONDS:-8}
+PG_PEOPLE=${BENCH_PG_PEOPLE:-2000}
+PG_GOALS=${BENCH_PG_GOALS:-2000}
+PG_POOL=${BENCH_PG_DB_POOL:-}  # empty: the services' default --db_pool_size
+PG_BIN=/usr/lib/postgresql/15/bin
 
-ONLY=${BENCH_ONLY:-people,goals,feedback,metrics,scorecard,kpi-follow}
+ONLY=${BENCH_ONLY:-people,goals,feedback,metrics,scorecard,kpi-follow,pg}
 for part in ${ONLY//,/ }; do
   case $part in
-    people | goals | feedback | metrics | scorecard | kpi-follow) ;;
-    *) echo "bench: BENCH_ONLY: unknown part '$part' (people, goals, feedback, metrics, scorecard, kpi-follow)" >&2; exit 2 ;;
+    people | goals | feedback | metrics | scorecard | kpi-follow | pg) ;;
+    *) echo "bench: BENCH_ONLY: unknown part '$part' (people, goals, feedback, metrics, scorecard, kpi-follow, pg)" >&2; exit 2 ;;
   esac
 done
 # want PART: whether this run measures PART.
@@ -159,6 +189,8 @@ want metrics && needed+=("$METRICS_BIN" "$METRICS_BENCH")
 SCORECARD_BENCH=$BUILD/bench/sightline-bench-scorecard
 want scorecard && needed+=("$GOALS_BIN" "$FEEDBACK_BIN" "$METRICS_BIN" "$SCORECARD_BENCH")
 want kpi-follow && needed+=("$GOALS_BIN" "$METRICS_BIN")
+want pg && needed+=("$GOALS_BIN" "$GOALS_LOAD" "$FEEDBACK_BIN" "$FEEDBACK_BENCH"
+  "$PG_BIN/initdb" "$PG_BIN/postgres" "$PG_BIN/pgbench" "$PG_BIN/psql")
 for b in "${needed[@]}"; do
   [ -x "$b" ] || { echo "bench: missing $b (build first: make build)" >&2; exit 1; }
 done
@@ -191,9 +223,10 @@ cleanup() {
   [ "$rc" = 0 ] || FAILED=1
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
   if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$FAILED" != 0 ]; then
-    err "logs kept in $WORK"
+    err "logs kept in $WORK${PG_DIR:+ and $PG_DIR (PostgreSQL)}"
   else
     rm -rf "$WORK"
+    [ -z "${PG_DIR:-}" ] || rm -rf "$PG_DIR"
   fi
 }
 trap cleanup EXIT
@@ -202,7 +235,7 @@ trap 'FAILED=1; exit 130' INT TERM
 # value KEY FILE: the value of a key=value line.
 value() { [ -f "$2" ] || return 0; sed -n "s/^$1=//p" "$2" | head -1; }
 
-mapfile -t PORTS < <("$PREP" ports 30)
+mapfile -t PORTS < <("$PREP" ports 45)
 REDIS_PORT=${PORTS[0]}
 PEOPLE_PORT=${PORTS[1]}
 PEOPLE_METRICS=${PORTS[2]}
@@ -233,6 +266,14 @@ KF_GOALS_PORT=${PORTS[26]}
 KF_GOALS_METRICS=${PORTS[27]}
 KF_REPLICA_PORT=${PORTS[28]}
 KF_REPLICA_METRICS=${PORTS[29]}
+PG_PORT=${PORTS[30]}
+PG_PEOPLE_PORT=${PORTS[31]}
+PG_PEOPLE_METRICS=${PORTS[32]}
+# Replica i (0, 1, 2) of goals and of feedback: gRPC and /metrics ports.
+PG_GOALS_PORTS=("${PORTS[33]}" "${PORTS[34]}" "${PORTS[35]}")
+PG_GOALS_METRICS=("${PORTS[36]}" "${PORTS[37]}" "${PORTS[38]}")
+PG_FB_PORTS=("${PORTS[39]}" "${PORTS[40]}" "${PORTS[41]}")
+PG_FB_METRICS=("${PORTS[42]}" "${PORTS[43]}" "${PORTS[44]}")
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -763,6 +804,223 @@ done
 log "  scorecard: $(tr '\n' ' ' <"$WORK/scorecard.out")"
 fi  # scorecard
 
+# --- pg ----------------------------------------------------------------------
+# The production path on PostgreSQL (see the header, step 7). The cluster
+# lives in a directory of its own, owned by the postgres user when the bench
+# runs as root (initdb and postgres refuse to run as root).
+if want pg; then
+log "pg: PostgreSQL 15 on loopback with deploy/postgresql/sightline.conf; $PG_CLIENTS in flight, ${PG_SECONDS}s per run${PG_POOL:+, --db_pool_size=$PG_POOL}"
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sightline-bench-pg-XXXXXX")
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+  chown postgres:postgres "$PG_DIR"
+  as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups)
+fi
+(cd "$PG_DIR" && "${as_pg[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres \
+  -E UTF8 --locale=C >"$WORK/pg-initdb.log" 2>&1) ||
+  { FAILED=1; err "initdb failed: $(cat "$WORK/pg-initdb.log")"; exit 1; }
+# The operator's settings as they are, included the way an operator would.
+cp "$(dirname "$0")/../deploy/postgresql/sightline.conf" "$PG_DIR/data/sightline.conf"
+echo "include 'sightline.conf'" >>"$PG_DIR/data/postgresql.conf"
+(cd "$PG_DIR" && exec "${as_pg[@]}" "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" \
+  -k "$PG_DIR/data" -c listen_addresses=127.0.0.1) >"$WORK/pg-server.log" 2>&1 &
+PG_PID=$!
+PIDS+=("$PG_PID")
+PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+for ((i = 0; i < 300; i++)); do
+  "${PSQL[@]}" -c 'SELECT 1' >/dev/null 2>&1 && break
+  kill -0 "$PG_PID" 2>/dev/null || break
+  sleep 0.1
+done
+"${PSQL[@]}" -c 'SELECT 1' >/dev/null 2>&1 ||
+  { FAILED=1; err "postgres did not start: $(tail -5 "$WORK/pg-server.log")"; exit 1; }
+PG_SETTINGS=$("${PSQL[@]}" -At -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
+  FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes',
+  'shared_buffers', 'wal_buffers', 'max_wal_size', 'max_connections', 'commit_delay')")
+log "  postgres $("${PSQL[@]}" -At -c 'SHOW server_version'): $PG_SETTINGS"
+for d in commits people goals feedback; do
+  "${PSQL[@]}" -c "CREATE DATABASE $d" || { FAILED=1; err "CREATE DATABASE $d failed"; exit 1; }
+done
+"${PSQL[@]}" -c "CREATE EXTENSION pg_stat_statements" ||
+  { FAILED=1; err "pg_stat_statements: not loaded (shared_preload_libraries)"; exit 1; }
+pg_url() { echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"; }
+
+# pg_cpu: CPU ticks PostgreSQL has used so far: the postmaster's own, its
+# children's that have exited and been reaped (cutime, cstime) and those of
+# its live children. Fields counted after the ")" that ends the command name.
+pg_cpu() {
+  awk -v pm="$PG_PID" '
+    { s = $0; sub(/^.*\) /, "", s); n = split(s, f, " ") }
+    n >= 15 && FILENAME == "/proc/" pm "/stat" { t += f[12] + f[13] + f[14] + f[15]; next }
+    n >= 15 && f[2] == pm { t += f[12] + f[13] }
+    END { print t + 0 }' /proc/[0-9]*/stat 2>/dev/null
+}
+# cpu_sum PID...: CPU ticks of these processes together.
+cpu_sum() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(cpu "$p"))); done
+  echo "$t"
+}
+# us_per TICKS CALLS: microseconds of CPU per call.
+us_per() {
+  awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN {
+    if (n == "" || n == "NA" || n <= 0) print "NA"; else printf "%.0f", t * 1e6 / hz / n }'
+}
+
+# PostgreSQL's ceiling: one durable single-row INSERT per transaction.
+"${PSQL[@]}" -d commits -c "CREATE TABLE commit_row (id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL DEFAULT now(), body text NOT NULL)"
+cat >"$WORK/pg-commit.sql" <<'SQL'
+\set n random(1, 1000000000)
+INSERT INTO commit_row (body) VALUES (md5(:n::text) || md5((:n + 1)::text));
+SQL
+c0=$(pg_cpu)
+"$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M prepared -c "$PG_CLIENTS" -j 2 \
+  -T "$PG_SECONDS" -f "$WORK/pg-commit.sql" commits >"$WORK/pgbench.out" 2>&1 ||
+  { FAILED=1; err "pgbench failed: $(tail -5 "$WORK/pgbench.out")"; }
+sleep 0.5  # the backends exit and are reaped
+c1=$(pg_cpu)
+PGB_TPS=$(awk '/^tps = / {printf "%.0f", $3}' "$WORK/pgbench.out")
+PGB_N=$(awk -F': ' '/number of transactions actually processed/ {print $2}' "$WORK/pgbench.out")
+PGB_FAILED=$(awk '/number of failed transactions/ {print $5}' "$WORK/pgbench.out")
+PGB_LAT=$(awk '/^latency average/ {print $4}' "$WORK/pgbench.out")
+PGB_PG_US=$(us_per $((c1 - c0)) "${PGB_N:-NA}")
+{ echo "tps=${PGB_TPS:-NA}"; echo "transactions=${PGB_N:-NA}"; echo "failed=${PGB_FAILED:-NA}"
+  echo "latency_ms=${PGB_LAT:-NA}"; echo "pg_cpu_us=$PGB_PG_US"; } >"$WORK/pg-pgbench.out"
+log "  pgbench: $(tr '\n' ' ' <"$WORK/pg-pgbench.out")"
+[ -n "$PGB_TPS" ] && [ "${PGB_FAILED:-1}" = 0 ] ||
+  { FAILED=1; err "pgbench: no rate, or failed transactions (see $WORK/pgbench.out)"; PGB_TPS=NA; }
+
+# The company: people on PostgreSQL, then its goals database.
+"$PEOPLE_BIN" --grpc_address="127.0.0.1:$PG_PEOPLE_PORT" \
+  --metrics_address="127.0.0.1:$PG_PEOPLE_METRICS" --db="$(pg_url people)" \
+  --redis="redis://127.0.0.1:$REDIS_PORT" --jwt_key_file="$WORK/jwt.secret" \
+  >"$WORK/pg-people.log" 2>&1 &
+PG_PEOPLE_PID=$!
+PIDS+=("$PG_PEOPLE_PID")
+"$PREP" wait "127.0.0.1:$PG_PEOPLE_PORT" || { FAILED=1; err "pg: people service did not start"; exit 1; }
+"$SYNC_BIN" --target="127.0.0.1:$PG_PEOPLE_PORT" --jwt_key_file="$WORK/jwt.secret" \
+  --people="$PG_PEOPLE" --teams=$((PG_PEOPLE / 100 + 1)) >"$WORK/pg-sync.out" 2>&1 ||
+  { FAILED=1; err "pg: people sync failed:"; cat "$WORK/pg-sync.out" >&2; exit 1; }
+"$GOALS_LOAD" --db="$(pg_url goals)" --people_target="127.0.0.1:$PG_PEOPLE_PORT" \
+  --jwt_key_file="$WORK/jwt.secret" --goals="$PG_GOALS" --upper_levels=5,50,400 \
+  --check_ins="$PG_GOALS" --leaves_out="$WORK/pg-leaves.txt" \
+  >"$WORK/pg-goals-load.out" 2>"$WORK/pg-goals-load.err" ||
+  { FAILED=1; err "pg: goals load failed:"; cat "$WORK/pg-goals-load.err" >&2; exit 1; }
+log "  company: $(value people "$WORK/pg-goals-load.out") people, $(value goals "$WORK/pg-goals-load.out") goals in levels $(value levels "$WORK/pg-goals-load.out"), $(value check_ins "$WORK/pg-goals-load.out") check-ins"
+
+openssl rand -hex 32 >"$WORK/pg-token.key"  # replicas share page and resume tokens
+pool_args=()
+[ -z "$PG_POOL" ] || pool_args=(--db_pool_size="$PG_POOL")
+PG_GOALS_PIDS=()
+PG_FB_PIDS=()
+start_pg_goals() {  # I
+  "$GOALS_BIN" --grpc_address="127.0.0.1:${PG_GOALS_PORTS[$1]}" \
+    --metrics_address="127.0.0.1:${PG_GOALS_METRICS[$1]}" --db="$(pg_url goals)" \
+    --redis="redis://127.0.0.1:$REDIS_PORT" --jwt_key_file="$WORK/jwt.secret" \
+    --token_key_file="$WORK/pg-token.key" --people_address="127.0.0.1:$PG_PEOPLE_PORT" \
+    --metrics_service_address= "${pool_args[@]}" >"$WORK/pg-goals-$1.log" 2>&1 &
+  PG_GOALS_PIDS+=($!)
+  PIDS+=($!)
+  "$PREP" wait --service=sightline.goals.v1.GoalService "127.0.0.1:${PG_GOALS_PORTS[$1]}" ||
+    { FAILED=1; err "pg: goals replica $1 did not become ready"; exit 1; }
+}
+start_pg_feedback() {  # I
+  "$FEEDBACK_BIN" --grpc_address="127.0.0.1:${PG_FB_PORTS[$1]}" \
+    --metrics_address="127.0.0.1:${PG_FB_METRICS[$1]}" --db="$(pg_url feedback)" \
+    --redis="redis://127.0.0.1:$REDIS_PORT" --jwt_key_file="$WORK/jwt.secret" \
+    --token_key_file="$WORK/pg-token.key" --people_address="127.0.0.1:$PG_PEOPLE_PORT" \
+    --goals_address="127.0.0.1:${PG_GOALS_PORTS[$1]}" "${pool_args[@]}" \
+    >"$WORK/pg-feedback-$1.log" 2>&1 &
+  PG_FB_PIDS+=($!)
+  PIDS+=($!)
+  "$PREP" wait "127.0.0.1:${PG_FB_PORTS[$1]}" ||
+    { FAILED=1; err "pg: feedback replica $1 did not start"; exit 1; }
+  wait_log "$WORK/pg-feedback-$1.log" "people directory loaded" ||
+    { FAILED=1; err "pg: feedback replica $1 never loaded the directory"; exit 1; }
+}
+# targets N SERVICE: the first N replicas' addresses, comma separated.
+targets() {
+  local -n ports=$2
+  local out="" i
+  for ((i = 0; i < $1; i++)); do out+="${out:+,}127.0.0.1:${ports[i]}"; done
+  echo "$out"
+}
+# xacts DB: "commits rollbacks" of the database so far (pg_stat_database).
+xacts() {
+  "${PSQL[@]}" -At -F' ' -c "SELECT xact_commit, xact_rollback FROM pg_stat_database
+    WHERE datname = '$1'"
+}
+# pg_run NAME DB PIDS-ARRAY COMMAND...: runs a load tool, then appends to
+# NAME.out, per call (calls = ok + failed): the CPU of the services in
+# PIDS-ARRAY and of PostgreSQL, the SQL statements DB ran and their execution
+# time (pg_stat_statements), and the transactions DB committed and rolled
+# back (a rollback is a conflict retried, or a failed call). The statements
+# that took the most time go to NAME.sql.
+pg_run() {
+  local name=$1 db=$2 out="$WORK/$1.out"
+  local -n svc=$3
+  shift 3
+  local s0 s1 p0 p1 x0 x1 calls
+  "${PSQL[@]}" -c "SELECT pg_stat_statements_reset()" >/dev/null
+  x0=$(xacts "$db")
+  s0=$(cpu_sum "${svc[@]}")
+  p0=$(pg_cpu)
+  "$@" >"$out" 2>"$WORK/$name.err" ||
+    { FAILED=1; err "$name failed: $(cat "$WORK/$name.err")"; }
+  s1=$(cpu_sum "${svc[@]}")
+  p1=$(pg_cpu)
+  sleep 1.2  # idle backends publish their transaction counts within a second
+  x1=$(xacts "$db")
+  calls=$(value checkins_sent "$out")
+  [ -n "$calls" ] || calls=$(value create_calls "$out")
+  { echo "service_cpu_us=$(us_per $((s1 - s0)) "${calls:-NA}")"
+    echo "pg_cpu_us=$(us_per $((p1 - p0)) "${calls:-NA}")"
+    "${PSQL[@]}" -At -c "SELECT 'sql_statements=' || round(sum(s.calls)::numeric / ${calls:-0}, 1)
+      || E'\nsql_exec_us=' || round((sum(s.total_exec_time) * 1000 / ${calls:-0})::numeric, 0)
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db'"
+    awk -v a="$x0" -v b="$x1" -v n="${calls:-0}" 'BEGIN {
+      split(a, u, " "); split(b, v, " ")
+      if (n > 0) printf "tx_commits=%.2f\ntx_rollbacks=%.2f\n", (v[1] - u[1]) / n, (v[2] - u[2]) / n }'
+  } >>"$out" 2>/dev/null
+  "${PSQL[@]}" -c "SELECT s.calls, round(s.total_exec_time::numeric, 0) AS ms, s.rows,
+      left(regexp_replace(s.query, '\s+', ' ', 'g'), 160) AS query
+    FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db'
+    ORDER BY s.total_exec_time DESC LIMIT 12" >"$WORK/$name.sql" 2>&1
+  log "  $name: $(tr '\n' ' ' <"$out")"
+}
+pg_checkins() {  # NAME REPLICAS ARGS...
+  local name=$1 n=$2
+  shift 2
+  pg_run "$name" goals PG_GOALS_PIDS "$GOALS_BENCH" check-ins --target="$(targets "$n" PG_GOALS_PORTS)" \
+    --jwt_key_file="$WORK/jwt.secret" --leaves="$WORK/pg-leaves.txt" --keep_going "$@"
+}
+pg_feedback() {  # NAME REPLICAS
+  pg_run "$1" feedback PG_FB_PIDS "$FEEDBACK_BENCH" create --target="$(targets "$2" PG_FB_PORTS)" \
+    --jwt_key_file="$WORK/jwt.secret" --leaves="$WORK/pg-leaves.txt" \
+    --threads="$PG_CLIENTS" --seconds="$PG_SECONDS" --keep_going
+}
+
+# One replica of each.
+start_pg_goals 0
+start_pg_feedback 0
+pg_checkins pg-checkins-warmup 1 --rate=100 --seconds=2
+pg_checkins pg-checkins-1 1 --inflight="$PG_CLIENTS" --seconds="$PG_SECONDS"
+pg_checkins pg-checkins-rate 1 --rate="$CHECKIN_RATE" --seconds="$PG_SECONDS"
+pg_feedback pg-feedback-1 1
+# Three: two more of each on the same databases, the load spread over all.
+start_pg_goals 1
+start_pg_goals 2
+start_pg_feedback 1
+start_pg_feedback 2
+pg_checkins pg-checkins-3 3 --inflight="$PG_CLIENTS" --seconds="$PG_SECONDS"
+pg_feedback pg-feedback-3 3
+# Stopped here, the services first: the rest of the bench runs without them.
+for p in "${PG_FB_PIDS[@]}" "${PG_GOALS_PIDS[@]}" "$PG_PEOPLE_PID"; do stop_pid "$p" 30; done
+kill -INT "$PG_PID" 2>/dev/null || true  # fast shutdown
+stop_pid "$PG_PID" 30
+fi  # pg
+
 if want people; then
 REDIS_GET=$(timeout 60 redis-benchmark -p "$REDIS_PORT" -t get -n 200000 -c 50 -q 2>/dev/null |
   tr '\r' '\n' | awk '/requests per second/ {printf "%.0f", $2}' || true)
@@ -778,6 +1036,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
     "$NOLOCAL_METRICS" GetPerson down
 done
 fi  # people: Redis stopped
+# The echo baseline of the machine line, when no part measured it.
+ls "$WORK"/echo.*.result >/dev/null 2>&1 ||
+  measure echo 1 "$ECHO_URL" "$WORK/echo.bin" "$ECHO_FRAME" "$ECHO_PID"
 commit_baseline
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -995,6 +1256,69 @@ row "KPI point -> key result, points written to another metrics replica: p50 / p
 row "KPI points via another replica whose key results never moved (of $(value kpi_follow_written "$KFR") written)" \
   "$(value kpi_follow_missing "$KFR")" - - - -
 fi  # kpi-follow
+if want pg; then
+PCI1=$WORK/pg-checkins-1.out; PCI3=$WORK/pg-checkins-3.out; PCIR=$WORK/pg-checkins-rate.out
+PFB1=$WORK/pg-feedback-1.out; PFB3=$WORK/pg-feedback-3.out
+PGB_RATE=$(value tps "$WORK/pg-pgbench.out")
+row "PostgreSQL 15, durable single-row INSERT commits, pgbench -c $PG_CLIENTS -j 2 -M prepared (commits/s)" \
+  "${PGB_RATE:-NA}" - - - -
+row "PostgreSQL CPU per pgbench commit (us)" "$(value pg_cpu_us "$WORK/pg-pgbench.out")" - - - -
+PCI1_RATE=$(value checkins_per_s "$PCI1")
+PCI1_RATIO=$(ratio "${PCI1_RATE:-NA}" "${PGB_RATE:-NA}")
+target_row "CreateCheckIn on PostgreSQL, 1 replica, $PG_CLIENTS in flight (calls/s)" "${PCI1_RATE:-NA}" \
+  "${PGB_RATE:-NA} (pgbench commits/s)" "$PCI1_RATIO" ">= 0.50" "$(check "$PCI1_RATIO" ">=" 0.50)"
+PCI3_RATE=$(value checkins_per_s "$PCI3")
+PCI3_RATIO=$(ratio "${PCI3_RATE:-NA}" "${PCI1_RATE:-NA}")
+target_row "CreateCheckIn on PostgreSQL, 3 replicas, $PG_CLIENTS in flight (calls/s)" "${PCI3_RATE:-NA}" \
+  "${PCI1_RATE:-NA} (1 replica)" "$PCI3_RATIO" ">= 1.00" "$(check "$PCI3_RATIO" ">=" 1.00)"
+PCI_ABORTED=$(awk -v a="$(value checkins_aborted "$PCI1")" -v b="$(value checkins_aborted "$PCI3")" \
+  -v c="$(value checkins_aborted "$PCIR")" 'BEGIN {
+  if (a == "" || b == "" || c == "") print "NA"; else print a + b + c }')
+target_row "CreateCheckIn on PostgreSQL: ABORTED answers (all three runs)" "$PCI_ABORTED" - - "0" \
+  "$(check "$PCI_ABORTED" "<" 1)"
+row "CreateCheckIn on PostgreSQL: failed calls by code, 1 replica / 3 replicas / at $CHECKIN_RATE/s" \
+  "$(value checkins_codes "$PCI1") / $(value checkins_codes "$PCI3") / $(value checkins_codes "$PCIR")" - - - -
+PCIR_P99=$(value checkins_p99_ms "$PCIR")
+target_row "CreateCheckIn on PostgreSQL, 1 replica, offered at $CHECKIN_RATE/s for ${PG_SECONDS}s: p99 from planned send (ms)" \
+  "${PCIR_P99:-NA}" - - "< 20" "$(check "${PCIR_P99:-NA}" "<" 20)"
+row "CreateCheckIn on PostgreSQL at $CHECKIN_RATE/s: p50 (ms), completed (calls/s)" \
+  "$(value checkins_p50_ms "$PCIR"), $(value checkins_per_s "$PCIR")" - - - -
+row "CreateCheckIn on PostgreSQL, $PG_CLIENTS in flight: p50 / p99 (ms), 1 replica; 3 replicas" \
+  "$(value checkins_p50_ms "$PCI1") / $(value checkins_p99_ms "$PCI1"); $(value checkins_p50_ms "$PCI3") / $(value checkins_p99_ms "$PCI3")" - - - -
+PCI1_SVC=$(value service_cpu_us "$PCI1")
+PCI3_SVC=$(value service_cpu_us "$PCI3")
+row "CPU per check-in, 1 replica: service / PostgreSQL (us)" \
+  "${PCI1_SVC:-NA} / $(value pg_cpu_us "$PCI1")" - - - -
+PCI_SVC_RATIO=$(ratio "${PCI3_SVC:-NA}" "${PCI1_SVC:-NA}")
+target_row "CPU per check-in, 3 replicas: service (us)" "${PCI3_SVC:-NA}" "${PCI1_SVC:-NA} (1 replica)" \
+  "$PCI_SVC_RATIO" "< 1.20 (flat)" "$(check "$PCI_SVC_RATIO" "<" 1.20)"
+row "CPU per check-in, 3 replicas: PostgreSQL (us)" "$(value pg_cpu_us "$PCI3")" \
+  "$(value pg_cpu_us "$PCI1") (1 replica)" "$(ratio "$(value pg_cpu_us "$PCI3")" "$(value pg_cpu_us "$PCI1")")" - -
+sqlrow() {  # FILE: statements / exec ms / commits / rollbacks per call
+  echo "$(value sql_statements "$1") / $(value sql_exec_us "$1") / $(value tx_commits "$1") / $(value tx_rollbacks "$1")"
+}
+row "SQL per check-in (pg_stat_statements, pg_stat_database): statements / execution (us) / commits / rollbacks, 1 replica; 3 replicas" \
+  "$(sqlrow "$PCI1"); $(sqlrow "$PCI3")" - - - -
+PFB1_RATE=$(value create_per_s "$PFB1")
+PFB1_RATIO=$(ratio "${PFB1_RATE:-NA}" "${PGB_RATE:-NA}")
+target_row "CreateFeedback on PostgreSQL, 1 replica, $PG_CLIENTS in flight (calls/s)" "${PFB1_RATE:-NA}" \
+  "${PGB_RATE:-NA} (pgbench commits/s)" "$PFB1_RATIO" ">= 0.50" "$(check "$PFB1_RATIO" ">=" 0.50)"
+PFB3_RATE=$(value create_per_s "$PFB3")
+PFB3_RATIO=$(ratio "${PFB3_RATE:-NA}" "${PFB1_RATE:-NA}")
+target_row "CreateFeedback on PostgreSQL, 3 replicas, $PG_CLIENTS in flight (calls/s)" "${PFB3_RATE:-NA}" \
+  "${PFB1_RATE:-NA} (1 replica)" "$PFB3_RATIO" ">= 1.00" "$(check "$PFB3_RATIO" ">=" 1.00)"
+PFB_ABORTED=$(awk -v a="$(value create_aborted "$PFB1")" -v b="$(value create_aborted "$PFB3")" 'BEGIN {
+  if (a == "" || b == "") print "NA"; else print a + b }')
+target_row "CreateFeedback on PostgreSQL: ABORTED answers (both runs)" "$PFB_ABORTED" - - "0" \
+  "$(check "$PFB_ABORTED" "<" 1)"
+row "CreateFeedback on PostgreSQL: failed calls by code, 1 replica / 3 replicas" \
+  "$(value create_codes "$PFB1") / $(value create_codes "$PFB3")" - - - -
+row "SQL per feedback: statements / execution (us) / commits / rollbacks, 1 replica; 3 replicas" \
+  "$(sqlrow "$PFB1"); $(sqlrow "$PFB3")" - - - -
+row "CPU per feedback, service / PostgreSQL (us): 1 replica; 3 replicas" \
+  "$(value service_cpu_us "$PFB1") / $(value pg_cpu_us "$PFB1"); $(value service_cpu_us "$PFB3") / $(value pg_cpu_us "$PFB3")" \
+  - - - -
+fi  # pg
 echo
 echo "targets: $HELD of $TARGETS held${MISSED_NAMES[*]:+; missed or not measured:}"
 for m in "${MISSED_NAMES[@]}"; do echo "  - $m"; done

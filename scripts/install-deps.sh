@@ -12,6 +12,9 @@ PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   golang-github-gogo-googleapis-dev
+  # postgresql brings postgresql-15, which on Debian 12 also holds what
+  # postgresql-contrib names (it provides postgresql-contrib-15): pgbench and
+  # pg_stat_statements, used by `make bench` (BENCH_ONLY=pg).
   redis-server postgresql
   libmuparser-dev
   clang-14 libclang-rt-14-dev libfuzzer-14-dev

@@ -6,7 +6,10 @@
 //       CreateFeedback (durable, SUBJECT_ONLY, PEER or as the org says) from
 //       N threads, each sending its next call when the last returned, for S
 //       seconds; authors and subjects drawn from the owners listed in F (the
-//       goals bench's leaves file). Prints create_* figures.
+//       goals bench's leaves file). Prints create_* figures, and failed
+//       calls by status code (create_codes, create_aborted). --target may
+//       list several replicas (A1,A2,...): the threads are spread over them.
+//       With --keep_going a failed call is counted, not a failure of the step.
 //   sightline-bench-feedback list ... --entries=E --runs=R
 //       Writes E feedback about one person (from many authors), then walks
 //       ListFeedback of that person page by page (50 a page) R times, as the
@@ -16,6 +19,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -29,18 +33,22 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/codes.h"
 #include "grpcpp/create_channel.h"
 #include "lib/auth/jwt.h"
 #include "lib/testing/service.h"
 #include "sightline/feedback/v1/feedback_service.grpc.pb.h"
 
-ABSL_FLAG(std::string, target, "", "The feedback service.");
+ABSL_FLAG(std::string, target, "",
+          "The feedback service; create: replicas separated by commas.");
 ABSL_FLAG(std::string, jwt_key_file, "", "The HS256 secret.");
 ABSL_FLAG(std::string, leaves, "", "The goals bench's leaves file.");
 ABSL_FLAG(int, threads, 64, "Calls in flight.");
 ABSL_FLAG(double, seconds, 10, "create: how long.");
 ABSL_FLAG(int, entries, 10000, "list: feedback about the listed person.");
 ABSL_FLAG(int, runs, 5, "list: walks through every page.");
+ABSL_FLAG(bool, keep_going, false,
+          "create: count failed calls by code instead of failing the step.");
 
 namespace sightline::bench {
 namespace {
@@ -84,11 +92,16 @@ class Bench {
       if (!t.ok()) return Fail(std::string(t.status().message()));
       tokens_[p] = *t;
     }
-    for (int i = 0; i < 4; ++i) {
+    const std::vector<std::string> targets =
+        Targets(absl::GetFlag(FLAGS_target));
+    if (targets.empty()) return Fail("--target: no address");
+    // Four connections per replica; thread t uses connection t % size, so
+    // the threads are spread evenly over the replicas.
+    for (size_t i = 0; i < 4 * targets.size(); ++i) {
       grpc::ChannelArguments args;
-      args.SetInt("sightline.bench.channel", i);
+      args.SetInt("sightline.bench.channel", static_cast<int>(i));
       stubs_.push_back(fv1::FeedbackService::NewStub(
-          grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
+          grpc::CreateCustomChannel(targets[i % targets.size()],
                                     grpc::InsecureChannelCredentials(), args)));
     }
     return 0;
@@ -131,9 +144,10 @@ class Bench {
             ++ok;
           } else {
             std::lock_guard<std::mutex> lock(mu_);
+            ++failed_[st.error_code()];
             if (first_error_.empty())
-              first_error_ =
-                  absl::StrCat(st.error_code(), ": ", st.error_message());
+              first_error_ = absl::StrCat(CodeName(st.error_code()), ": ",
+                                          st.error_message());
           }
         }
         std::lock_guard<std::mutex> lock(mu_);
@@ -156,7 +170,11 @@ class Bench {
     std::printf("create_per_s=%.0f\ncreate_p50_ms=%.2f\ncreate_p99_ms=%.2f\n",
                 static_cast<double>(ok_) / wall, Percentile(ms_, 0.5),
                 Percentile(ms_, 0.99));
-    if (!first_error_.empty()) return Fail("first error: " + first_error_);
+    PrintCodes("create", failed_);
+    if (!first_error_.empty()) {
+      Fail("first error: " + first_error_);
+      return absl::GetFlag(FLAGS_keep_going) && ok_ > 0 ? 0 : 1;
+    }
     return 0;
   }
 
@@ -208,6 +226,7 @@ class Bench {
   std::mutex mu_;
   std::vector<double> ms_;
   int64_t ok_ = 0;
+  std::map<grpc::StatusCode, int64_t> failed_;
   std::string first_error_;
 };
 

@@ -18,7 +18,11 @@
 //       key result of a lowest-level goal, whose roll-up then moves every
 //       ancestor up to the company goal. Every call must succeed.
 //       With --inflight=K instead of --rate: K calls kept in flight for S
-//       seconds (the most the service sustains).
+//       seconds (the most the service sustains). --target may list several
+//       replicas (A1,A2,...): the connections (--channels, at least one per
+//       replica) are spread over them and calls go to each in turn. Prints
+//       checkins_codes (failed calls by status code) and checkins_aborted;
+//       with --keep_going a failed call is counted, not a failure of the step.
 //   sightline-bench-goals commits --db=F --rate=R --seconds=S
 //       the baseline of the check-in latency on the same disk: durable SQLite
 //       commits of one 4 KiB row each at the same rate, open loop. Prints
@@ -51,6 +55,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -67,6 +72,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/codes.h"
 #include "bench/frame.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -77,7 +83,8 @@
 #include "sightline/metrics/v1/metrics_service.grpc.pb.h"
 #include "sightline/people/v1/people_service.grpc.pb.h"
 
-ABSL_FLAG(std::string, target, "", "The goals service.");
+ABSL_FLAG(std::string, target, "",
+          "The goals service; check-ins: replicas separated by commas.");
 ABSL_FLAG(std::string, db, "", "commits: a new SQLite file for the baseline.");
 ABSL_FLAG(std::string, token, "", "goal-body, tree: bearer token.");
 ABSL_FLAG(std::string, goal, "", "goal-body: the goal id.");
@@ -92,7 +99,10 @@ ABSL_FLAG(std::string, leaves, "",
 ABSL_FLAG(double, rate, 500, "check-ins: calls per second (open loop).");
 ABSL_FLAG(int, inflight, 0, "check-ins: closed loop with this many in flight.");
 ABSL_FLAG(double, seconds, 10, "check-ins: how long.");
-ABSL_FLAG(int, channels, 4, "check-ins: connections.");
+ABSL_FLAG(int, channels, 4,
+          "check-ins: connections (at least one per replica).");
+ABSL_FLAG(bool, keep_going, false,
+          "check-ins: count failed calls by code instead of failing the step.");
 ABSL_FLAG(uint64_t, seed, 7, "check-ins: seed of the goals and values.");
 ABSL_FLAG(std::string, metrics_target, "", "kpi-follow: the metrics service.");
 ABSL_FLAG(std::string, people_target, "", "kpi-follow: the people service.");
@@ -235,8 +245,13 @@ class CheckInRun {
       return Fail("--target, --seconds > 0, and --rate > 0 or --inflight > 0");
     if (int rc = ReadLeaves(); rc != 0) return rc;
     if (int rc = MintTokens(); rc != 0) return rc;
-    for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_channels)); ++i)
-      stubs_.push_back(NewStub(target));
+    const std::vector<std::string> targets = Targets(target);
+    if (targets.empty()) return Fail("--target: no address");
+    const int channels = std::max(absl::GetFlag(FLAGS_channels),
+                                  static_cast<int>(targets.size()));
+    for (int i = 0; i < channels; ++i)
+      stubs_.push_back(
+          NewStub(targets[static_cast<size_t>(i) % targets.size()]));
 
     const absl::Time start = absl::Now() + absl::Milliseconds(100);
     const absl::Time end = start + absl::Seconds(seconds);
@@ -270,9 +285,10 @@ class CheckInRun {
         "checkins_p50_ms=%.2f\ncheckins_p99_ms=%.2f\ncheckins_max_ms=%.2f\n",
         Percentile(ms_, 0.5), Percentile(ms_, 0.99),
         ms_.empty() ? 0.0 : ms_.back());
+    PrintCodes("checkins", failed_);
     if (!first_error_.empty()) {
       std::fprintf(stderr, "first error: %s\n", first_error_.c_str());
-      return 1;
+      return absl::GetFlag(FLAGS_keep_going) && ok_ > 0 ? 0 : 1;
     }
     return 0;
   }
@@ -352,8 +368,11 @@ class CheckInRun {
       ms_.push_back(ms);
       if (st.ok()) {
         ++ok_;
-      } else if (first_error_.empty()) {
-        first_error_ = absl::StrCat(st.error_code(), ": ", st.error_message());
+      } else {
+        ++failed_[st.error_code()];
+        if (first_error_.empty())
+          first_error_ =
+              absl::StrCat(CodeName(st.error_code()), ": ", st.error_message());
       }
       more = end_ != absl::InfinitePast() && now < end_;
     }
@@ -377,6 +396,7 @@ class CheckInRun {
   absl::Time last_done_ = absl::InfinitePast();
   absl::Time end_ = absl::InfinitePast();
   std::vector<double> ms_;
+  std::map<grpc::StatusCode, int64_t> failed_;
   std::string first_error_;
 };
 
