@@ -1,10 +1,17 @@
 #include "lib/server/runtime.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/time.h"
 #include "lib/auth/jwt.h"
+#include "prometheus/counter.h"
 
 namespace sightline::server {
+namespace {
+
+constexpr absl::Duration kConcurrencyRetryDelay = absl::Milliseconds(50);
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Runtime>> Runtime::Create(
     const ServerConfig& config) {
@@ -46,6 +53,12 @@ Runtime::Runtime(ServerConfig config,
     : config_(std::move(config)),
       telemetry_(config_.service, "0.1.0"),
       verifier_(std::move(verifier)),
+      limiter_(std::make_unique<CallerLimiter>(config_.caller_limits)),
+      refused_(prometheus::BuildCounter()
+                   .Name("sightline_caller_limit_refused_total")
+                   .Help("Calls refused by a limit per caller, by service, "
+                         "method class and reason (rate, concurrency).")
+                   .Register(telemetry_.registry())),
       executor_(std::make_unique<Executor>(config_.worker_threads,
                                            config_.max_queued_calls)),
       codec_(std::move(codec)) {
@@ -76,12 +89,82 @@ absl::StatusOr<auth::Principal> Verify(const auth::TokenVerifier& verifier,
 absl::StatusOr<auth::Principal> Runtime::Authenticate(
     grpc::CallbackServerContext* ctx) {
   auto principal = Verify(*verifier_, ctx);
-  if (principal.ok()) {
-    telemetry_.calls().Update(ctx, [&](telemetry::CallRecord& r) {
-      r.principal = principal->subject;
-    });
-  }
+  if (!principal.ok()) return principal;
+  const telemetry::MethodMetrics* method = nullptr;
+  telemetry_.calls().Update(ctx, [&](telemetry::CallRecord& r) {
+    r.principal = principal->subject;
+    method = r.method;
+  });
+  // A stream counts once, when opened; it holds no concurrent call slot.
+  if (absl::Status s = Limit(method, *principal, nullptr); !s.ok()) return s;
   return principal;
+}
+
+void Runtime::InitializeLimitSeries(absl::string_view service) {
+  absl::MutexLock lock(&refusals_mu_);
+  RefusalsOf(service);
+}
+
+Runtime::RefusalSeries& Runtime::RefusalsOf(absl::string_view service) {
+  auto it = refusals_.find(service);
+  if (it != refusals_.end()) return it->second;
+  RefusalSeries series;
+  for (int c = 0; c < kMethodClasses; ++c) {
+    for (LimitReason r : {LimitReason::kRate, LimitReason::kConcurrency}) {
+      series[c * 2 + static_cast<int>(r)] = &refused_.Add(
+          {{"grpc_service", std::string(service)},
+           {"method_class",
+            std::string(MethodClassName(static_cast<MethodClass>(c)))},
+           {"reason", std::string(LimitReasonName(r))}});
+    }
+  }
+  return refusals_.emplace(std::string(service), series).first->second;
+}
+
+absl::Status Runtime::Limit(const telemetry::MethodMetrics* method,
+                            const auth::Principal& principal,
+                            CallerLimiter::Permit* permit) {
+  const CallerLimitsConfig& limits = limiter_->config();
+  if (!limits.enabled()) return absl::OkStatus();
+  if (!limits.limit_services && principal.IsService()) return absl::OkStatus();
+  const MethodClass cls =
+      method != nullptr ? ClassOf(method->method) : MethodClass::kWrite;
+  CallerLimiter::Decision d =
+      limiter_->Admit(principal.subject, cls, permit != nullptr);
+  if (d.admitted) {
+    if (permit != nullptr) *permit = std::move(d.permit);
+    return absl::OkStatus();
+  }
+  {
+    absl::MutexLock lock(&refusals_mu_);
+    RefusalsOf(method != nullptr
+                   ? absl::string_view(method->service)
+                   : absl::string_view("unknown"))[static_cast<int>(cls) * 2 +
+                                                   static_cast<int>(d.reason)]
+        ->Increment();
+  }
+  const absl::string_view cls_name = MethodClassName(cls);
+  if (d.reason == LimitReason::kRate) {
+    return status::WithRetryInfo(
+        status::WithErrorInfo(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "caller rate limit: at most ", d.limit, " ", cls_name,
+                " calls per second (--caller_", cls_name, "_rate); retry in ",
+                absl::FormatDuration(
+                    absl::Ceil(d.retry_after, absl::Milliseconds(1))))),
+            "RATE_LIMITED",
+            {{"method_class", std::string(cls_name)},
+             {"limit", absl::StrCat(d.limit)}}),
+        d.retry_after);
+  }
+  // When a running call ends is not known: a short pause is the hint.
+  return status::WithRetryInfo(
+      status::WithErrorInfo(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "caller concurrency limit: at most ", d.limit,
+              " calls running at once (--caller_max_concurrent_calls)")),
+          "CONCURRENCY_LIMITED", {{"limit", absl::StrCat(d.limit)}}),
+      kConcurrencyRetryDelay);
 }
 
 absl::Status Runtime::BeginUnary(grpc::CallbackServerContext* ctx,
@@ -96,11 +179,13 @@ absl::Status Runtime::BeginUnary(grpc::CallbackServerContext* ctx,
   if (!principal.ok()) return principal.status();
   call->principal = std::move(*principal);
   call->measure.record().principal = call->principal.subject;
-  return absl::OkStatus();
+  return Limit(call->measure.record().method, call->principal, &call->permit);
 }
 
 void Runtime::Reply(grpc::ServerUnaryReactor* reactor, const CallContext& call,
                     const grpc::Status& status) {
+  // The slot first: a caller may call again as soon as it has the answer.
+  call.permit.Release();
   // A unary call sends its one message only with an OK status.
   if (status.ok()) call.measure.MessageSent();
   call.measure.End(status);

@@ -172,7 +172,9 @@ class ClientInterceptor : public grpc::experimental::Interceptor {
 }  // namespace
 
 ServerCall::ServerCall(MethodMetrics* metrics, bool log)
-    : metrics_(metrics), log_(log), start_(std::chrono::steady_clock::now()) {}
+    : metrics_(metrics), log_(log), start_(std::chrono::steady_clock::now()) {
+  record_.method = metrics;
+}
 
 ServerCall::ServerCall(ServerCall&& other) noexcept
     : metrics_(std::exchange(other.metrics_, nullptr)),

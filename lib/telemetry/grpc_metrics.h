@@ -43,8 +43,12 @@ namespace sightline::telemetry {
 enum class RpcType { kUnary, kClientStream, kServerStream, kBidiStream };
 absl::string_view RpcTypeName(RpcType t);
 
+struct MethodMetrics;
+
 // What the handler learned about a call, for its log line.
 struct CallRecord {
+  // The method called (its series); null for a call nobody measures.
+  const MethodMetrics* method = nullptr;
   std::string principal;
   std::string request_id;
   // Set when naming the caller would reveal something (an anonymous author).
