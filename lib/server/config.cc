@@ -93,6 +93,9 @@ ABSL_FLAG(double, caller_sync_burst, 50,
           "Syncs a caller may start at once after a pause.");
 ABSL_FLAG(int, caller_max_concurrent_calls, 500,
           "Unary calls one caller may have running at once; 0 = no cap.");
+ABSL_FLAG(int, caller_max_open_streams, 100,
+          "Streams (Watch, trees, syncs) one caller may have open at once; 0 = "
+          "no cap.");
 ABSL_FLAG(int, caller_limits_tracked, 100000,
           "Callers whose limits are held in memory; beyond, the idle are "
           "forgotten.");
@@ -214,6 +217,7 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
       absl::GetFlag(FLAGS_caller_sync_burst)};
   limits.max_concurrent_calls =
       absl::GetFlag(FLAGS_caller_max_concurrent_calls);
+  limits.max_open_streams = absl::GetFlag(FLAGS_caller_max_open_streams);
   limits.max_tracked = absl::GetFlag(FLAGS_caller_limits_tracked);
   limits.limit_services = absl::GetFlag(FLAGS_caller_limits_services);
   c.shutdown_drain = absl::GetFlag(FLAGS_shutdown_drain);
@@ -254,6 +258,8 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
   }
   if (limits.max_concurrent_calls < 0)
     return bad("caller_max_concurrent_calls", "must be >= 0");
+  if (limits.max_open_streams < 0)
+    return bad("caller_max_open_streams", "must be >= 0");
   if (limits.max_tracked < 1)
     return bad("caller_limits_tracked", "must be >= 1");
   if (c.keepalive_time <= absl::ZeroDuration())

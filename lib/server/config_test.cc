@@ -71,6 +71,7 @@ absl::StatusOr<ServerConfig> LoadLimits(std::vector<std::string> flags) {
       "--caller_sync_rate=5",
       "--caller_sync_burst=50",
       "--caller_max_concurrent_calls=500",
+      "--caller_max_open_streams=100",
       "--caller_limits_tracked=100000",
   };
   args.insert(args.end(), flags.begin(), flags.end());
@@ -89,11 +90,12 @@ TEST(ConfigTest, CallerLimitsDefaultOnAndZeroTurnsThemOff) {
   EXPECT_EQ(l.rate[static_cast<int>(MethodClass::kWrite)].per_second, 500);
   EXPECT_EQ(l.rate[static_cast<int>(MethodClass::kSync)].per_second, 5);
   EXPECT_EQ(l.max_concurrent_calls, 500);
+  EXPECT_EQ(l.max_open_streams, 100);
   EXPECT_FALSE(l.limit_services);
 
-  auto off =
-      LoadLimits({"--caller_read_rate=0", "--caller_write_rate=0",
-                  "--caller_sync_rate=0", "--caller_max_concurrent_calls=0"});
+  auto off = LoadLimits(
+      {"--caller_read_rate=0", "--caller_write_rate=0", "--caller_sync_rate=0",
+       "--caller_max_concurrent_calls=0", "--caller_max_open_streams=0"});
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_FALSE(off->caller_limits.enabled());
 }
@@ -111,6 +113,9 @@ TEST(ConfigTest, InvalidCallerLimitsNameTheFlag) {
   EXPECT_THAT(LoadLimits({"--caller_max_concurrent_calls=-2"}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("--caller_max_concurrent_calls")));
+  EXPECT_THAT(LoadLimits({"--caller_max_open_streams=-1"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--caller_max_open_streams")));
   EXPECT_THAT(LoadLimits({"--caller_limits_tracked=0"}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("--caller_limits_tracked")));

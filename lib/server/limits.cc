@@ -73,11 +73,19 @@ MethodClass ClassOf(absl::string_view method) {
 }
 
 absl::string_view LimitReasonName(LimitReason r) {
-  return r == LimitReason::kRate ? "rate" : "concurrency";
+  switch (r) {
+    case LimitReason::kRate:
+      return "rate";
+    case LimitReason::kConcurrency:
+      return "concurrency";
+    case LimitReason::kStreams:
+      return "streams";
+  }
+  return "rate";
 }
 
 bool CallerLimitsConfig::enabled() const {
-  if (max_concurrent_calls > 0) return true;
+  if (max_concurrent_calls > 0 || max_open_streams > 0) return true;
   for (const RateLimit& r : rate) {
     if (r.per_second > 0) return true;
   }
@@ -99,10 +107,10 @@ CallerLimiter::Permit& CallerLimiter::Permit::operator=(
 }
 
 void CallerLimiter::Permit::Release() {
-  Entry* e = std::exchange(entry_, nullptr);
-  if (e == nullptr) return;
+  int* count = std::exchange(entry_, nullptr);
+  if (count == nullptr) return;
   absl::MutexLock lock(&shard_->mu);
-  --e->running;
+  --*count;
 }
 
 namespace {
@@ -150,7 +158,8 @@ void CallerLimiter::Evict(Shard& s, absl::Time now) const {
   // running, every bucket full again.
   for (auto it = s.callers.begin(); it != s.callers.end();) {
     auto here = it++;
-    if (here->second.running == 0 && Full(here->second, now))
+    if (here->second.running == 0 && here->second.streams == 0 &&
+        Full(here->second, now))
       s.callers.erase(here);
   }
   if (s.callers.size() < per_shard_) return;
@@ -158,7 +167,8 @@ void CallerLimiter::Evict(Shard& s, absl::Time now) const {
   // callers idle the longest: they get a full bucket when they come back.
   std::vector<std::pair<absl::Time, const std::string*>> idle;
   for (auto& [caller, e] : s.callers) {
-    if (e.running == 0) idle.emplace_back(e.last_used, &caller);
+    if (e.running == 0 && e.streams == 0)
+      idle.emplace_back(e.last_used, &caller);
   }
   const size_t keep = per_shard_ * 3 / 4;
   if (s.callers.size() <= keep) return;
@@ -172,10 +182,13 @@ void CallerLimiter::Evict(Shard& s, absl::Time now) const {
 }
 
 CallerLimiter::Decision CallerLimiter::Admit(absl::string_view caller,
-                                             MethodClass cls, bool hold_slot) {
+                                             MethodClass cls, Slot slot) {
   Decision d;
   const RateLimit& rate = config_.rate[static_cast<int>(cls)];
-  const bool cap = hold_slot && config_.max_concurrent_calls > 0;
+  int max = 0;
+  if (slot == Slot::kUnary) max = config_.max_concurrent_calls;
+  if (slot == Slot::kStream) max = config_.max_open_streams;
+  const bool cap = max > 0;
   if (rate.per_second <= 0 && !cap) {
     d.admitted = true;
     return d;
@@ -195,9 +208,11 @@ CallerLimiter::Decision CallerLimiter::Admit(absl::string_view caller,
   }
   Entry& e = it->second;
   e.last_used = now;
-  if (cap && e.running >= config_.max_concurrent_calls) {
-    d.reason = LimitReason::kConcurrency;
-    d.limit = config_.max_concurrent_calls;
+  int* count = slot == Slot::kStream ? &e.streams : &e.running;
+  if (cap && *count >= max) {
+    d.reason = slot == Slot::kStream ? LimitReason::kStreams
+                                     : LimitReason::kConcurrency;
+    d.limit = max;
     return d;
   }
   if (rate.per_second > 0) {
@@ -213,8 +228,8 @@ CallerLimiter::Decision CallerLimiter::Admit(absl::string_view caller,
   }
   d.admitted = true;
   if (cap) {
-    ++e.running;
-    d.permit = Permit(&s, &e);
+    ++*count;
+    d.permit = Permit(&s, count);
   }
   return d;
 }

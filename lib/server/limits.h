@@ -49,14 +49,16 @@ struct RateLimit {
 struct CallerLimitsConfig {
   std::array<RateLimit, kMethodClasses> rate = {};
   int max_concurrent_calls = 0;  // unary calls running per caller; 0: no cap
+  int max_open_streams = 0;      // streams open per caller; 0: no cap
   int max_tracked = 100000;      // callers held in memory
   bool limit_services = false;   // also limit service tokens
 
   bool enabled() const;
 };
 
-enum class LimitReason { kRate, kConcurrency };
-// "rate", "concurrency".
+enum class LimitReason { kRate, kConcurrency, kStreams };
+inline constexpr int kLimitReasons = 3;
+// "rate", "concurrency", "streams".
 absl::string_view LimitReasonName(LimitReason r);
 
 class CallerLimiter {
@@ -67,8 +69,8 @@ class CallerLimiter {
  public:
   using Clock = std::function<absl::Time()>;
 
-  // Holds one of a caller's concurrent call slots until released (or
-  // destroyed). An empty Permit holds nothing.
+  // Holds one of a caller's concurrent call slots (or open stream slots)
+  // until released (or destroyed). An empty Permit holds nothing.
   class Permit {
    public:
     Permit() = default;
@@ -82,9 +84,9 @@ class CallerLimiter {
 
    private:
     friend class CallerLimiter;
-    Permit(Shard* shard, Entry* entry) : shard_(shard), entry_(entry) {}
+    Permit(Shard* shard, int* count) : shard_(shard), entry_(count) {}
     Shard* shard_ = nullptr;
-    Entry* entry_ = nullptr;
+    int* entry_ = nullptr;  // the entry's count the slot was taken from
   };
 
   struct Decision {
@@ -93,9 +95,9 @@ class CallerLimiter {
     // Refused by rate: the time until the bucket holds a token again.
     absl::Duration retry_after = absl::ZeroDuration();
     // The limit that refused the call, for the message: calls per second
-    // (rate) or calls at once (concurrency).
+    // (rate), calls at once (concurrency) or streams open (streams).
     double limit = 0;
-    Permit permit;  // admitted unary calls, when concurrency is capped
+    Permit permit;  // admitted calls whose kind of slot is capped
   };
 
   explicit CallerLimiter(CallerLimitsConfig config, Clock clock = nullptr);
@@ -105,9 +107,16 @@ class CallerLimiter {
 
   const CallerLimitsConfig& config() const { return config_; }
 
-  // Takes a token of `cls` from the caller's bucket and, with `hold_slot`
-  // (unary calls), one of its concurrent call slots. A refusal takes nothing.
-  Decision Admit(absl::string_view caller, MethodClass cls, bool hold_slot);
+  // What a call holds while it runs.
+  enum class Slot { kNone, kUnary, kStream };
+
+  // Takes a token of `cls` from the caller's bucket and one of its slots of
+  // the kind asked for (unary calls; streams). A refusal takes nothing.
+  Decision Admit(absl::string_view caller, MethodClass cls, Slot slot);
+  // As above with a unary call's slot (`hold_slot`) or none.
+  Decision Admit(absl::string_view caller, MethodClass cls, bool hold_slot) {
+    return Admit(caller, cls, hold_slot ? Slot::kUnary : Slot::kNone);
+  }
 
   // Callers held in memory (for tests and a gauge).
   size_t tracked() const;
@@ -122,6 +131,7 @@ class CallerLimiter {
   struct Entry {
     std::array<Bucket, kMethodClasses> buckets;
     int running = 0;
+    int streams = 0;
     absl::Time last_used;
   };
   struct Shard {

@@ -79,12 +79,14 @@ class PeopleForLimits : public pv1::PeopleService::CallbackService {
       grpc::CallbackServerContext* ctx, pv1::SyncPeopleResponse*) override {
     class Reader : public grpc::ServerReadReactor<pv1::SyncPeopleRequest> {
      public:
-      Reader(Runtime* runtime, grpc::CallbackServerContext* ctx) {
+      Reader(Runtime* runtime, grpc::CallbackServerContext* ctx,
+             std::atomic<int>* opened) {
         auto principal = runtime->Authenticate(ctx);
         if (!principal.ok()) {
           Finish(status::ToGrpc(principal.status()));
           return;
         }
+        opened->fetch_add(1);
         StartRead(&msg_);
       }
       void OnReadDone(bool ok) override {
@@ -99,10 +101,11 @@ class PeopleForLimits : public pv1::PeopleService::CallbackService {
      private:
       pv1::SyncPeopleRequest msg_;
     };
-    return new Reader(runtime_, ctx);
+    return new Reader(runtime_, ctx, &opened_);
   }
 
   int started() const { return started_.load(); }
+  int opened() const { return opened_.load(); }
   void Release() {
     if (!release_.HasBeenNotified()) release_.Notify();
   }
@@ -110,6 +113,7 @@ class PeopleForLimits : public pv1::PeopleService::CallbackService {
  private:
   Runtime* runtime_;
   std::atomic<int> started_{0};
+  std::atomic<int> opened_{0};
   absl::Notification release_;
 };
 
@@ -339,6 +343,39 @@ TEST_F(LimitsServerTest, RunningCallsAreCappedPerCallerAndEverySlotComesBack) {
   EXPECT_THAT(GetPerson("ada@example.com"), GrpcOk());
   EXPECT_EQ(Refused("read", "concurrency"), 1);
   EXPECT_EQ(Refused("read", "rate"), 0);
+}
+
+TEST_F(LimitsServerTest, OpenStreamsAreCappedPerCallerUntilTheyEnd) {
+  CallerLimitsConfig c;
+  c.max_open_streams = 1;
+  c.max_concurrent_calls = 1;
+  Start(c);
+  // ada opens a sync and keeps it open.
+  auto open_ctx = As("ada@example.com", {auth::Role::kHrAdmin});
+  pv1::SyncPeopleResponse open_resp;
+  auto open = stub_->SyncPeople(open_ctx.get(), &open_resp);
+  for (int i = 0; i < 2000 && service_->opened() < 1; ++i)
+    absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(service_->opened(), 1);
+
+  grpc::Status refused = Sync("ada@example.com");
+  EXPECT_THAT(refused, GrpcStatusIs(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_THAT(refused.error_message(), HasSubstr("streams open at once"));
+  EXPECT_EQ(status::ErrorReason(status::FromGrpc(refused)), "STREAM_LIMITED");
+  EXPECT_TRUE(RetryDelayOf(refused).has_value());
+  // Her open stream is not a running unary call: her reads go on.
+  EXPECT_THAT(GetPerson("ada@example.com"), GrpcOk());
+  // Another caller's stream opens.
+  EXPECT_THAT(Sync("bob@example.com"), GrpcOk());
+
+  // Once her stream has ended, its slot is back.
+  open->WritesDone();
+  EXPECT_THAT(open->Finish(), GrpcOk());
+  EXPECT_THAT(Sync("ada@example.com"), GrpcOk());
+  // And each stream that ends gives its slot back.
+  EXPECT_THAT(Sync("ada@example.com"), GrpcOk());
+  EXPECT_EQ(Refused("sync", "streams"), 1);
+  EXPECT_EQ(Refused("sync", "concurrency"), 0);
 }
 
 TEST_F(LimitsServerTest, LimitsOfZeroAreOff) {

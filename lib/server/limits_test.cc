@@ -198,6 +198,32 @@ TEST(CallerLimiterTest, ConcurrencyCapHoldsUntilEveryPermitIsGivenBack) {
   EXPECT_FALSE(limiter.Admit("ada", MethodClass::kRead, true).admitted);
 }
 
+TEST(CallerLimiterTest, StreamSlotsAreCountedApartFromRunningCalls) {
+  FakeClock clock;
+  CallerLimitsConfig c;
+  c.max_concurrent_calls = 1;
+  c.max_open_streams = 2;
+  CallerLimiter limiter(c, clock.clock());
+  using Slot = CallerLimiter::Slot;
+  auto s1 = limiter.Admit("ada", MethodClass::kRead, Slot::kStream);
+  auto s2 = limiter.Admit("ada", MethodClass::kSync, Slot::kStream);
+  ASSERT_TRUE(s1.admitted);
+  ASSERT_TRUE(s2.admitted);
+  auto s3 = limiter.Admit("ada", MethodClass::kRead, Slot::kStream);
+  EXPECT_FALSE(s3.admitted);
+  EXPECT_EQ(s3.reason, LimitReason::kStreams);
+  EXPECT_EQ(s3.limit, 2);
+  // Her unary calls have their own cap.
+  auto u1 = limiter.Admit("ada", MethodClass::kRead, Slot::kUnary);
+  ASSERT_TRUE(u1.admitted);
+  EXPECT_EQ(limiter.Admit("ada", MethodClass::kRead, Slot::kUnary).reason,
+            LimitReason::kConcurrency);
+  s1.permit.Release();
+  EXPECT_TRUE(limiter.Admit("ada", MethodClass::kRead, Slot::kStream).admitted);
+  // A call that holds no slot is never capped.
+  EXPECT_TRUE(limiter.Admit("ada", MethodClass::kRead, Slot::kNone).admitted);
+}
+
 TEST(CallerLimiterTest, ARateRefusalTakesNoSlotAndACapRefusalNoToken) {
   FakeClock clock;
   CallerLimitsConfig c = Rates(1, 2);

@@ -10,6 +10,12 @@ namespace sightline::server {
 namespace {
 
 constexpr absl::Duration kConcurrencyRetryDelay = absl::Milliseconds(50);
+constexpr absl::Duration kStreamRetryDelay = absl::Seconds(1);
+
+// Where a class's and a reason's refusal counter sits in a RefusalSeries.
+int SeriesIndex(MethodClass cls, LimitReason reason) {
+  return static_cast<int>(cls) * kLimitReasons + static_cast<int>(reason);
+}
 
 }  // namespace
 
@@ -95,8 +101,21 @@ absl::StatusOr<auth::Principal> Runtime::Authenticate(
     r.principal = principal->subject;
     method = r.method;
   });
-  // A stream counts once, when opened; it holds no concurrent call slot.
-  if (absl::Status s = Limit(method, *principal, nullptr); !s.ok()) return s;
+  // A stream takes a token once, when opened, and holds an open stream slot
+  // (not a running call's) until it ends.
+  CallerLimiter::Permit permit;
+  if (absl::Status s =
+          Limit(method, *principal, CallerLimiter::Slot::kStream, &permit);
+      !s.ok())
+    return s;
+  if (permit.holds()) {
+    auto held = std::make_shared<CallerLimiter::Permit>(std::move(permit));
+    // A call no interceptor measures has no end to hear of: its slot goes
+    // back at once, with `held`.
+    telemetry_.calls().Update(ctx, [&](telemetry::CallRecord& r) {
+      r.on_end = [held] { held->Release(); };
+    });
+  }
   return principal;
 }
 
@@ -110,8 +129,9 @@ Runtime::RefusalSeries& Runtime::RefusalsOf(absl::string_view service) {
   if (it != refusals_.end()) return it->second;
   RefusalSeries series;
   for (int c = 0; c < kMethodClasses; ++c) {
-    for (LimitReason r : {LimitReason::kRate, LimitReason::kConcurrency}) {
-      series[c * 2 + static_cast<int>(r)] = &refused_.Add(
+    for (int i = 0; i < kLimitReasons; ++i) {
+      const auto r = static_cast<LimitReason>(i);
+      series[SeriesIndex(static_cast<MethodClass>(c), r)] = &refused_.Add(
           {{"grpc_service", std::string(service)},
            {"method_class",
             std::string(MethodClassName(static_cast<MethodClass>(c)))},
@@ -123,25 +143,24 @@ Runtime::RefusalSeries& Runtime::RefusalsOf(absl::string_view service) {
 
 absl::Status Runtime::Limit(const telemetry::MethodMetrics* method,
                             const auth::Principal& principal,
+                            CallerLimiter::Slot slot,
                             CallerLimiter::Permit* permit) {
   const CallerLimitsConfig& limits = limiter_->config();
   if (!limits.enabled()) return absl::OkStatus();
   if (!limits.limit_services && principal.IsService()) return absl::OkStatus();
   const MethodClass cls =
       method != nullptr ? ClassOf(method->method) : MethodClass::kWrite;
-  CallerLimiter::Decision d =
-      limiter_->Admit(principal.subject, cls, permit != nullptr);
+  CallerLimiter::Decision d = limiter_->Admit(principal.subject, cls, slot);
   if (d.admitted) {
-    if (permit != nullptr) *permit = std::move(d.permit);
+    *permit = std::move(d.permit);
     return absl::OkStatus();
   }
   {
     absl::MutexLock lock(&refusals_mu_);
-    RefusalsOf(method != nullptr
-                   ? absl::string_view(method->service)
-                   : absl::string_view("unknown"))[static_cast<int>(cls) * 2 +
-                                                   static_cast<int>(d.reason)]
-        ->Increment();
+    const absl::string_view service = method != nullptr
+                                          ? absl::string_view(method->service)
+                                          : absl::string_view("unknown");
+    RefusalsOf(service)[SeriesIndex(cls, d.reason)]->Increment();
   }
   const absl::string_view cls_name = MethodClassName(cls);
   if (d.reason == LimitReason::kRate) {
@@ -156,6 +175,16 @@ absl::Status Runtime::Limit(const telemetry::MethodMetrics* method,
             {{"method_class", std::string(cls_name)},
              {"limit", absl::StrCat(d.limit)}}),
         d.retry_after);
+  }
+  if (d.reason == LimitReason::kStreams) {
+    // A stream ends when its caller closes it: the hint is a slow retry.
+    return status::WithRetryInfo(
+        status::WithErrorInfo(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "caller stream limit: at most ", d.limit,
+                " streams open at once (--caller_max_open_streams)")),
+            "STREAM_LIMITED", {{"limit", absl::StrCat(d.limit)}}),
+        kStreamRetryDelay);
   }
   // When a running call ends is not known: a short pause is the hint.
   return status::WithRetryInfo(
@@ -179,7 +208,8 @@ absl::Status Runtime::BeginUnary(grpc::CallbackServerContext* ctx,
   if (!principal.ok()) return principal.status();
   call->principal = std::move(*principal);
   call->measure.record().principal = call->principal.subject;
-  return Limit(call->measure.record().method, call->principal, &call->permit);
+  return Limit(call->measure.record().method, call->principal,
+               CallerLimiter::Slot::kUnary, &call->permit);
 }
 
 void Runtime::Reply(grpc::ServerUnaryReactor* reactor, const CallContext& call,

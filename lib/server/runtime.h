@@ -64,8 +64,9 @@ class Runtime {
   const auth::TokenVerifier& verifier() const { return *verifier_; }
 
   // Verifies the bearer token of a streaming call, records the principal
-  // for its log line and takes a token from the caller's bucket for the
-  // method's class (RESOURCE_EXHAUSTED with RetryInfo when empty).
+  // for its log line, takes a token from the caller's bucket for the
+  // method's class and one of the caller's open stream slots, until the
+  // stream ends (RESOURCE_EXHAUSTED with RetryInfo past either).
   absl::StatusOr<auth::Principal> Authenticate(
       grpc::CallbackServerContext* ctx);
 
@@ -158,12 +159,13 @@ class Runtime {
   }
 
   // Applies the caller's limits to a call of `method` (null: not measured);
-  // a unary call keeps its slot in `permit`.
+  // the call keeps the slot it takes in `permit`.
   absl::Status Limit(const telemetry::MethodMetrics* method,
-                     const auth::Principal& principal,
+                     const auth::Principal& principal, CallerLimiter::Slot slot,
                      CallerLimiter::Permit* permit);
   // The refusal counters of a service, by class and reason.
-  using RefusalSeries = std::array<prometheus::Counter*, kMethodClasses * 2>;
+  using RefusalSeries =
+      std::array<prometheus::Counter*, kMethodClasses * kLimitReasons>;
   RefusalSeries& RefusalsOf(absl::string_view service)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(refusals_mu_);
 

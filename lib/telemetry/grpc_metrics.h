@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +54,8 @@ struct CallRecord {
   std::string request_id;
   // Set when naming the caller would reveal something (an anonymous author).
   bool redact_principal = false;
+  // Run once when the call ends (gives back what the handler took for it).
+  std::function<void()> on_end;
 };
 
 class CallRegistry {
