@@ -60,11 +60,12 @@ Runtime::Runtime(ServerConfig config,
       telemetry_(config_.service, "0.1.0"),
       verifier_(std::move(verifier)),
       limiter_(std::make_unique<CallerLimiter>(config_.caller_limits)),
-      refused_(prometheus::BuildCounter()
-                   .Name("sightline_caller_limit_refused_total")
-                   .Help("Calls refused by a limit per caller, by service, "
-                         "method class and reason (rate, concurrency).")
-                   .Register(telemetry_.registry())),
+      refused_(
+          prometheus::BuildCounter()
+              .Name("sightline_caller_limit_refused_total")
+              .Help("Calls refused by a limit per caller, by service, "
+                    "method class and reason (rate, concurrency, streams).")
+              .Register(telemetry_.registry())),
       executor_(std::make_unique<Executor>(config_.worker_threads,
                                            config_.max_queued_calls)),
       codec_(std::move(codec)) {
