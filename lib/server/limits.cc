@@ -94,20 +94,20 @@ bool CallerLimitsConfig::enabled() const {
 
 CallerLimiter::Permit::Permit(Permit&& other) noexcept
     : shard_(std::exchange(other.shard_, nullptr)),
-      entry_(std::exchange(other.entry_, nullptr)) {}
+      count_(std::exchange(other.count_, nullptr)) {}
 
 CallerLimiter::Permit& CallerLimiter::Permit::operator=(
     Permit&& other) noexcept {
   if (this != &other) {
     Release();
     shard_ = std::exchange(other.shard_, nullptr);
-    entry_ = std::exchange(other.entry_, nullptr);
+    count_ = std::exchange(other.count_, nullptr);
   }
   return *this;
 }
 
 void CallerLimiter::Permit::Release() {
-  int* count = std::exchange(entry_, nullptr);
+  int* count = std::exchange(count_, nullptr);
   if (count == nullptr) return;
   absl::MutexLock lock(&shard_->mu);
   --*count;

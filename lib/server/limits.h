@@ -80,13 +80,13 @@ class CallerLimiter {
     Permit& operator=(const Permit&) = delete;
     ~Permit() { Release(); }
     void Release();
-    bool holds() const { return entry_ != nullptr; }
+    bool holds() const { return count_ != nullptr; }
 
    private:
     friend class CallerLimiter;
-    Permit(Shard* shard, int* count) : shard_(shard), entry_(count) {}
+    Permit(Shard* shard, int* count) : shard_(shard), count_(count) {}
     Shard* shard_ = nullptr;
-    int* entry_ = nullptr;  // the entry's count the slot was taken from
+    int* count_ = nullptr;  // the caller's count the slot was taken from
   };
 
   struct Decision {
