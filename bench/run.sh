@@ -120,6 +120,13 @@
 set -euo pipefail
 
 BUILD=${1:?usage: bench/run.sh BUILD_DIR}
+# One token drives each load below, far past what one caller may do in
+# production. The limits per caller stay on, so that their cost is measured,
+# but far out of reach.
+export SIGHTLINE_CALLER_READ_RATE=1e9 SIGHTLINE_CALLER_READ_BURST=1e9 \
+  SIGHTLINE_CALLER_WRITE_RATE=1e9 SIGHTLINE_CALLER_WRITE_BURST=1e9 \
+  SIGHTLINE_CALLER_SYNC_RATE=1e9 SIGHTLINE_CALLER_SYNC_BURST=1e9 \
+  SIGHTLINE_CALLER_MAX_CONCURRENT_CALLS=1000000000 SIGHTLINE_CALLER_MAX_OPEN_STREAMS=1000000000
 BUILD=$(cd "$BUILD" && pwd)
 CLIENTS=${BENCH_CLIENTS:-8}
 STREAMS=${BENCH_STREAMS:-16}

@@ -77,6 +77,31 @@ ABSL_FLAG(int, worker_threads, 16,
           "Threads that run handlers (blocking SQL/Redis work).");
 ABSL_FLAG(int, max_queued_calls, 5000,
           "Calls waiting for a worker before new ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(double, caller_read_rate, 2000,
+          "Reads (Get, List, Query, Watch...) per second per caller; 0 = no "
+          "limit.");
+ABSL_FLAG(double, caller_read_burst, 4000,
+          "Reads a caller may make at once after a pause (bucket size).");
+ABSL_FLAG(double, caller_write_rate, 500,
+          "Writes (Create, Update, Delete...) per second per caller; 0 = no "
+          "limit.");
+ABSL_FLAG(double, caller_write_burst, 1000,
+          "Writes a caller may make at once after a pause.");
+ABSL_FLAG(double, caller_sync_rate, 5,
+          "Syncs and imports per second per caller; 0 = no limit.");
+ABSL_FLAG(double, caller_sync_burst, 50,
+          "Syncs a caller may start at once after a pause.");
+ABSL_FLAG(int, caller_max_concurrent_calls, 500,
+          "Unary calls one caller may have running at once; 0 = no cap.");
+ABSL_FLAG(int, caller_max_open_streams, 100,
+          "Streams (Watch, trees, syncs) one caller may have open at once; 0 = "
+          "no cap.");
+ABSL_FLAG(int, caller_limits_tracked, 100000,
+          "Callers whose limits are held in memory; beyond, the idle are "
+          "forgotten.");
+ABSL_FLAG(bool, caller_limits_services, false,
+          "Also limit calls made with a service token (other services, "
+          "carrying many users' work).");
 ABSL_FLAG(
     absl::Duration, shutdown_drain, absl::ZeroDuration(),
     "After SIGTERM, report NOT_SERVING for this long before refusing calls.");
@@ -180,6 +205,21 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
   c.max_connection_idle = absl::GetFlag(FLAGS_max_connection_idle);
   c.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   c.max_queued_calls = absl::GetFlag(FLAGS_max_queued_calls);
+  CallerLimitsConfig& limits = c.caller_limits;
+  limits.rate[static_cast<int>(MethodClass::kRead)] = {
+      absl::GetFlag(FLAGS_caller_read_rate),
+      absl::GetFlag(FLAGS_caller_read_burst)};
+  limits.rate[static_cast<int>(MethodClass::kWrite)] = {
+      absl::GetFlag(FLAGS_caller_write_rate),
+      absl::GetFlag(FLAGS_caller_write_burst)};
+  limits.rate[static_cast<int>(MethodClass::kSync)] = {
+      absl::GetFlag(FLAGS_caller_sync_rate),
+      absl::GetFlag(FLAGS_caller_sync_burst)};
+  limits.max_concurrent_calls =
+      absl::GetFlag(FLAGS_caller_max_concurrent_calls);
+  limits.max_open_streams = absl::GetFlag(FLAGS_caller_max_open_streams);
+  limits.max_tracked = absl::GetFlag(FLAGS_caller_limits_tracked);
+  limits.limit_services = absl::GetFlag(FLAGS_caller_limits_services);
   c.shutdown_drain = absl::GetFlag(FLAGS_shutdown_drain);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.log_level = absl::GetFlag(FLAGS_log_level);
@@ -204,6 +244,24 @@ absl::StatusOr<ServerConfig> LoadConfig(const ServiceDefaults& defaults,
   if (c.worker_threads < 1 || c.worker_threads > 1024)
     return bad("worker_threads", "must be 1..1024");
   if (c.max_queued_calls < 1) return bad("max_queued_calls", "must be >= 1");
+  for (int i = 0; i < kMethodClasses; ++i) {
+    const std::string cls(MethodClassName(static_cast<MethodClass>(i)));
+    const RateLimit& r = limits.rate[i];
+    // NaN fails both comparisons below.
+    if (!(r.per_second >= 0))
+      return bad(absl::StrCat("caller_", cls, "_rate"), "must be >= 0");
+    if (!(r.burst >= 0))
+      return bad(absl::StrCat("caller_", cls, "_burst"), "must be >= 0");
+    if (r.per_second > 0 && r.burst < 1)
+      return bad(absl::StrCat("caller_", cls, "_burst"),
+                 "must be >= 1 when the rate is set");
+  }
+  if (limits.max_concurrent_calls < 0)
+    return bad("caller_max_concurrent_calls", "must be >= 0");
+  if (limits.max_open_streams < 0)
+    return bad("caller_max_open_streams", "must be >= 0");
+  if (limits.max_tracked < 1)
+    return bad("caller_limits_tracked", "must be >= 1");
   if (c.keepalive_time <= absl::ZeroDuration())
     return bad("keepalive_time", "must be positive");
   if (c.keepalive_timeout <= absl::ZeroDuration())

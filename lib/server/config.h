@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "lib/auth/tls.h"
+#include "lib/server/limits.h"
 
 namespace sightline::server {
 
@@ -54,6 +55,11 @@ struct ServerConfig {
 
   int worker_threads = 16;
   int max_queued_calls = 5000;
+
+  // Per caller (the token's subject): token buckets per method class and a
+  // cap on running unary calls (lib/server/limits.h). Off by default here;
+  // LoadConfig applies the flags' defaults.
+  CallerLimitsConfig caller_limits;
 
   absl::Duration shutdown_drain = absl::ZeroDuration();
   absl::Duration shutdown_grace = absl::Seconds(20);

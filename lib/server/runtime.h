@@ -4,12 +4,15 @@
 // telemetry and the token codec; and the helpers that run one RPC the same way
 // everywhere (authenticate, hand to a worker, map the status once).
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -17,10 +20,13 @@
 #include "lib/auth/principal.h"
 #include "lib/server/config.h"
 #include "lib/server/executor.h"
+#include "lib/server/limits.h"
 #include "lib/status/status.h"
 #include "lib/storage/tokens.h"
 #include "lib/telemetry/log.h"
 #include "lib/telemetry/telemetry.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
 
 namespace sightline::server {
 
@@ -32,6 +38,8 @@ struct CallContext {
   // The call's metrics and log line (with its request id), ended when the
   // runtime finishes it.
   mutable telemetry::ServerCall measure;
+  // The caller's concurrent call slot, given back when the call is answered.
+  mutable CallerLimiter::Permit permit;
 
   // Keeps the caller out of this call's log line (anonymous authors).
   void RedactPrincipal() const { measure.record().redact_principal = true; }
@@ -55,10 +63,16 @@ class Runtime {
   // For front doors other than gRPC (SCIM over HTTP): the same verification.
   const auth::TokenVerifier& verifier() const { return *verifier_; }
 
-  // Verifies the bearer token of a streaming call and records the principal
-  // for its log line.
+  // Verifies the bearer token of a streaming call, records the principal
+  // for its log line, takes a token from the caller's bucket for the
+  // method's class and one of the caller's open stream slots, until the
+  // stream ends (RESOURCE_EXHAUSTED with RetryInfo past either).
   absl::StatusOr<auth::Principal> Authenticate(
       grpc::CallbackServerContext* ctx);
+
+  const CallerLimiter& limiter() const { return *limiter_; }
+  // Creates the refusal series of a service ("pkg.Service") up front.
+  void InitializeLimitSeries(absl::string_view service);
 
   // Runs `fn(const CallContext&) -> absl::Status` for a unary call on a worker,
   // after authentication, and finishes the call with the mapped status.
@@ -99,7 +113,8 @@ class Runtime {
   }
 
   // Starts measuring a unary call (the measurement the interceptor factory
-  // handed over), takes its request id and deadline, and verifies its token.
+  // handed over), takes its request id and deadline, verifies its token and
+  // applies the caller's limits.
   absl::Status BeginUnary(grpc::CallbackServerContext* ctx, CallContext* call);
   // Ends the call's measurement, then finishes it with `status`.
   static void Reply(grpc::ServerUnaryReactor* reactor, const CallContext& call,
@@ -143,9 +158,26 @@ class Runtime {
     if (!executor_->TryQueue(task)) Reply(reactor, task.call, Overloaded());
   }
 
+  // Applies the caller's limits to a call of `method` (null: not measured);
+  // the call keeps the slot it takes in `permit`.
+  absl::Status Limit(const telemetry::MethodMetrics* method,
+                     const auth::Principal& principal, CallerLimiter::Slot slot,
+                     CallerLimiter::Permit* permit);
+  // The refusal counters of a service, by class and reason.
+  using RefusalSeries =
+      std::array<prometheus::Counter*, kMethodClasses * kLimitReasons>;
+  RefusalSeries& RefusalsOf(absl::string_view service)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(refusals_mu_);
+
   ServerConfig config_;
   telemetry::Telemetry telemetry_;
   std::unique_ptr<auth::TokenVerifier> verifier_;
+  // Before the executor: calls it drops at its end give their slots back.
+  std::unique_ptr<CallerLimiter> limiter_;
+  prometheus::Family<prometheus::Counter>& refused_;
+  absl::Mutex refusals_mu_;
+  absl::flat_hash_map<std::string, RefusalSeries> refusals_
+      ABSL_GUARDED_BY(refusals_mu_);
   std::unique_ptr<Executor> executor_;
   storage::TokenCodec codec_;
 };

@@ -99,6 +99,7 @@ absl::Status Server::Start() {
             name);
     if (desc == nullptr)
       return absl::InternalError(absl::StrCat("unknown service ", name));
+    runtime_->InitializeLimitSeries(name);
     for (int i = 0; i < desc->method_count(); ++i) {
       const auto* m = desc->method(i);
       std::string full = absl::StrCat("/", name, "/", m->name());

@@ -77,6 +77,17 @@ absl::Status WithErrorInfo(
   return status;
 }
 
+absl::Status WithRetryInfo(absl::Status status, absl::Duration retry_delay) {
+  if (retry_delay < absl::ZeroDuration()) retry_delay = absl::ZeroDuration();
+  google::rpc::RetryInfo info;
+  const int64_t nanos = absl::ToInt64Nanoseconds(retry_delay);
+  info.mutable_retry_delay()->set_seconds(nanos / 1000000000);
+  info.mutable_retry_delay()->set_nanos(
+      static_cast<int32_t>(nanos % 1000000000));
+  status.SetPayload(TypeUrl(info), absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
 std::vector<FieldViolation> FieldViolations(const absl::Status& status) {
   std::vector<FieldViolation> out;
   google::rpc::BadRequest bad;
@@ -91,6 +102,13 @@ std::string ErrorReason(const absl::Status& status) {
   google::rpc::ErrorInfo info;
   if (!ReadPayload(status, &info)) return "";
   return info.reason();
+}
+
+std::optional<absl::Duration> RetryDelay(const absl::Status& status) {
+  google::rpc::RetryInfo info;
+  if (!ReadPayload(status, &info)) return std::nullopt;
+  return absl::Seconds(info.retry_delay().seconds()) +
+         absl::Nanoseconds(info.retry_delay().nanos());
 }
 
 grpc::Status ToGrpc(const absl::Status& status) {

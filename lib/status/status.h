@@ -5,6 +5,7 @@
 // field violations; other errors may carry google.rpc.ErrorInfo. Both travel to
 // the client in the standard `grpc-status-details-bin` trailer.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/support/status.h"
 
 namespace sightline::status {
@@ -48,9 +50,15 @@ absl::Status WithErrorInfo(
     absl::Status status, absl::string_view reason,
     const absl::flat_hash_map<std::string, std::string>& metadata = {});
 
+// Attaches google.rpc.RetryInfo{retry_delay}: when the client may try again
+// (RESOURCE_EXHAUSTED by a limit).
+absl::Status WithRetryInfo(absl::Status status, absl::Duration retry_delay);
+
 // Reads back what the functions above attached.
 std::vector<FieldViolation> FieldViolations(const absl::Status& status);
 std::string ErrorReason(const absl::Status& status);
+// The RetryInfo's delay, if the status carries one.
+std::optional<absl::Duration> RetryDelay(const absl::Status& status);
 
 // absl -> grpc for answers to clients. INTERNAL, UNKNOWN and DATA_LOSS keep
 // their code but not their text (which may describe internals); callers log the

@@ -60,6 +60,31 @@ TEST(StatusTest, RoundTripKeepsCodeMessageAndDetails) {
   EXPECT_EQ(ErrorReason(back), "MASS_TERMINATION");
 }
 
+TEST(StatusTest, RetryInfoTravelsInTheTrailerAndReadsBack) {
+  absl::Status original = WithRetryInfo(
+      WithErrorInfo(absl::ResourceExhaustedError("read rate limit"),
+                    "RATE_LIMITED"),
+      absl::Milliseconds(1500));
+  grpc::Status g = ToGrpc(original);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(g.error_details()));
+  google::rpc::RetryInfo info;
+  bool found = false;
+  for (const auto& any : rpc.details()) found |= any.UnpackTo(&info);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(info.retry_delay().seconds(), 1);
+  EXPECT_EQ(info.retry_delay().nanos(), 500000000);
+  absl::Status back = FromGrpc(g);
+  EXPECT_EQ(RetryDelay(back), absl::Milliseconds(1500));
+  EXPECT_EQ(ErrorReason(back), "RATE_LIMITED");
+  EXPECT_EQ(RetryDelay(absl::ResourceExhaustedError("x")), std::nullopt);
+  // A negative delay (a clock that stepped back) is sent as zero.
+  EXPECT_EQ(RetryDelay(WithRetryInfo(absl::ResourceExhaustedError("x"),
+                                     absl::Seconds(-3))),
+            absl::ZeroDuration());
+}
+
 TEST(StatusTest, InternalErrorsHideTheirText) {
   grpc::Status g =
       ToGrpc(absl::InternalError("sqlite: disk I/O error at /var/x.db"));

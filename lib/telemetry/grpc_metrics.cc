@@ -66,6 +66,7 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
 
   ~ServerInterceptor() override {
     if (registered_) registry_->Unregister(info_->server_context());
+    RunOnEnd();
   }
 
   void Intercept(
@@ -110,12 +111,18 @@ class ServerInterceptor : public grpc::experimental::Interceptor {
         registry_->Unregister(info_->server_context());
         registered_ = false;
       }
+      RunOnEnd();
       call_.End(st);
     }
     methods->Proceed();
   }
 
  private:
+  // Only once unregistered: the handler no longer reaches the record.
+  void RunOnEnd() {
+    if (auto on_end = std::exchange(call_.record().on_end, nullptr)) on_end();
+  }
+
   grpc::experimental::ServerRpcInfo* info_;
   CallRegistry* registry_;
   bool registered_ = false;
@@ -172,7 +179,9 @@ class ClientInterceptor : public grpc::experimental::Interceptor {
 }  // namespace
 
 ServerCall::ServerCall(MethodMetrics* metrics, bool log)
-    : metrics_(metrics), log_(log), start_(std::chrono::steady_clock::now()) {}
+    : metrics_(metrics), log_(log), start_(std::chrono::steady_clock::now()) {
+  record_.method = metrics;
+}
 
 ServerCall::ServerCall(ServerCall&& other) noexcept
     : metrics_(std::exchange(other.metrics_, nullptr)),

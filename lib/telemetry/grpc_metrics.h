@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,12 +44,18 @@ namespace sightline::telemetry {
 enum class RpcType { kUnary, kClientStream, kServerStream, kBidiStream };
 absl::string_view RpcTypeName(RpcType t);
 
+struct MethodMetrics;
+
 // What the handler learned about a call, for its log line.
 struct CallRecord {
+  // The method called (its series); null for a call nobody measures.
+  const MethodMetrics* method = nullptr;
   std::string principal;
   std::string request_id;
   // Set when naming the caller would reveal something (an anonymous author).
   bool redact_principal = false;
+  // Run once when the call ends (gives back what the handler took for it).
+  std::function<void()> on_end;
 };
 
 class CallRegistry {
