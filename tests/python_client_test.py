@@ -340,6 +340,10 @@ class PythonClientTest(unittest.TestCase):
         wait_until("the follower is back", lambda: failure or (
             follower.connections >= 2 and follower.connected.is_set()))
         self.assertFalse(failure, failure)
+        # Connected is not yet replayed: the token is taken once the renames
+        # made while away have arrived, so that it stands before the next ones.
+        wait_for_goal_change(lambda c: c.WhichOneof("resource") == "goal"
+                             and c.goal.title == "Invoices, while away 2", "replayed after the restart")
         token_before_last = follower.resume_token
         for i in range(2):
             rename(f"Invoices, after {i}")
